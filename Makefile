@@ -1,0 +1,44 @@
+# make demo: set up everything and serve the demo on http://127.0.0.1:8000/admin/
+# make test: run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SMTP_PORT ?= 8025
+export EMAIL_PORT := $(SMTP_PORT)
+
+.PHONY: demo test lint format install
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,rq]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py compilemessages --ignore=.venv >/dev/null
+	bash -c 'set -m; \
+	  $(PY) manage.py messaging_smtpd --port $(SMTP_PORT) & smtpd=$$!; \
+	  $(PY) manage.py db_worker --interval 0.5 & worker=$$!; \
+	  trap "kill $$smtpd $$worker 2>/dev/null" EXIT INT TERM; \
+	  sleep 1; \
+	  $(PY) manage.py messaging_demo && \
+	  echo "Admin: http://127.0.0.1:8000/admin/  login: admin / admin" && \
+	  $(PY) manage.py runserver 127.0.0.1:8000'
+
+test: $(STAMP)
+	$(PY) manage.py compilemessages --ignore=.venv >/dev/null
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .

@@ -1,0 +1,90 @@
+"""What application code calls to send email to users."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import rendering
+from .models import Message, MessageReceiver, MessageTemplate
+from .sending import enqueue_batches, mark_message_error, one_line
+
+
+def send_message(
+    template: str | MessageTemplate | None = None,
+    users: Iterable[Any] = (),
+    context: Mapping[str, Any] | None = None,
+    context_type: str | None = None,
+    created_by: Any = None,
+    *,
+    subject: str | None = None,
+    html: str | None = None,
+    plain: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Message:
+    """Record a message to ``users`` and enqueue its delivery; returns the :class:`Message`.
+
+    Give either ``template`` (a :class:`MessageTemplate` or its ``key``), rendered for each
+    user in the user's language with ``context``, or ``subject`` and ``html`` (and
+    optionally ``plain``) sent as they are. Receivers are created in one transaction and
+    delivery is enqueued in batches after it commits. When preparing fails, no receiver is
+    kept, the message is marked ``error`` with the traceback, and the error is raised.
+    """
+    users = list(users)
+    template_obj = rendering.get_template(template) if template is not None else None
+    message = Message.objects.create(
+        status=Message.Status.PREPARING,
+        context_type=context_type or getattr(template_obj, "context_type", None) or "other",
+        created_by=created_by,
+        template=template_obj,
+        template_context=rendering.plain_context(context or {}),
+        virtual_message_receivers={"user_ids": [user.pk for user in users]},
+        metadata=dict(metadata or {}),
+    )
+    try:
+        prepare_receivers(message, users, template_obj, subject, html, plain)
+    except Exception as error:
+        mark_message_error(message.pk, error, stage="prepare")
+        raise
+    return message
+
+
+def prepare_receivers(
+    message: Message,
+    users: list[Any],
+    template: MessageTemplate | None,
+    subject: str | None,
+    html: str | None,
+    plain: str | None,
+) -> None:
+    """Create every receiver at once and enqueue them after commit, or create none."""
+    if template is not None:
+        emails = rendering.render_for_users(template, users, message.template_context)
+    else:
+        emails = rendering.render_direct(users, subject, html, plain)
+    now = timezone.now()
+    with transaction.atomic():
+        receivers = MessageReceiver.objects.bulk_create(
+            [
+                MessageReceiver(
+                    message=message,
+                    user=user,
+                    send_to=getattr(user, "email", "") or "",
+                    language=email.language,
+                    subject=one_line(email.subject),
+                    message_content_html=email.html,
+                    message_content_plain=email.plain,
+                    pending_sends=1,
+                    send_requested_at=now,
+                )
+                for user, email in zip(users, emails, strict=True)
+            ],
+            batch_size=500,
+        )
+        ids = [receiver.pk for receiver in receivers]
+        message.status = Message.Status.SENDING if ids else Message.Status.SENT
+        message.save(update_fields=["status"])
+        transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))

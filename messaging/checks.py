@@ -1,0 +1,34 @@
+"""System checks: settings the app cannot work with are reported at startup."""
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+from . import conf
+from .exceptions import ConfigurationError
+
+
+@register()
+def check_settings(app_configs=None, **kwargs) -> list[Error]:
+    errors = []
+    for number, reader in enumerate(
+        (conf.resend_limit, conf.batch_size, conf.claim_lease_seconds, conf.max_per_second),
+        start=1,
+    ):
+        try:
+            reader()
+        except ConfigurationError as error:
+            errors.append(Error(str(error), id=f"messaging.E00{number}"))
+    tasks = getattr(settings, "TASKS", {})
+    rq_queues = getattr(settings, "RQ_QUEUES", {})
+    for alias, options in tasks.items():
+        if options.get("BACKEND", "").startswith("django_tasks_rq."):
+            missing = set(options.get("QUEUES", ["default"])) - set(rq_queues)
+            if missing:
+                errors.append(
+                    Error(
+                        f"TASKS[{alias!r}] uses queues {sorted(missing)} that RQ_QUEUES lacks.",
+                        hint="Add every queue listed in TASKS to RQ_QUEUES.",
+                        id="messaging.E010",
+                    )
+                )
+    return errors

@@ -1,0 +1,134 @@
+"""Settings of the messaging app, each with its default, read at call time.
+
+Every function here reads ``django.conf.settings`` when called, so
+``override_settings`` and settings changed after import take effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
+
+from .exceptions import ConfigurationError
+
+_UNSET = object()
+
+DEFAULT_CONTEXT_TYPES: tuple[tuple[str, Any], ...] = (("other", _("Other")),)
+
+
+def _get(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+def _non_negative_int(name: str, value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0:
+        raise ConfigurationError(
+            f"{name} must be a whole number >= 0, got {value!r}. Fix it in your settings."
+        )
+    return number
+
+
+def resend_limit() -> int:
+    """How many failed attempts a receiver may have before it is marked ``error``.
+
+    ``MESSAGING_RESEND_LIMIT`` wins; when it is not set, the original product's
+    ``DEVILRY_MESSAGE_RESEND_LIMIT`` is honoured; the default is 2.
+    """
+    value = _get("MESSAGING_RESEND_LIMIT", _UNSET)
+    name = "MESSAGING_RESEND_LIMIT"
+    if value is _UNSET:
+        value = _get("DEVILRY_MESSAGE_RESEND_LIMIT", 2)
+        name = "DEVILRY_MESSAGE_RESEND_LIMIT"
+    return _non_negative_int(name, value)
+
+
+def batch_size() -> int:
+    """Receivers per delivery task; one task reuses one mail connection."""
+    return max(1, _non_negative_int("MESSAGING_BATCH_SIZE", _get("MESSAGING_BATCH_SIZE", 100)))
+
+
+def max_stored_errors() -> int:
+    """How many of the newest failed attempts are kept in ``status_data["errors"]``."""
+    value = _get("MESSAGING_MAX_STORED_ERRORS", 10)
+    return max(1, _non_negative_int("MESSAGING_MAX_STORED_ERRORS", value))
+
+
+def claim_lease_seconds() -> int:
+    """How long a worker's claim on a receiver lasts before another may take it over."""
+    value = _get("MESSAGING_CLAIM_LEASE_SECONDS", 600)
+    return max(1, _non_negative_int("MESSAGING_CLAIM_LEASE_SECONDS", value))
+
+
+def retry_base_delay() -> int:
+    """Seconds before the first automatic retry of a transient failure.
+
+    RFC 5321 (4.5.4.1) asks senders to wait at least 30 minutes between retries;
+    the default waits 15 minutes first and doubles from there.
+    """
+    value = _get("MESSAGING_RETRY_BASE_DELAY", 15 * 60)
+    return _non_negative_int("MESSAGING_RETRY_BASE_DELAY", value)
+
+
+def retry_max_delay() -> int:
+    """Upper bound in seconds of the exponential backoff (default: 4 hours)."""
+    value = _get("MESSAGING_RETRY_MAX_DELAY", 4 * 60 * 60)
+    return _non_negative_int("MESSAGING_RETRY_MAX_DELAY", value)
+
+
+def max_per_second() -> float | None:
+    """Optional rate limit of one worker in emails per second; ``None`` means no limit."""
+    value = _get("MESSAGING_MAX_PER_SECOND", None)
+    if value in (None, "", 0):
+        return None
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        rate = -1.0
+    if rate <= 0:
+        raise ConfigurationError(
+            f"MESSAGING_MAX_PER_SECOND must be a positive number or None, got {value!r}."
+        )
+    return rate
+
+
+def task_queue() -> str:
+    """The tasks queue that delivery is enqueued on."""
+    return str(_get("MESSAGING_TASK_QUEUE", "default"))
+
+
+def context_types() -> list[tuple[str, Any]]:
+    """Choices of what a message is about, registered by the site.
+
+    ``MESSAGING_CONTEXT_TYPES`` is a list of ``(value, label)`` pairs; ``other``
+    is always offered.
+    """
+    choices = list(_get("MESSAGING_CONTEXT_TYPES", DEFAULT_CONTEXT_TYPES))
+    if "other" not in {value for value, _label in choices}:
+        choices.append(DEFAULT_CONTEXT_TYPES[0])
+    return choices
+
+
+def user_language_resolver() -> Callable[[Any], str]:
+    """The callable that gives a user's language code (``MESSAGING_USER_LANGUAGE``)."""
+    path = _get("MESSAGING_USER_LANGUAGE", "messaging.rendering.default_user_language")
+    try:
+        return import_string(path)
+    except ImportError as error:
+        raise ConfigurationError(
+            f"MESSAGING_USER_LANGUAGE={path!r} cannot be imported ({error}). "
+            "Give the dotted path of a callable(user) -> language code."
+        ) from error
+
+
+def secret_setting_names() -> list[str]:
+    """Settings whose values are scrubbed from stored error messages and tracebacks."""
+    extra = list(_get("MESSAGING_SECRET_SETTINGS", []))
+    return ["EMAIL_HOST_PASSWORD", "EMAIL_HOST_USER", "SECRET_KEY", *extra]

@@ -1,0 +1,21 @@
+"""Errors raised by the messaging app; each message says what is wrong and what to do."""
+
+
+class MessagingError(Exception):
+    """Base class of every error the messaging app raises on purpose."""
+
+
+class ConfigurationError(MessagingError):
+    """A setting has a value the app cannot use."""
+
+
+class InvalidRecipientError(MessagingError):
+    """The receiver's user has no usable email address; resending will not help until fixed."""
+
+
+class TemplateRenderError(MessagingError):
+    """An editor's message template could not be rendered."""
+
+
+class MessageStateError(MessagingError):
+    """The message is not in a state that allows what was asked."""

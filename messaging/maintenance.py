@@ -1,0 +1,88 @@
+"""What the cron commands do: resend failed receivers, delete old records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from . import conf
+from .models import Message, MessageReceiver
+from .sending import enqueue_batches, recover_abandoned, stranded_receiver_ids
+
+
+@dataclass
+class ResendReport:
+    resent: int = 0
+    exceeded: int = 0
+    recovered: int = 0
+    limit: int = 0
+
+
+def iterate_ids(queryset: QuerySet, batch: int) -> Iterator[list[int]]:
+    """Primary keys of ``queryset`` in ascending batches (keyset pagination: flat memory)."""
+    last = 0
+    while True:
+        ids = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def resend_failed(
+    *,
+    dry_run: bool = False,
+    ignore_backoff: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ResendReport:
+    """Ask for one more send of each ``failed`` receiver within the resend limit.
+
+    Receivers whose worker died (claim expired) or whose task was lost are sent again too.
+    ``failed`` receivers past the limit (e.g. after the limit was lowered) become ``error``.
+    """
+    limit = conf.resend_limit()
+    now = timezone.now()
+    report = ResendReport(limit=limit)
+    exceeded = MessageReceiver.objects.filter(
+        status=MessageReceiver.Status.FAILED, sending_failed_count__gt=limit
+    )
+    due = MessageReceiver.objects.filter_due_for_resend(limit, now, ignore_backoff)
+    if dry_run:
+        report.exceeded = exceeded.count()
+        report.resent = due.count()
+        return report
+    report.exceeded = exceeded.update(status=MessageReceiver.Status.ERROR, next_attempt_at=None)
+    report.recovered = recover_abandoned(now)
+    stranded = stranded_receiver_ids(now)
+    if stranded:
+        enqueue_batches(stranded)
+    for ids in iterate_ids(due, conf.batch_size()):
+        # The conditions are checked again in the UPDATE itself, so a receiver that a
+        # worker or a staff member took meanwhile is not asked for twice.
+        updated = (
+            MessageReceiver.objects.filter_due_for_resend(limit, now, ignore_backoff)
+            .filter(pk__in=ids)
+            .update(pending_sends=F("pending_sends") + 1, send_requested_at=now)
+        )
+        if updated:
+            enqueue_batches(ids)
+        report.resent += updated
+        if progress:
+            progress(report.resent)
+    return report
+
+
+def delete_old_receivers(days: int) -> int:
+    """Delete receivers created more than ``days`` days ago; returns how many."""
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _by_model = MessageReceiver.objects.filter_old_receivers(cutoff).delete()
+    return deleted
+
+
+def delete_messages_without_receivers() -> int:
+    deleted, by_model = Message.objects.filter_message_with_no_message_receivers().delete()
+    return by_model.get(Message._meta.label, 0)

@@ -1,0 +1,192 @@
+"""Seed the demo: an admin, users in both languages, templates, and messages really sent."""
+
+import time
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db.models import Q
+from wagtail.users.models import UserProfile
+
+from messaging.api import send_message
+from messaging.models import Message, MessageReceiver, MessageTemplate
+
+TEMPLATES = [
+    {
+        "key": "deadline-moved",
+        "name": "Deadline moved",
+        "context_type": "deadline_moved",
+        "subject_en": "New deadline for {{ assignment }}",
+        "subject_nb": "Ny frist for {{ assignment }}",
+        "body_en": (
+            "<h1>The deadline has moved</h1><p>Dear {{ user.first_name }},</p>"
+            "<p>The deadline of <b>{{ assignment }}</b> in {{ course }} is now "
+            "<b>{{ deadline }}</b>.</p>"
+            '<p><a href="{{ url }}">Open the assignment</a></p>'
+        ),
+        "body_nb": (
+            "<h1>Fristen er flyttet</h1><p>Hei {{ user.first_name }},</p>"
+            "<p>Fristen for <b>{{ assignment }}</b> i {{ course }} er nå "
+            "<b>{{ deadline }}</b>.</p>"
+            '<p><a href="{{ url }}">Åpne oppgaven</a></p>'
+        ),
+    },
+    {
+        "key": "comment-added",
+        "name": "New comment",
+        "context_type": "comment_added",
+        "subject_en": "{{ author }} commented on {{ assignment }}",
+        "subject_nb": "{{ author }} kommenterte {{ assignment }}",
+        "body_en": (
+            "<p>{{ author }} wrote a comment on <b>{{ assignment }}</b>:</p>"
+            "<blockquote>{{ comment }}</blockquote>"
+            '<p><a href="{{ url }}">See the delivery feed</a></p>'
+        ),
+        "body_nb": (
+            "<p>{{ author }} skrev en kommentar på <b>{{ assignment }}</b>:</p>"
+            "<blockquote>{{ comment }}</blockquote>"
+            '<p><a href="{{ url }}">Se leveransen</a></p>'
+        ),
+    },
+    {
+        "key": "feedback-published",
+        "name": "Feedback published",
+        "context_type": "feedback_published",
+        "subject_en": "Feedback on {{ assignment }} is published",
+        "subject_nb": "Tilbakemelding på {{ assignment }} er publisert",
+        "body_en": (
+            "<p>Hello {{ user.full_name }},</p><p>Your examiners published feedback:</p>"
+            "<ul>{% for item in grades %}<li>{{ item.part }}: {{ item.grade }}</li>"
+            "{% endfor %}</ul>"
+            "{% if passed %}<p>Congratulations, you passed.</p>{% else %}"
+            "<p>You did not pass this time.</p>{% endif %}"
+        ),
+        "body_nb": (
+            "<p>Hei {{ user.full_name }},</p><p>Sensorene har publisert tilbakemelding:</p>"
+            "<ul>{% for item in grades %}<li>{{ item.part }}: {{ item.grade }}</li>"
+            "{% endfor %}</ul>"
+            "{% if passed %}<p>Gratulerer, du bestod.</p>{% else %}"
+            "<p>Du bestod dessverre ikke denne gangen.</p>{% endif %}"
+        ),
+    },
+]
+
+PEOPLE = [
+    ("april", "April", "Ludgate", "april@example.org", "en"),
+    ("ola", "Ola", "Nordmann", "ola@example.org", "nb"),
+    ("kari", "Kari", "Nordmann", "kari@example.org", "nb"),
+    ("leslie", "Leslie", "Knope", "leslie@example.org", "en"),
+    ("ron", "Ron", "Swanson", "ron@refused.example.org", "en"),  # the server refuses: 550
+    ("tom", "Tom", "Haverford", "tom@busy.example.org", "en"),  # the server defers: 451
+    ("ingrid", "Ingrid", "Hansen", "ingrid@busy.example.org", "nb"),
+    ("nils", "Nils", "Berg", "", "nb"),  # no address
+    ("ann", "Ann", "Perkins", "ann@example.org", ""),  # no preference: site default
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo users, templates and messages, and send them (idempotent)."
+
+    def handle(self, *args, **options) -> None:
+        admin = self.ensure_admin()
+        if Message.objects.exists():
+            self.stdout.write("Demo data already present.")
+            return
+        users = [self.ensure_user(*person) for person in PEOPLE]
+        for data in TEMPLATES:
+            MessageTemplate.objects.update_or_create(key=data["key"], defaults=data)
+        self.send_demo_messages(admin, users)
+        self.wait_for_delivery()
+        out = self.stdout
+        call_command("resend_failed_messages", "--all", stdout=out)
+        self.wait_for_delivery()
+        counts = {
+            status: MessageReceiver.objects.filter(status=status).count()
+            for status in MessageReceiver.Status.values
+        }
+        self.stdout.write(f"Demo receivers by status: {counts}")
+
+    def ensure_admin(self):
+        User = get_user_model()
+        admin = User.objects.filter(username="admin").first()
+        if admin is None:
+            admin = User.objects.create_superuser("admin", "admin@example.org", "admin")
+        staff = User.objects.filter(username="staff").first()
+        if staff is None:
+            staff = User.objects.create_user(
+                "staff", "staff@example.org", "staff", first_name="Sam", is_staff=True
+            )
+            group, _ = Group.objects.get_or_create(name="Messaging staff")
+            group.permissions.add(
+                Permission.objects.get(codename="access_admin"),
+                Permission.objects.get(codename="view_messagereceiver"),
+                Permission.objects.get(codename="view_message"),
+            )
+            staff.groups.add(group)
+        return admin
+
+    def ensure_user(self, username, first, last, email, language):
+        user, _created = get_user_model().objects.get_or_create(
+            username=username, defaults={"first_name": first, "last_name": last, "email": email}
+        )
+        profile = UserProfile.get_for_user(user)
+        profile.preferred_language = language
+        profile.save()
+        return user
+
+    def send_demo_messages(self, admin, users) -> None:
+        url = "https://assignments.example.org/assignment/3/"
+        send_message(
+            "deadline-moved",
+            users,
+            {
+                "assignment": "Assignment 3",
+                "course": "INF1000",
+                "deadline": "12 Dec 2026 23:59",
+                "url": url,
+            },
+            created_by=admin,
+        )
+        send_message(
+            "comment-added",
+            users[:5],
+            {
+                "author": "Leslie Knope",
+                "assignment": "Assignment 3",
+                "comment": "Good work, but <see> section 2 & 3 again.",
+                "url": url,
+            },
+            created_by=admin,
+        )
+        send_message(
+            "feedback-published",
+            users[1:4],
+            {
+                "assignment": "Assignment 2",
+                "passed": True,
+                "grades": [{"part": "Part A", "grade": "B"}, {"part": "Part B", "grade": "A"}],
+            },
+            created_by=admin,
+        )
+        # A message prepared but not sent yet, so that "Not sent" shows in the admin.
+        waiting = Message.objects.create(status="draft", context_type="other", created_by=admin)
+        MessageReceiver.objects.create(
+            message=waiting,
+            user=users[0],
+            subject="Welcome to the new semester",
+            message_content_html="<p>Welcome back!</p>",
+            message_content_plain="Welcome back!",
+        )
+
+    def wait_for_delivery(self, seconds: float = 30) -> None:
+        """Wait for the worker to attempt every email asked for."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            busy = MessageReceiver.objects.filter(
+                Q(pending_sends__gt=0) | Q(claimed_until__isnull=False)
+            )
+            if not busy.exists():
+                return
+            time.sleep(0.5)
+        self.stderr.write("The task worker has not finished yet; emails will keep going out.")

@@ -1,0 +1,234 @@
+"""The record of every message and of every email sent for it."""
+
+from __future__ import annotations
+
+import html2text
+from django.conf import settings
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from wagtail.fields import RichTextField
+
+from . import conf
+
+
+def default_message_type() -> list[str]:
+    return ["email"]
+
+
+def html_to_plain(html: str) -> str:
+    """The plain-text form of an email's HTML, as mail clients without HTML show it."""
+    converter = html2text.HTML2Text(bodywidth=0)
+    converter.ignore_images = True
+    converter.ignore_tables = True  # layout tables, not data: keep paragraphs apart
+    converter.protect_links = True
+    return converter.handle(html).strip() + "\n"
+
+
+class MessageTemplate(models.Model):
+    """An email written by editors, in every language of the site.
+
+    ``subject``, ``body`` and ``body_text`` are translated with django-modeltranslation
+    (``subject_en``, ``subject_nb``, ...). Application code refers to a template by ``key``.
+    """
+
+    key = models.SlugField(
+        _("key"),
+        max_length=100,
+        unique=True,
+        help_text=_("What application code uses to send this template, e.g. 'deadline-moved'."),
+    )
+    name = models.CharField(_("name"), max_length=255)
+    context_type = models.CharField(
+        _("context type"), max_length=255, default="other", choices=conf.context_types
+    )
+    subject = models.CharField(_("subject"), max_length=255)
+    body = RichTextField(_("body"))
+    body_text = models.TextField(
+        _("plain-text body"),
+        blank=True,
+        help_text=_("Optional. When empty, the plain text is made from the body."),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MessageQuerySet(models.QuerySet):
+    def filter_message_with_no_message_receivers(self) -> MessageQuerySet:
+        """Messages that have no receiver left (e.g. after old receivers were deleted)."""
+        receivers = MessageReceiver.objects.filter(message=OuterRef("pk"))
+        return self.filter(~Exists(receivers))
+
+
+class Message(models.Model):
+    """One thing said to many users; each email of it is a :class:`MessageReceiver`."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")  # created, nothing prepared yet
+        PREPARING = "preparing", _("Preparing")  # receivers are being created
+        SENDING = "sending", _("Sending")  # delivery is enqueued; receivers are being sent
+        SENT = "sent", _("Sent")  # every receiver was attempted at least once
+        ERROR = "error", _("Error")  # preparing or enqueuing failed; see status_data
+
+    created_datetime = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    status_data = models.JSONField(_("status data"), default=dict, blank=True)
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    context_type = models.CharField(
+        _("context type"),
+        max_length=255,
+        default="other",
+        choices=conf.context_types,
+        db_index=True,
+    )
+    message_type = models.JSONField(_("message type"), default=default_message_type)
+    virtual_message_receivers = models.JSONField(
+        _("virtual message receivers"), default=dict, blank=True
+    )
+    template = models.ForeignKey(
+        MessageTemplate,
+        verbose_name=_("template"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    template_context = models.JSONField(_("template context"), default=dict, blank=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_datetime"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+
+    def __str__(self) -> str:
+        return f"Message #{self.pk} - {self.context_type} - {self.created_datetime:%Y-%m-%d %H:%M}"
+
+
+class MessageReceiverQuerySet(models.QuerySet):
+    def filter_old_receivers(self, datetime_obj) -> MessageReceiverQuerySet:
+        """Receivers created before ``datetime_obj``."""
+        return self.filter(created_datetime__lt=datetime_obj)
+
+    def filter_claimable(self, now=None) -> MessageReceiverQuerySet:
+        """Receivers with a send asked for and no live claim by a worker."""
+        now = now or timezone.now()
+        return self.filter(pending_sends__gt=0).filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        )
+
+    def filter_due_for_resend(self, limit: int, now=None, ignore_backoff=False):
+        """``failed`` receivers within the resend limit, idle, whose backoff has passed."""
+        now = now or timezone.now()
+        queryset = self.filter(
+            status=MessageReceiver.Status.FAILED,
+            sending_failed_count__lte=limit,
+            pending_sends=0,
+            claimed_until__isnull=True,
+        )
+        if not ignore_backoff:
+            queryset = queryset.filter(
+                Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+            )
+        return queryset
+
+
+class MessageReceiver(models.Model):
+    """One email to one user: what was sent, to which address, and how delivery went."""
+
+    class Status(models.TextChoices):
+        NOT_SENT = "not_sent", _("Not sent")  # prepared, waiting to be sent
+        FAILED = "failed", _("Failed")  # an attempt failed; it will be retried automatically
+        ERROR = "error", _("Error")  # past the resend limit or refused for good; look into it
+        SENT = "sent", _("Sent")  # the mail server accepted the email
+
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="receivers"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="message_receivers",
+    )
+    send_to = models.CharField(_("send to"), max_length=320, blank=True)
+    language = models.CharField(_("language"), max_length=16, blank=True, db_index=True)
+    subject = models.CharField(_("subject"), max_length=998, blank=True)
+    message_content_html = models.TextField(_("HTML content"), blank=True)
+    message_content_plain = models.TextField(_("plain-text content"), blank=True)
+    message_type = models.CharField(
+        _("message type"), max_length=32, default="email", db_index=True
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.NOT_SENT
+    )
+    status_data = models.JSONField(_("status data"), default=dict, blank=True)
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    created_datetime = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    sent_datetime = models.DateTimeField(_("sent"), null=True, blank=True, db_index=True)
+    sending_failed_count = models.PositiveIntegerField(_("failed count"), default=0)
+    sending_success_count = models.PositiveIntegerField(_("success count"), default=0)
+
+    # Delivery bookkeeping, internal: sends asked for and not yet taken by a worker,
+    # the worker's lease, and when a transient failure may be retried.
+    pending_sends = models.PositiveIntegerField(default=0, editable=False)
+    send_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    claim_token = models.CharField(max_length=32, blank=True, editable=False)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = MessageReceiverQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_datetime", "-id"]
+        verbose_name = _("message receiver")
+        verbose_name_plural = _("message receivers")
+        permissions = [("resend_messagereceiver", _("Can resend message receivers"))]
+        indexes = [
+            models.Index(fields=["status", "-created_datetime"], name="msg_rcv_status_created"),
+            models.Index(
+                fields=["status", "sending_failed_count", "next_attempt_at"],
+                name="msg_rcv_resend",
+            ),
+            models.Index(fields=["pending_sends", "claimed_until"], name="msg_rcv_claim"),
+            models.Index(fields=["claimed_until"], name="msg_rcv_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} -> {self.send_to or self.user}"
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.message_content_plain and self.message_content_html:
+            self.message_content_plain = html_to_plain(self.message_content_html)
+
+    @property
+    def errors(self) -> list[dict]:
+        """Failed attempts, newest first."""
+        return list(reversed((self.status_data or {}).get("errors", [])))
+
+    def send(self) -> None:
+        """Ask for one delivery of this email; it is enqueued when the transaction commits."""
+        from .sending import request_sends
+
+        request_sends([self.pk])

@@ -1,0 +1,428 @@
+"""Delivery: ask for sends, claim receivers, send them over one connection, record outcomes.
+
+The pipeline, for one batch of receiver ids (see :func:`deliver`):
+
+1. :func:`claim` takes the receivers that have a send asked for and no live claim,
+   in one short transaction, and gives them a lease.
+2. :func:`deliver_claimed` sends each over one mail connection, recording each
+   outcome in its own small update (no row lock is held across SMTP I/O).
+3. :func:`finish_batch` moves finished messages to ``sent`` and re-enqueues sends that
+   were asked for while this batch held the claim.
+
+A send asked for is counted in ``pending_sends``; each claim consumes one, so every
+request gives exactly one delivery attempt however many workers race for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import time
+import traceback
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.validators import validate_email
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from . import conf
+from .exceptions import InvalidRecipientError
+from .models import Message, MessageReceiver
+
+logger = logging.getLogger(__name__)
+
+Status = MessageReceiver.Status
+
+
+def chunked(items: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+# --- asking for sends -------------------------------------------------------------------
+
+
+def request_sends(receiver_ids: Iterable[int], *, message_id: int | None = None) -> int:
+    """Ask for one more delivery of each receiver; returns how many were asked for.
+
+    Delivery is enqueued in batches once the current transaction commits.
+    """
+    ids = sorted(set(receiver_ids))
+    now = timezone.now()
+    for chunk in chunked(ids, 1000):
+        MessageReceiver.objects.filter(pk__in=chunk).update(
+            pending_sends=F("pending_sends") + 1, send_requested_at=now
+        )
+    if ids:
+        transaction.on_commit(lambda: enqueue_batches(ids, message_id=message_id))
+    return len(ids)
+
+
+def enqueue_batches(receiver_ids: Sequence[int], *, message_id: int | None = None) -> None:
+    """Enqueue delivery tasks of at most ``MESSAGING_BATCH_SIZE`` receivers each.
+
+    When the task backend refuses, the message is marked ``error`` with the traceback;
+    the receivers keep their pending send, which ``resend_failed_messages`` picks up.
+    """
+    from .tasks import deliver_receivers
+
+    task = deliver_receivers.using(queue_name=conf.task_queue())
+    try:
+        for chunk in chunked(list(receiver_ids), conf.batch_size()):
+            task.enqueue(chunk)
+    except Exception as error:
+        logger.exception("Enqueuing delivery failed")
+        if message_id is None:
+            raise
+        mark_message_error(message_id, error, stage="enqueue")
+
+
+def mark_message_error(message_id: int, error: BaseException, *, stage: str) -> None:
+    """Record on the message that ``stage`` failed, with a scrubbed traceback."""
+    message = Message.objects.get(pk=message_id)
+    errors = list(message.status_data.get("errors", []))
+    errors.append({"stage": stage, **error_entry(error)})
+    message.status_data = {**message.status_data, "errors": errors[-conf.max_stored_errors() :]}
+    message.status = Message.Status.ERROR
+    message.save(update_fields=["status", "status_data"])
+
+
+# --- claiming ---------------------------------------------------------------------------
+
+
+def claim(receiver_ids: Sequence[int], token: str) -> list[MessageReceiver]:
+    """Claim the receivers among ``receiver_ids`` that are waiting for a send.
+
+    A claimed receiver has one pending send consumed and a lease until
+    ``now + MESSAGING_CLAIM_LEASE_SECONDS``; ones claimed by a live worker are skipped.
+    """
+    now = timezone.now()
+    candidates = MessageReceiver.objects.filter(pk__in=receiver_ids).filter_claimable(now)
+    with transaction.atomic():
+        if db_connection.features.has_select_for_update_skip_locked:
+            locked = candidates.select_for_update(skip_locked=True).values_list("pk", flat=True)
+            candidates = MessageReceiver.objects.filter(pk__in=list(locked))
+        # On SQLite the conditional UPDATE itself is the claim: the database's write lock
+        # makes its WHERE hold for exactly one writer.
+        candidates.update(
+            pending_sends=F("pending_sends") - 1,
+            claimed_until=now + timedelta(seconds=conf.claim_lease_seconds()),
+            claim_token=token,
+        )
+    claimed = MessageReceiver.objects.filter(pk__in=receiver_ids, claim_token=token)
+    return list(claimed.select_related("user").order_by("pk"))
+
+
+def recover_abandoned(now: datetime | None = None) -> int:
+    """Send again the receivers whose claim expired (their worker died mid-batch)."""
+    now = now or timezone.now()
+    ids = list(MessageReceiver.objects.filter(claimed_until__lt=now).values_list("pk", flat=True))
+    recovered = MessageReceiver.objects.filter(pk__in=ids, claimed_until__lt=now).update(
+        pending_sends=F("pending_sends") + 1, claimed_until=None, claim_token=""
+    )
+    if recovered:
+        transaction.on_commit(lambda: enqueue_batches(ids))
+    return recovered
+
+
+def stranded_receiver_ids(now: datetime | None = None) -> list[int]:
+    """Receivers with a send asked for long ago and no claim: their task was lost."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=conf.claim_lease_seconds())
+    stranded = MessageReceiver.objects.filter(
+        pending_sends__gt=0, claimed_until__isnull=True, send_requested_at__lt=cutoff
+    )
+    return list(stranded.values_list("pk", flat=True))
+
+
+# --- classifying failures ---------------------------------------------------------------
+
+# Errors that say the mail setup itself is wrong: every receiver would fail the same way.
+BATCH_ERRORS: tuple[type[BaseException], ...] = (
+    smtplib.SMTPAuthenticationError,
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPNotSupportedError,
+)
+
+
+class ConnectionOpenError(Exception):
+    """Opening the mail connection failed; wraps the original error."""
+
+
+def smtp_code(error: BaseException) -> int | None:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in error.recipients.values()]
+        return max(codes) if codes else None
+    return getattr(error, "smtp_code", None)
+
+
+def is_permanent(error: BaseException) -> bool:
+    """A refusal that a retry cannot fix: a bad address or a 5xx reply."""
+    if isinstance(error, InvalidRecipientError):
+        return True
+    code = smtp_code(error)
+    return code is not None and 500 <= code < 600
+
+
+def error_message(error: BaseException) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        parts = []
+        for address, (code, text) in error.recipients.items():
+            reply = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+            parts.append(f"{address}: {code} {reply}")
+        return "The mail server refused the recipient: " + "; ".join(parts)
+    if isinstance(error, smtplib.SMTPResponseException):
+        reply = error.smtp_error
+        text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+        return f"The mail server answered {error.smtp_code}: {text}"
+    if isinstance(error, socket.timeout | TimeoutError):
+        return f"The mail server did not answer in time ({error or 'timeout'})."
+    return f"{type(error).__name__}: {error}"
+
+
+def scrub(text: str) -> str:
+    """Remove the values of secret settings (passwords, keys) from ``text``."""
+    for name in conf.secret_setting_names():
+        value = getattr(settings, name, None)
+        if value and isinstance(value, str) and len(value) >= 3:
+            text = text.replace(value, "********")
+    return text
+
+
+def error_entry(error: BaseException) -> dict:
+    """The record of one failed attempt stored in ``status_data["errors"]``."""
+    trace = "".join(traceback.format_exception(error))
+    return {
+        "error_message": scrub(error_message(error)),
+        "timestamp": timezone.now().isoformat(),
+        "exception_traceback": scrub(trace),
+        "exception_class": f"{type(error).__module__}.{type(error).__qualname__}",
+        "smtp_code": smtp_code(error),
+        "permanent": is_permanent(error),
+    }
+
+
+def backoff_delay(failed_count: int) -> timedelta:
+    """Exponential backoff before the automatic retry after ``failed_count`` failures."""
+    base, cap = conf.retry_base_delay(), conf.retry_max_delay()
+    return timedelta(seconds=min(cap, base * 2 ** max(0, failed_count - 1)))
+
+
+# --- recording outcomes -----------------------------------------------------------------
+
+
+def record_success(receiver: MessageReceiver, token: str, address: str) -> bool:
+    now = timezone.now()
+    updated = MessageReceiver.objects.filter(pk=receiver.pk, claim_token=token).update(
+        status=Status.SENT,
+        sent_datetime=now,
+        sending_success_count=F("sending_success_count") + 1,
+        send_to=address,
+        next_attempt_at=None,
+        claimed_until=None,
+    )
+    return bool(updated)
+
+
+def record_failure(receiver: MessageReceiver, token: str, error: BaseException) -> bool:
+    """Count a failed attempt: ``failed`` while within the resend limit, else ``error``."""
+    failed = receiver.sending_failed_count + 1
+    permanent = is_permanent(error)
+    final = permanent or failed > conf.resend_limit()
+    errors = [*receiver.status_data.get("errors", []), error_entry(error)]
+    updated = MessageReceiver.objects.filter(pk=receiver.pk, claim_token=token).update(
+        status=Status.ERROR if final else Status.FAILED,
+        sending_failed_count=F("sending_failed_count") + 1,
+        status_data={**receiver.status_data, "errors": errors[-conf.max_stored_errors() :]},
+        next_attempt_at=None if final else timezone.now() + backoff_delay(failed),
+        send_to=receiver.send_to,
+        claimed_until=None,
+    )
+    return bool(updated)
+
+
+def release(receivers: Iterable[MessageReceiver], token: str) -> int:
+    """Give claimed, unattempted receivers their pending send back for a later run."""
+    ids = [receiver.pk for receiver in receivers]
+    return MessageReceiver.objects.filter(pk__in=ids, claim_token=token).update(
+        pending_sends=F("pending_sends") + 1, claimed_until=None, claim_token=""
+    )
+
+
+# --- sending ----------------------------------------------------------------------------
+
+
+def recipient_address(receiver: MessageReceiver) -> str:
+    """The user's current address, or :class:`InvalidRecipientError` saying what to fix."""
+    user = receiver.user
+    if user is None:
+        raise InvalidRecipientError(
+            "This receiver's user was deleted, so there is no address to send to."
+        )
+    address = (getattr(user, user.get_email_field_name(), "") or "").strip()
+    if not address:
+        raise InvalidRecipientError(
+            f"User {user.get_username()!r} (id {user.pk}) has no email address. "
+            "Add one to the user, then resend this receiver."
+        )
+    try:
+        validate_email(address)
+    except ValidationError as error:
+        raise InvalidRecipientError(
+            f"User {user.get_username()!r} (id {user.pk}) has an invalid email address "
+            f"{address!r}. Correct it on the user, then resend this receiver."
+        ) from error
+    return address
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and runs of white space folded into single spaces."""
+    return " ".join(text.split())
+
+
+def build_email(receiver: MessageReceiver, address: str, connection) -> EmailMultiAlternatives:
+    email = EmailMultiAlternatives(
+        subject=one_line(receiver.subject),
+        body=receiver.message_content_plain,
+        from_email=getattr(settings, "MESSAGING_FROM_EMAIL", None) or settings.DEFAULT_FROM_EMAIL,
+        to=[address],
+        connection=connection,
+    )
+    if receiver.message_content_html:
+        email.attach_alternative(receiver.message_content_html, "text/html")
+    return email
+
+
+class RateLimiter:
+    """Spaces sends so that one worker stays under ``MESSAGING_MAX_PER_SECOND``."""
+
+    def __init__(self, per_second: float | None) -> None:
+        self.interval = 1.0 / per_second if per_second else 0.0
+        self.next_at = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        if now < self.next_at:
+            time.sleep(self.next_at - now)
+        self.next_at = max(now, self.next_at) + self.interval
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch did; returned by the delivery task."""
+
+    sent: int = 0
+    failed: int = 0
+    released: int = 0
+    batch_error: str = ""
+    message_ids: set[int] = field(default_factory=set)
+
+    def as_dict(self) -> dict:
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "released": self.released,
+            "batch_error": self.batch_error,
+        }
+
+
+def close_quietly(connection) -> None:
+    try:
+        connection.close()
+    except Exception:  # a broken connection may fail to say QUIT; it is closed anyway
+        logger.debug("Closing the mail connection failed", exc_info=True)
+    # Django's SMTP backend keeps a dead socket after some errors; forget it.
+    if hasattr(connection, "connection"):
+        connection.connection = None
+
+
+def open_connection(connection) -> None:
+    try:
+        connection.open()
+    except Exception as error:
+        raise ConnectionOpenError(str(error)) from error
+
+
+def send_one(receiver: MessageReceiver, connection) -> str:
+    """Send one receiver's email; returns the address used. Raises on any failure."""
+    address = recipient_address(receiver)
+    receiver.send_to = address
+    open_connection(connection)  # a no-op when already open
+    sent = connection.send_messages([build_email(receiver, address, connection)])
+    if not sent:
+        raise smtplib.SMTPException("The mail backend reported that nothing was sent.")
+    return address
+
+
+def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcome:
+    """Send claimed receivers over one mail connection, recording each outcome at once."""
+    outcome = BatchOutcome(message_ids={r.message_id for r in receivers})
+    connection = get_connection()
+    limiter = RateLimiter(conf.max_per_second())
+    try:
+        for index, receiver in enumerate(receivers):
+            limiter.wait()
+            try:
+                address = send_one(receiver, connection)
+            except Exception as error:
+                record_failure(receiver, token, batch_cause(error))
+                outcome.failed += 1
+                close_quietly(connection)
+                if isinstance(error, (ConnectionOpenError, *BATCH_ERRORS)):
+                    outcome.released = release(receivers[index + 1 :], token)
+                    outcome.batch_error = error_message(batch_cause(error))
+                    break
+            else:
+                record_success(receiver, token, address)
+                outcome.sent += 1
+    finally:
+        close_quietly(connection)
+    return outcome
+
+
+def batch_cause(error: BaseException) -> BaseException:
+    if isinstance(error, ConnectionOpenError) and error.__cause__ is not None:
+        return error.__cause__
+    return error
+
+
+def finish_batch(receiver_ids: Sequence[int], message_ids: set[int], requeue: bool) -> None:
+    """Mark finished messages ``sent``; re-enqueue sends asked for during the claim.
+
+    After a batch error (e.g. authentication refused) nothing is re-enqueued: the
+    released receivers wait for ``resend_failed_messages`` instead of failing in a loop.
+    """
+    unattempted = MessageReceiver.objects.filter(
+        message=OuterRef("pk"), sending_success_count=0, sending_failed_count=0
+    )
+    Message.objects.filter(pk__in=message_ids, status=Message.Status.SENDING).exclude(
+        Exists(unattempted)
+    ).update(status=Message.Status.SENT)
+    if not requeue:
+        return
+    leftover = MessageReceiver.objects.filter(pk__in=receiver_ids).filter_claimable()
+    leftover_ids = list(leftover.values_list("pk", flat=True))
+    if leftover_ids:
+        transaction.on_commit(lambda: enqueue_batches(leftover_ids))
+
+
+def deliver(receiver_ids: Sequence[int]) -> dict:
+    """Deliver one batch: claim, send, record, finish. Safe to run twice or concurrently."""
+    token = uuid.uuid4().hex
+    receivers = claim(receiver_ids, token)
+    outcome = deliver_claimed(receivers, token) if receivers else BatchOutcome()
+    if outcome.batch_error:
+        logger.error("Delivery batch stopped: %s", outcome.batch_error)
+    finish_batch(receiver_ids, outcome.message_ids, requeue=not outcome.batch_error)
+    return outcome.as_dict()

@@ -1,0 +1,140 @@
+"""A real SMTP server (aiosmtpd) that stores what it receives and fails on demand.
+
+Used by ``make demo`` (``manage.py messaging_smtpd``) and by the tests. The answer to
+each recipient is chosen by its address:
+
+- a ``+TAG`` in the local part: ``+550`` / ``+551`` / ``+552`` / ``+553`` / ``+554``,
+  ``+421`` / ``+450`` / ``+451`` / ``+452`` answer that code; ``+drop`` closes the
+  connection; ``+stall`` waits ``stall_seconds`` before answering;
+- a domain listed in ``refuse_domains`` gets 550, one in ``defer_domains`` gets 451;
+- anything else is accepted (250) and stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections import Counter
+from email import message_from_bytes
+from email.message import Message as EmailMessage
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+TAG_RE = re.compile(r"\+(\d{3}|drop|stall)@", re.IGNORECASE)
+
+REPLIES = {
+    421: "421 4.3.2 Service not available, closing transmission channel",
+    450: "450 4.2.1 Mailbox busy, try again later",
+    451: "451 4.3.0 Local error in processing, try again later",
+    452: "452 4.3.1 Insufficient system storage",
+    550: "550 5.1.1 Mailbox unavailable: no such user",
+    551: "551 5.1.6 User not local",
+    552: "552 5.2.2 Mailbox full",
+    553: "553 5.1.3 Mailbox name not allowed",
+    554: "554 5.7.1 Transaction failed",
+}
+
+
+class FaultInjectingHandler:
+    """aiosmtpd handler: decides per recipient, counts and stores accepted emails."""
+
+    def __init__(
+        self,
+        store_dir: Path | None = None,
+        refuse_domains: tuple[str, ...] = (),
+        defer_domains: tuple[str, ...] = (),
+        stall_seconds: float = 30.0,
+        keep_messages: bool = True,
+    ) -> None:
+        self.store_dir = Path(store_dir) if store_dir else None
+        self.refuse_domains = {domain.lower() for domain in refuse_domains}
+        self.defer_domains = {domain.lower() for domain in defer_domains}
+        self.stall_seconds = stall_seconds
+        self.keep_messages = keep_messages
+        self.deliveries: Counter[str] = Counter()
+        self.messages: list[EmailMessage] = []
+        self.lock = threading.Lock()
+        if self.store_dir:
+            self.store_dir.mkdir(parents=True, exist_ok=True)
+
+    def decide(self, address: str) -> str | int | None:
+        match = TAG_RE.search(address)
+        if match:
+            tag = match.group(1).lower()
+            return tag if tag in {"drop", "stall"} else int(tag)
+        domain = address.rsplit("@", 1)[-1].lower()
+        if domain in self.refuse_domains:
+            return 550
+        if domain in self.defer_domains:
+            return 451
+        return None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        decision = self.decide(address)
+        if decision == "drop":
+            server.transport.close()
+            return "421 4.4.2 Connection dropped"
+        if decision == "stall":
+            await asyncio.sleep(self.stall_seconds)
+        elif isinstance(decision, int):
+            return REPLIES.get(decision, f"{decision} Refused")
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        content = envelope.original_content or envelope.content
+        with self.lock:
+            for address in envelope.rcpt_tos:
+                self.deliveries[address.lower()] += 1
+            if self.keep_messages:
+                self.messages.append(message_from_bytes(content))
+        if self.store_dir:
+            name = f"{time.time_ns()}-{len(envelope.rcpt_tos)}.eml"
+            (self.store_dir / name).write_bytes(content)
+        return "250 Message accepted for delivery"
+
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.deliveries.values())
+
+
+class SMTPServer:
+    """Runs a :class:`FaultInjectingHandler` on 127.0.0.1 in a background thread."""
+
+    def __init__(self, handler: FaultInjectingHandler | None = None, port: int = 0) -> None:
+        self.handler = handler or FaultInjectingHandler()
+        self.controller = Controller(
+            self.handler,
+            hostname="127.0.0.1",
+            port=port or free_port(),
+            decode_data=False,
+            data_size_limit=None,
+        )
+
+    @property
+    def port(self) -> int:
+        return self.controller.port
+
+    def start(self) -> SMTPServer:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def __enter__(self) -> SMTPServer:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

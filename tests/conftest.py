@@ -1,0 +1,85 @@
+"""Shared fixtures: users, a real SMTP server, and the rule for services CI requires."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
+
+REQUIRED_SERVICES = {
+    name.strip()
+    for name in os.environ.get("MESSAGING_REQUIRE_SERVICES", "").split(",")
+    if name.strip()
+}
+
+
+def require_service(name: str, available: bool, reason: str) -> None:
+    """Skip when ``name`` is missing, but fail when CI said it must be there."""
+    if available:
+        return
+    if name in REQUIRED_SERVICES:
+        pytest.fail(f"{name} is required (MESSAGING_REQUIRE_SERVICES) but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def require_postgres(db):
+    require_service(
+        "postgres",
+        connection.vendor == "postgresql",
+        "needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/test",
+    )
+
+
+@pytest.fixture
+def make_user(db):
+    counter = {"n": 0}
+
+    def make(username: str | None = None, email: str | None = None, language: str = "", **extra):
+        counter["n"] += 1
+        username = username or f"user{counter['n']}"
+        email = f"{username}@example.org" if email is None else email
+        user = get_user_model().objects.create_user(
+            username=username, email=email, password="pw", **extra
+        )
+        if language:
+            from wagtail.users.models import UserProfile
+
+            profile = UserProfile.get_for_user(user)
+            profile.preferred_language = language
+            profile.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def smtp_handler():
+    return FaultInjectingHandler(stall_seconds=3)
+
+
+@pytest.fixture
+def smtp_server(smtp_handler, settings):
+    """A real SMTP server on 127.0.0.1; the settings point Django's SMTP backend at it."""
+    with SMTPServer(smtp_handler) as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = server.port
+        settings.EMAIL_USE_TLS = False
+        settings.EMAIL_TIMEOUT = 1
+        yield server
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks):
+    """Run ``transaction.on_commit`` callbacks (enqueued delivery) as a commit would."""
+
+    def run(function, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return function(*args, **kwargs)
+
+    return run

@@ -1,0 +1,124 @@
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from messaging.models import Message, MessageReceiver
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args, **options):
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO(), **options)
+    return out.getvalue()
+
+
+@pytest.fixture
+def failed_receivers(make_user):
+    message = Message.objects.create(status="sent")
+
+    def make(count, status="failed", failed=1, **fields):
+        return [
+            MessageReceiver.objects.create(
+                message=message,
+                user=make_user(),
+                status=status,
+                sending_failed_count=failed,
+                subject="S",
+                message_content_plain="x",
+                **fields,
+            )
+            for _ in range(count)
+        ]
+
+    return make
+
+
+@pytest.mark.parametrize("command", ["resend_failed_messages", "devilry_resend_failed_messages"])
+def test_resend_failed_messages(command, failed_receivers, on_commit, settings):
+    settings.MESSAGING_RESEND_LIMIT = 2
+    due = failed_receivers(3, failed=1)
+    failed_receivers(1, failed=5)  # past the limit
+    failed_receivers(2, status="error", failed=3)  # ignored
+    failed_receivers(1, status="sent", failed=0)  # ignored
+    out = on_commit(run, command)
+    assert "3 messages were automatically resent." in out
+    assert "1 messages have exceeded the retry limit (current limit: 2)" in out
+    for receiver in due:
+        receiver.refresh_from_db()
+        assert receiver.status == "sent"
+        assert receiver.sending_success_count == 1
+
+
+def test_resend_honours_backoff_unless_all(failed_receivers, on_commit):
+    later = timezone.now() + timedelta(hours=1)
+    failed_receivers(2, next_attempt_at=later)
+    assert "0 messages were automatically resent." in on_commit(run, "resend_failed_messages")
+    assert "2 messages were automatically resent." in on_commit(
+        run, "resend_failed_messages", "--all"
+    )
+
+
+def test_resend_dry_run_changes_nothing(failed_receivers, on_commit):
+    receivers = failed_receivers(2)
+    out = on_commit(run, "resend_failed_messages", "--dry-run")
+    assert "Dry run: 2 messages would be automatically resent." in out
+    for receiver in receivers:
+        receiver.refresh_from_db()
+        assert (receiver.status, receiver.pending_sends) == ("failed", 0)
+
+
+def test_resend_requeues_receivers_of_a_dead_worker(failed_receivers, on_commit):
+    [receiver] = failed_receivers(1, status="not_sent", failed=0)
+    MessageReceiver.objects.filter(pk=receiver.pk).update(
+        claimed_until=timezone.now() - timedelta(seconds=1), claim_token="deadbeef"
+    )
+    out = on_commit(run, "resend_failed_messages")
+    assert "1 messages left by a stopped worker were requeued." in out
+    receiver.refresh_from_db()
+    assert receiver.status == "sent"
+    assert receiver.claimed_until is None
+
+
+def test_resend_iterates_in_batches(
+    failed_receivers, on_commit, settings, django_assert_max_num_queries
+):
+    settings.MESSAGING_BATCH_SIZE = 2
+    failed_receivers(5)
+    out = on_commit(run, "resend_failed_messages")
+    assert "5 messages were automatically resent." in out
+    assert MessageReceiver.objects.filter(status="sent").count() == 5
+
+
+@pytest.mark.parametrize(
+    "command", ["delete_message_receivers", "devilry_delete_message_receivers"]
+)
+def test_delete_message_receivers(command, failed_receivers):
+    old = failed_receivers(2, created_datetime=timezone.now() - timedelta(days=40))
+    new = failed_receivers(1)
+    out = run(command, "30")
+    assert "Deleted 2 message receivers" in out
+    assert list(MessageReceiver.objects.all()) == new
+    assert not MessageReceiver.objects.filter(pk__in=[r.pk for r in old]).exists()
+
+
+@pytest.mark.parametrize("days", ["-1", "abc", "1.5"])
+def test_delete_message_receivers_rejects_bad_days(days, failed_receivers):
+    failed_receivers(1, created_datetime=timezone.now() - timedelta(days=40))
+    with pytest.raises(CommandError, match="DAYS must be a whole number of days, 0 or more"):
+        run("delete_message_receivers", days)
+    assert MessageReceiver.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "command", ["delete_messages_without_receivers", "devilry_delete_messages_without_receivers"]
+)
+def test_delete_messages_without_receivers(command, failed_receivers):
+    failed_receivers(1)
+    Message.objects.create()
+    Message.objects.create()
+    assert "Deleted 2 messages without receivers." in run(command)
+    assert Message.objects.count() == 1

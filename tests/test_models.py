@@ -1,0 +1,77 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from messaging.models import Message, MessageReceiver
+
+pytestmark = pytest.mark.django_db
+
+
+def test_message_create_without_arguments_has_documented_defaults():
+    message = Message.objects.create()
+    message.refresh_from_db()
+    assert message.status == "draft"
+    assert message.context_type == "other"
+    assert message.message_type == ["email"]
+    assert message.status_data == {}
+    assert message.metadata == {}
+    assert message.created_by is None
+    assert message.template is None
+
+
+def test_receiver_create_with_message_and_user(make_user):
+    receiver = MessageReceiver.objects.create(message=Message.objects.create(), user=make_user())
+    receiver.refresh_from_db()
+    assert receiver.status == "not_sent"
+    assert receiver.message_type == "email"
+    assert (receiver.sending_failed_count, receiver.sending_success_count) == (0, 0)
+    assert receiver.sent_datetime is None
+
+
+def test_full_clean_fills_plain_text_from_html(make_user):
+    receiver = MessageReceiver(
+        message=Message.objects.create(),
+        user=make_user(),
+        subject="Hello",
+        message_content_html="<p>Hello <strong>Ola</strong></p><p><a href='https://x.org/a'>link</a></p>",
+    )
+    receiver.full_clean()
+    assert "Hello **Ola**" in receiver.message_content_plain
+    assert "https://x.org/a" in receiver.message_content_plain
+
+
+def test_full_clean_keeps_given_plain_text(make_user):
+    receiver = MessageReceiver(
+        message=Message.objects.create(),
+        user=make_user(),
+        message_content_html="<p>html</p>",
+        message_content_plain="mine",
+    )
+    receiver.full_clean()
+    assert receiver.message_content_plain == "mine"
+
+
+def test_filter_old_receivers(make_user):
+    message = Message.objects.create()
+    old = MessageReceiver.objects.create(
+        message=message, user=make_user(), created_datetime=timezone.now() - timedelta(days=10)
+    )
+    MessageReceiver.objects.create(message=message, user=make_user())
+    found = MessageReceiver.objects.filter_old_receivers(timezone.now() - timedelta(days=5))
+    assert list(found) == [old]
+
+
+def test_filter_message_with_no_message_receivers(make_user):
+    empty = Message.objects.create()
+    full = Message.objects.create()
+    MessageReceiver.objects.create(message=full, user=make_user())
+    assert list(Message.objects.filter_message_with_no_message_receivers()) == [empty]
+
+
+def test_resend_permission_is_declared():
+    from django.contrib.auth.models import Permission
+
+    assert Permission.objects.filter(
+        codename="resend_messagereceiver", content_type__app_label="messaging"
+    ).exists()

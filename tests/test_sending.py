@@ -1,0 +1,270 @@
+"""Delivery of single receivers through the tasks framework, on locmem and real SMTP."""
+
+import smtplib
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+
+from messaging import conf
+from messaging.models import Message, MessageReceiver
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def receiver_for(make_user):
+    def make(email="ola@example.org", **fields):
+        user = make_user(email=email)
+        return MessageReceiver.objects.create(
+            message=Message.objects.create(status="sending"),
+            user=user,
+            subject=fields.pop("subject", "Deadline moved"),
+            message_content_html=fields.pop("html", "<p>The deadline <b>moved</b>.</p>"),
+            message_content_plain=fields.pop("plain", "The deadline moved."),
+            **fields,
+        )
+
+    return make
+
+
+def test_send_delivers_html_and_plain_and_records_success(receiver_for, on_commit):
+    receiver = receiver_for()
+    on_commit(receiver.send)
+    receiver.refresh_from_db()
+    assert receiver.status == "sent"
+    assert receiver.sending_success_count == 1
+    assert receiver.sent_datetime is not None
+    assert receiver.send_to == "ola@example.org"
+    assert receiver.claimed_until is None
+    [email] = mail.outbox
+    assert email.to == ["ola@example.org"]
+    assert email.subject == "Deadline moved"
+    assert email.body == "The deadline moved."
+    assert email.alternatives[0][0] == "<p>The deadline <b>moved</b>.</p>"
+    assert email.alternatives[0][1] == "text/html"
+
+
+def test_send_is_enqueued_only_after_commit(receiver_for, django_capture_on_commit_callbacks):
+    receiver = receiver_for()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        receiver.send()
+    assert len(callbacks) == 1
+    assert mail.outbox == []
+    callbacks[0]()
+    assert len(mail.outbox) == 1
+
+
+def test_user_without_address_is_a_recorded_failure(receiver_for, on_commit):
+    receiver = receiver_for(email="")
+    on_commit(receiver.send)
+    receiver.refresh_from_db()
+    assert receiver.status == "error"  # resending cannot help until the address is fixed
+    assert receiver.sending_failed_count == 1
+    [error] = receiver.status_data["errors"]
+    assert "has no email address" in error["error_message"]
+    assert "Add one to the user" in error["error_message"]
+    assert "InvalidRecipientError" in error["exception_traceback"]
+    assert mail.outbox == []
+
+
+def test_invalid_address_is_a_recorded_failure(receiver_for, on_commit):
+    receiver = receiver_for(email="not an address")
+    on_commit(receiver.send)
+    receiver.refresh_from_db()
+    assert receiver.status == "error"
+    assert "invalid email address" in receiver.status_data["errors"][0]["error_message"]
+
+
+def test_subject_line_breaks_are_removed(receiver_for, on_commit):
+    receiver = receiver_for(subject="Hello\r\nBcc: victim@example.org")
+    on_commit(receiver.send)
+    assert mail.outbox[0].subject == "Hello Bcc: victim@example.org"
+    assert mail.outbox[0].message()["Bcc"] is None
+    assert mail.outbox[0].recipients() == ["ola@example.org"]
+
+
+class FailingBackend:
+    """A mail backend that raises the error its class attribute names."""
+
+    error: Exception = smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def open(self):
+        return True
+
+    def close(self):
+        pass
+
+    def send_messages(self, messages):
+        raise self.error
+
+
+@override_settings(EMAIL_BACKEND="tests.test_sending.FailingBackend", MESSAGING_RESEND_LIMIT=2)
+def test_failures_count_up_and_become_error_past_the_limit(receiver_for, on_commit):
+    receiver = receiver_for()
+    statuses = []
+    for _attempt in range(3):
+        on_commit(receiver.send)
+        receiver.refresh_from_db()
+        statuses.append((receiver.status, receiver.sending_failed_count))
+    assert statuses == [("failed", 1), ("failed", 2), ("error", 3)]
+    errors = receiver.status_data["errors"]
+    assert len(errors) == 3
+    assert {"error_message", "timestamp", "exception_traceback"} <= set(errors[0])
+    assert errors[0]["timestamp"].startswith(str(receiver.created_datetime.year))
+    assert "Traceback (most recent call last)" in errors[0]["exception_traceback"]
+    assert "SMTPServerDisconnected" in errors[0]["exception_traceback"]
+
+
+@override_settings(EMAIL_BACKEND="tests.test_sending.FailingBackend", MESSAGING_MAX_STORED_ERRORS=2)
+def test_only_the_newest_errors_are_kept(receiver_for, on_commit, settings):
+    settings.MESSAGING_RESEND_LIMIT = 10
+    receiver = receiver_for()
+    for _attempt in range(4):
+        on_commit(receiver.send)
+    receiver.refresh_from_db()
+    assert receiver.sending_failed_count == 4
+    assert len(receiver.status_data["errors"]) == 2
+
+
+@override_settings(EMAIL_BACKEND="tests.test_sending.FailingBackend")
+def test_secrets_never_stored(receiver_for, on_commit, settings, monkeypatch):
+    settings.EMAIL_HOST_PASSWORD = "hunter2-very-secret"
+    monkeypatch.setattr(
+        FailingBackend, "error", smtplib.SMTPException("login as x with hunter2-very-secret")
+    )
+    receiver = receiver_for()
+    on_commit(receiver.send)
+    receiver.refresh_from_db()
+    assert "hunter2-very-secret" not in str(receiver.status_data)
+    assert "********" in receiver.status_data["errors"][0]["error_message"]
+
+
+def test_resend_limit_default_and_fallback(settings):
+    if hasattr(settings, "MESSAGING_RESEND_LIMIT"):
+        del settings.MESSAGING_RESEND_LIMIT
+    assert conf.resend_limit() == 2
+    settings.DEVILRY_MESSAGE_RESEND_LIMIT = 5
+    assert conf.resend_limit() == 5
+    settings.MESSAGING_RESEND_LIMIT = 1
+    assert conf.resend_limit() == 1
+
+
+def test_site_settings_do_not_pin_the_resend_limit():
+    import config.settings
+
+    assert not hasattr(config.settings, "MESSAGING_RESEND_LIMIT")
+
+
+@override_settings(
+    EMAIL_BACKEND="tests.test_sending.FailingBackend", DEVILRY_MESSAGE_RESEND_LIMIT=0
+)
+def test_devilry_limit_is_honoured_when_ours_is_unset(receiver_for, on_commit):
+    receiver = receiver_for()
+    on_commit(receiver.send)
+    receiver.refresh_from_db()
+    assert (receiver.status, receiver.sending_failed_count) == ("error", 1)
+
+
+# --- against a real SMTP server ------------------------------------------------------
+
+
+def test_real_smtp_delivery(receiver_for, on_commit, smtp_server):
+    receiver = receiver_for(email="kari@example.org")
+    on_commit(receiver.send)
+    receiver.refresh_from_db()
+    assert receiver.status == "sent"
+    assert smtp_server.handler.deliveries == {"kari@example.org": 1}
+    [email] = smtp_server.handler.messages
+    assert email["Subject"] == "Deadline moved"
+    assert email.is_multipart()
+    types = [part.get_content_type() for part in email.walk()]
+    assert "text/plain" in types and "text/html" in types
+
+
+def test_real_smtp_permanent_refusal_is_error_at_once(receiver_for, on_commit, smtp_server):
+    receiver = receiver_for(email="nobody+550@example.org")
+    on_commit(receiver.send)
+    receiver.refresh_from_db()
+    assert (receiver.status, receiver.sending_failed_count) == ("error", 1)
+    error = receiver.status_data["errors"][0]
+    assert error["smtp_code"] == 550
+    assert "550" in error["error_message"] and "no such user" in error["error_message"]
+    assert receiver.next_attempt_at is None
+
+
+@pytest.mark.parametrize("tag,code", [("421", 421), ("451", 451), ("drop", None), ("stall", None)])
+def test_real_smtp_transient_failures_are_failed_with_backoff(
+    receiver_for, on_commit, smtp_server, tag, code
+):
+    receiver = receiver_for(email=f"someone+{tag}@example.org")
+    on_commit(receiver.send)
+    receiver.refresh_from_db()
+    assert (receiver.status, receiver.sending_failed_count) == ("failed", 1)
+    assert receiver.next_attempt_at is not None
+    error = receiver.status_data["errors"][0]
+    assert error["smtp_code"] == code
+    assert error["permanent"] is False
+
+
+def test_one_failure_does_not_stop_the_others(make_user, on_commit, smtp_server):
+    from messaging.api import send_message
+
+    users = [
+        make_user(email="a@example.org"),
+        make_user(email=""),
+        make_user(email="b+550@example.org"),
+        make_user(email="c@example.org"),
+    ]
+    message = on_commit(send_message, users=users, subject="Hi", html="<p>Hi</p>")
+    statuses = dict(message.receivers.values_list("user__email", "status"))
+    assert statuses == {
+        "a@example.org": "sent",
+        "": "error",
+        "b+550@example.org": "error",
+        "c@example.org": "sent",
+    }
+    assert smtp_server.handler.deliveries == {"a@example.org": 1, "c@example.org": 1}
+    message.refresh_from_db()
+    assert message.status == "sent"
+
+
+def test_one_batch_reuses_one_connection(make_user, on_commit, smtp_server, monkeypatch):
+    from django.core.mail.backends.smtp import EmailBackend
+
+    from messaging.api import send_message
+
+    opened = []
+    original_open = EmailBackend.open
+
+    def counting_open(self):
+        created = original_open(self)
+        if created:
+            opened.append(self)
+        return created
+
+    monkeypatch.setattr(EmailBackend, "open", counting_open)
+    users = [make_user() for _ in range(5)]
+    on_commit(send_message, users=users, subject="Hi", html="<p>Hi</p>")
+    assert smtp_server.handler.total() == 5
+    assert len(opened) == 1
+
+
+def test_authentication_refused_fails_the_batch_without_burning_counts(
+    make_user, on_commit, smtp_server, settings
+):
+    from messaging.api import send_message
+
+    # The test server offers no AUTH: logging in fails for every receiver the same way.
+    settings.EMAIL_HOST_USER = "mailer"
+    settings.EMAIL_HOST_PASSWORD = "s3cret-password"
+    users = [make_user() for _ in range(4)]
+    message = on_commit(send_message, users=users, subject="Hi", html="<p>Hi</p>")
+    counts = sorted(message.receivers.values_list("sending_failed_count", flat=True))
+    assert counts == [0, 0, 0, 1]
+    pending = sorted(message.receivers.values_list("pending_sends", flat=True))
+    assert pending == [0, 1, 1, 1]
+    assert "s3cret-password" not in str(list(message.receivers.values_list("status_data")))
