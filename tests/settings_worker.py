@@ -1,0 +1,31 @@
+"""Settings for worker and cron subprocesses that the tests start against the test database.
+
+The site's settings (``config.settings``) with ``DEBUG`` off (no autoreloader in
+``db_worker``) and the delivery settings that a test needs to change read from the
+environment: ``MESSAGING_CLAIM_LEASE_SECONDS``, ``MESSAGING_MAX_PER_SECOND``,
+``MESSAGING_BATCH_SIZE``, ``MESSAGING_RESEND_LIMIT``, ``MESSAGING_RETRY_BASE_DELAY``.
+"""
+
+import os
+
+from config.settings import *  # noqa: F403
+
+DEBUG = False
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "5"))
+
+for _name, _cast in [
+    ("MESSAGING_CLAIM_LEASE_SECONDS", int),
+    ("MESSAGING_MAX_PER_SECOND", float),
+    ("MESSAGING_BATCH_SIZE", int),
+    ("MESSAGING_RESEND_LIMIT", int),
+    ("MESSAGING_RETRY_BASE_DELAY", int),
+]:
+    if os.environ.get(_name):
+        globals()[_name] = _cast(os.environ[_name])
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"messaging": {"handlers": ["console"], "level": "WARNING"}},
+}

@@ -1,0 +1,173 @@
+"""Racing workers, cron and bulk resends on PostgreSQL; a worker killed in mid-batch.
+
+Real ``manage.py db_worker`` and ``resend_failed_messages`` processes work on the test
+database while a real SMTP server counts what it accepts for each recipient.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+
+import pytest
+
+from messaging.models import MessageReceiver
+from messaging.sending import request_sends
+from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
+
+from .workers import (
+    GreylistingHandler,
+    Processes,
+    db_worker_args,
+    make_receivers,
+    shared_database_url,
+    wait_until,
+    worker_env,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DB_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.fixture
+def shared_db(request):
+    """A database that worker processes share with the test, or a skip saying why not.
+
+    On PostgreSQL runs the ``require_postgres`` guard makes a misconfigured run fail.
+    SQLite runs use an in-memory test database that other processes cannot open.
+    """
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip(
+            "PostgreSQL only: worker processes cannot open this run's in-memory SQLite "
+            "test database; the PostgreSQL run (DATABASE_URL=postgres://...) covers it"
+        )
+    request.getfixturevalue("require_postgres")
+    return shared_database_url()
+
+
+@pytest.fixture
+def processes():
+    running = Processes()
+    yield running
+    running.stop_all()
+
+
+def unfinished() -> int:
+    """Receivers that still have a send asked for or a live claim."""
+    pending = MessageReceiver.objects.filter(pending_sends__gt=0)
+    claimed = MessageReceiver.objects.filter(claimed_until__isnull=False)
+    return pending.count() + claimed.count()
+
+
+def cron_loop(processes: Processes, env: dict, stop: threading.Event, errors: list) -> None:
+    """Run the cron command again and again until ``stop``; alternate ``--all``."""
+    rounds = 0
+    while not stop.is_set():
+        args = ["resend_failed_messages"] + (["--all"] if rounds % 2 else [])
+        try:
+            processes.run(args, env, timeout=60)
+        except Exception as error:  # reported by the test, not lost in a thread
+            errors.append(error)
+            return
+        rounds += 1
+
+
+def test_workers_cron_and_bulk_resend_deliver_each_request_exactly_once(
+    shared_db, processes, settings
+):
+    settings.TASKS = DB_TASKS
+    settings.MESSAGING_BATCH_SIZE = 100
+    rng = random.Random(5)
+    grey = [f"grey{i}@example.org" for i in range(100)]
+    plain = [f"user{i}@example.org" for i in range(1900)]
+    ids = make_receivers(grey + plain)
+    address_of = dict(zip(ids, grey + plain, strict=True))
+    plain_ids = ids[len(grey) :]
+    expected = {address: 1 for address in grey + plain}
+
+    with SMTPServer(GreylistingHandler(keep_messages=False)) as server:
+        env = worker_env(shared_db, server.port, MESSAGING_RETRY_BASE_DELAY="0")
+        for _ in range(4):
+            processes.start(db_worker_args(), env)
+        stop, errors = threading.Event(), []
+        crons = [
+            threading.Thread(target=cron_loop, args=(processes, env, stop, errors))
+            for _ in range(2)
+        ]
+        try:
+            for cron in crons:
+                cron.start()
+            request_sends(ids)
+            for _ in range(3):  # staff resend a selection while the workers are busy
+                time.sleep(0.7)
+                chosen = rng.sample(plain_ids, 150)
+                request_sends(chosen)
+                for pk in chosen:
+                    expected[address_of[pk]] += 1
+
+            def done() -> bool:
+                return not unfinished() and server.handler.total() >= sum(expected.values())
+
+            wait_until(done, 100, "every send to be delivered", report=processes.tails)
+        finally:
+            stop.set()
+            for cron in crons:
+                cron.join(timeout=60)
+        assert not errors, errors
+        time.sleep(1)  # anything sent twice would arrive now
+        deliveries = dict(server.handler.deliveries)
+
+    wrong = {a: (deliveries.get(a, 0), n) for a, n in expected.items() if deliveries.get(a) != n}
+    assert not wrong, f"{len(wrong)} receivers got (delivered, asked) {list(wrong.items())[:10]}"
+    receivers = MessageReceiver.objects.filter(pk__in=ids)
+    assert receivers.exclude(status="sent").count() == 0
+    assert receivers.filter(send_to__startswith="grey", sending_failed_count=1).count() == 100
+    for receiver in receivers.only("send_to", "sending_success_count"):
+        assert receiver.sending_success_count == expected[receiver.send_to]
+
+
+def test_killed_worker_loses_no_email_and_sends_at_most_one_twice(shared_db, processes, settings):
+    settings.TASKS = DB_TASKS
+    settings.MESSAGING_BATCH_SIZE = 40
+    addresses = [f"crash{i}@example.org" for i in range(120)]
+    ids = make_receivers(addresses)
+    lease = 6
+
+    with SMTPServer(FaultInjectingHandler(keep_messages=False)) as server:
+        env = worker_env(shared_db, server.port, MESSAGING_CLAIM_LEASE_SECONDS=str(lease))
+        slow = processes.start(db_worker_args(), {**env, "MESSAGING_MAX_PER_SECOND": "10"})
+        request_sends(ids)
+        wait_until(lambda: server.handler.total() >= 8, 30, "the slow worker to start")
+        slow.send_signal(signal.SIGKILL)
+        slow.wait(timeout=10)
+        killed_at = time.monotonic()
+        claimed = MessageReceiver.objects.filter(claimed_until__isnull=False).count()
+        assert claimed > 0, "the worker was killed after its batch, not in the middle of it"
+
+        processes.start(db_worker_args(), env)
+        wait_until(
+            lambda: MessageReceiver.objects.filter(pending_sends__gt=0).count() == 0,
+            60,
+            "the other batches to be sent",
+            report=processes.tails,
+        )
+        time.sleep(max(0.0, lease + 1 - (time.monotonic() - killed_at)))
+        output = processes.run(["resend_failed_messages"], env)
+        wait_until(lambda: not unfinished(), 60, "the dead worker's emails", report=processes.tails)
+        time.sleep(1)
+        deliveries = dict(server.handler.deliveries)
+
+    assert "0 messages were automatically resent" in output  # recovered, not resent
+    assert "left by a stopped worker were requeued" in output
+    lost = [address for address in addresses if not deliveries.get(address)]
+    twice = {address: n for address, n in deliveries.items() if n > 1}
+    assert not lost
+    assert len(twice) <= 1 and all(n == 2 for n in twice.values()), twice
+    receivers = MessageReceiver.objects.filter(pk__in=ids)
+    assert receivers.exclude(status="sent").count() == 0
+    assert receivers.filter(claimed_until__isnull=False).count() == 0
+    assert receivers.filter(pending_sends__gt=0).count() == 0
