@@ -1,0 +1,56 @@
+"""``manage.py messaging_benchmark``: speed figures printed as ``METRIC`` lines.
+
+Each part lives in its own module with a ``run`` function; :func:`run` runs the chosen
+parts in one throwaway database (a temporary SQLite file, or a ``messaging_bench_<pid>``
+database on the PostgreSQL server that ``DATABASE_URL`` names), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import TextIO
+
+from .common import throwaway_database
+
+PARTS = ("prepare", "send", "resend_memory", "admin")
+
+
+def run_prepare(receivers: int, stdout: TextIO) -> None:
+    try:
+        prepare = importlib.import_module(f"{__name__}.prepare")
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.prepare":
+            raise
+        stdout.write("prepare: skipped, messaging/benchmarks/prepare.py does not exist yet\n")
+        return
+    prepare.run(receivers, stdout)
+
+
+def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
+    from . import admin, memory, send
+
+    if part == "prepare":
+        run_prepare(receivers, stdout)
+    elif part == "send":
+        send.run(receivers, stdout, sink=sink)
+    elif part == "resend_memory":
+        memory.run(stdout)
+    elif part == "admin":
+        admin.run(stdout)
+
+
+def run(parts: Sequence[str], receivers: int, stdout: TextIO, sink: str = "auto") -> None:
+    """Run ``parts`` (in the order of :data:`PARTS`), each printing its METRIC line."""
+    from . import admin
+
+    chosen = [part for part in PARTS if part in parts]
+    if "admin" in chosen and not admin.supported():
+        stdout.write("admin: skipped, needs PostgreSQL (set DATABASE_URL=postgres://...)\n")
+        chosen.remove("admin")
+    if not chosen:
+        return
+    with throwaway_database():
+        for part in chosen:
+            run_part(part, receivers, stdout, sink)
+            stdout.flush()

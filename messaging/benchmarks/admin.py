@@ -1,0 +1,126 @@
+"""Admin speed on a million receivers: the Wagtail receivers list against the Django admin.
+
+Both lists are asked for the same thing (status ``failed``, searched for one user) by a
+logged-in superuser through Django's test client, in process; requests alternate and the
+median of each side is compared. PostgreSQL only: that is where a million rows live.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import TextIO
+
+from django.contrib.auth import get_user_model
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from messaging.models import Message, MessageReceiver
+
+from .common import clear_messaging_data, create_users, grow_table, median, write_metric
+
+TOTAL_RECEIVERS = 1_000_000
+USERS = 20_000
+REPEATS = 7
+SEARCH_USER = 4242
+OURS_URL = "/admin/messaging/receivers/?status=failed&q={term}"
+BASELINE_URL = "/django-admin/messaging/messagereceiver/?status__exact=failed&q={term}"
+# Six in ten sent, two failed, one error, one waiting: a busy term's mix.
+STATUS_CYCLE = ["sent"] * 6 + ["failed"] * 2 + ["error", "not_sent"]
+
+
+def supported() -> bool:
+    """The figure is only meaningful on PostgreSQL."""
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
+
+
+def seed(total: int = TOTAL_RECEIVERS) -> str:
+    """Fill the throwaway database with ``total`` receivers; returns the search term."""
+    clear_messaging_data()
+    users = create_users(USERS, prefix="adminbench")
+    messages = Message.objects.bulk_create(
+        Message(status=Message.Status.SENT, context_type="other") for _ in range(100)
+    )
+    now = timezone.now()
+    MessageReceiver.objects.bulk_create(
+        (
+            MessageReceiver(
+                message=messages[i % len(messages)],
+                user=user,
+                send_to=user.email,
+                language="en" if i % 3 else "nb",
+                subject=f"Deadline moved for Assignment {i % 40} in course {i % 250}",
+                message_content_html=f"<p>Hello {user.username}, the deadline moved.</p>",
+                message_content_plain=f"Hello {user.username}, the deadline moved.",
+                status=STATUS_CYCLE[i % len(STATUS_CYCLE)],
+                sending_failed_count=1 if STATUS_CYCLE[i % len(STATUS_CYCLE)] == "failed" else 0,
+                created_datetime=now - timedelta(minutes=7 * i),
+            )
+            for i, user in enumerate(users)
+        ),
+        batch_size=2000,
+    )
+    grow_table(MessageReceiver, total)
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return users[SEARCH_USER].username
+
+
+def logged_in_client() -> Client:
+    user_model = get_user_model()
+    admin = user_model.objects.create_superuser("benchadmin", "benchadmin@example.org", "x")
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+def request_ms(client: Client, url: str) -> float:
+    start = time.perf_counter()
+    response = client.get(url)
+    elapsed = (time.perf_counter() - start) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {url} answered {response.status_code}")
+    return elapsed
+
+
+def view_missing(client: Client, url: str) -> bool:
+    return client.get(url).status_code == 404
+
+
+def measure(client: Client, ours_url: str, baseline_url: str) -> tuple[float, float]:
+    """Median milliseconds of each list over alternating requests, after one warm-up."""
+    for url in (ours_url, baseline_url):
+        request_ms(client, url)
+    ours, baseline = [], []
+    for repeat in range(REPEATS):
+        pair = [(ours, ours_url), (baseline, baseline_url)]
+        for times, url in pair if repeat % 2 == 0 else reversed(pair):
+            times.append(request_ms(client, url))
+    return median(ours), median(baseline)
+
+
+def report_matches(client: Client, stdout: TextIO, term: str, urls: dict[str, str]) -> None:
+    """Say how often each page shows the searched user: both should list the same rows."""
+    for side, url in urls.items():
+        shown = client.get(url).content.decode().count(term)
+        stdout.write(f"admin: {side} page mentions {term!r} {shown} times\n")
+
+
+def run(stdout: TextIO, total: int = TOTAL_RECEIVERS) -> None:
+    """Print ``METRIC admin ours=<ms> baseline=<ms> ratio=<baseline/ours>``."""
+    if not supported():
+        stdout.write("admin: skipped, needs PostgreSQL (set DATABASE_URL=postgres://...)\n")
+        return
+    with override_settings(DEBUG=False):
+        client = logged_in_client()
+        if view_missing(client, OURS_URL.format(term="x")):
+            stdout.write("admin: skipped, the Wagtail receivers list is not there yet (404)\n")
+            return
+        stdout.write(f"admin: generating {total} receivers...\n")
+        term = seed(total)
+        urls = {"ours": OURS_URL.format(term=term), "baseline": BASELINE_URL.format(term=term)}
+        report_matches(client, stdout, term, urls)
+        ours, baseline = measure(client, urls["ours"], urls["baseline"])
+        clear_messaging_data()
+    write_metric(stdout, "admin", ours=ours, baseline=baseline, ratio=baseline / ours)

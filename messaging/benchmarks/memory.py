@@ -1,0 +1,142 @@
+"""Peak memory of the cron command ``resend_failed_messages`` as the failures grow.
+
+The command runs in its own process against the throwaway database, with a task backend
+that discards what is enqueued (nothing is sent); the kernel's accounting of that one
+child (``wait4``) gives its peak resident set size.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from typing import TextIO
+
+from django.conf import settings
+from django.utils import timezone
+from django_tasks.backends.base import BaseTaskBackend
+from django_tasks.base import Task, TaskResult, TaskResultStatus
+from django_tasks.utils import get_random_id
+
+from messaging.models import Message, MessageReceiver
+
+from .common import (
+    SAMPLE_HTML,
+    SAMPLE_PLAIN,
+    clear_messaging_data,
+    create_users,
+    database_url,
+    grow_table,
+    write_metric,
+)
+
+SIZES = (10_000, 100_000)
+SEED_ROWS = 1_000
+
+
+class DiscardingBackend(BaseTaskBackend):
+    """A task backend that accepts every task and keeps nothing (unlike the Dummy backend)."""
+
+    supports_defer = True
+    supports_async_task = True
+    supports_priority = True
+
+    def enqueue(self, task: Task, args, kwargs) -> TaskResult:
+        self.validate_task(task)
+        return TaskResult(
+            task=task,
+            id=get_random_id(),
+            status=TaskResultStatus.READY,
+            enqueued_at=timezone.now(),
+            started_at=None,
+            last_attempted_at=None,
+            finished_at=None,
+            args=args,
+            kwargs=kwargs,
+            backend=self.alias,
+            errors=[],
+            worker_ids=[],
+        )
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    peak_rss_mb: float
+    output: str
+
+
+def seed_failed_receivers(count: int) -> None:
+    """Make the throwaway database hold exactly ``count`` receivers due for a resend."""
+    if not MessageReceiver.objects.exists():
+        message = Message.objects.create(status=Message.Status.SENT, context_type="other")
+        users = create_users(min(count, SEED_ROWS), prefix="resendbench")
+        MessageReceiver.objects.bulk_create(
+            [
+                MessageReceiver(
+                    message=message,
+                    user=user,
+                    send_to=user.email,
+                    subject="Deadline moved for Assignment 3",
+                    message_content_html=SAMPLE_HTML,
+                    message_content_plain=SAMPLE_PLAIN,
+                )
+                for user in users
+            ],
+            batch_size=500,
+        )
+    grow_table(MessageReceiver, count)
+    MessageReceiver.objects.update(
+        status=MessageReceiver.Status.FAILED,
+        sending_failed_count=1,
+        status_data={"errors": [{"error_message": "451 try again later"}]},
+        pending_sends=0,
+        send_requested_at=None,
+        claimed_until=None,
+        claim_token="",
+        next_attempt_at=None,
+    )
+
+
+def run_resend_command() -> CommandRun:
+    """Run ``manage.py resend_failed_messages`` in a child; its own peak RSS in MB."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url(),
+        "TASKS_BACKEND": f"{__name__}.DiscardingBackend",
+    }
+    env.pop("MESSAGING_USE_RQ", None)
+    command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "resend_failed_messages"]
+    with tempfile.TemporaryFile("w+") as output:
+        process = subprocess.Popen(
+            command, env=env, cwd=settings.BASE_DIR, stdout=output, stderr=subprocess.STDOUT
+        )
+        # wait4 reports this child alone (RUSAGE_CHILDREN would mix in earlier children).
+        _pid, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"resend_failed_messages failed:\n{text}")
+    return CommandRun(peak_rss_mb=usage.ru_maxrss / 1024, output=text)
+
+
+def measure(count: int) -> CommandRun:
+    """Peak RSS of the cron command with ``count`` failed receivers due for a resend."""
+    seed_failed_receivers(count)
+    result = run_resend_command()
+    expected = f"{count} messages were automatically resent."
+    if expected not in result.output:
+        raise RuntimeError(f"Expected {expected!r} from the command, got:\n{result.output}")
+    return result
+
+
+def run(stdout: TextIO) -> None:
+    """Print ``METRIC resend_memory n10k=<MB> n100k=<MB> ratio=<n100k/n10k>``."""
+    clear_messaging_data()
+    small, large = (measure(count).peak_rss_mb for count in SIZES)
+    clear_messaging_data()
+    stdout.write(f"resend_memory: peak RSS of resend_failed_messages for {SIZES} receivers\n")
+    write_metric(stdout, "resend_memory", n10k=small, n100k=large, ratio=large / small)

@@ -1,0 +1,193 @@
+"""Delivery throughput: our pipeline against a bare loop over one SMTP connection.
+
+Both sides send the same emails to a real SMTP sink running in another process. Ours goes
+from ``not_sent`` to ``sent`` through :func:`messaging.sending.deliver` (claims, one mail
+connection per batch, a status write per email); the baseline builds and sends the same
+emails over one Django SMTP connection and touches no database. Rounds alternate which
+side goes first and the medians are compared.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TextIO
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.test import override_settings
+
+from messaging import conf
+from messaging.models import Message, MessageReceiver
+from messaging.sending import chunked, deliver
+
+from .common import (
+    SAMPLE_HTML,
+    SAMPLE_PLAIN,
+    clear_messaging_data,
+    create_users,
+    free_port,
+    median,
+    stop_process,
+    timed,
+    wait_for_smtp,
+    write_metric,
+)
+
+ROUNDS = 3
+SINKS = ("smtp-sink", "aiosmtpd")
+
+
+@dataclass(frozen=True)
+class Email:
+    subject: str
+    plain: str
+    html: str
+    address: str
+
+
+def sink_command(name: str, port: int) -> list[str] | None:
+    """How to start the sink ``name`` on ``port``, or None when it is not installed."""
+    if name == "smtp-sink":
+        binary = shutil.which("smtp-sink") or shutil.which("smtp-sink", path="/usr/sbin")
+        if not binary:
+            return None
+        # As root smtp-sink drops privileges; 1000 is the listen backlog.
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        return [binary, *user, f"127.0.0.1:{port}", "1000"]
+    handler = "aiosmtpd.handlers.Sink"
+    return [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", handler]
+
+
+@contextmanager
+def running_sink(preference: str = "auto") -> Iterator[tuple[str, int]]:
+    """Start an SMTP sink process on 127.0.0.1; yields its name and port, stops it after.
+
+    ``auto`` prefers Postfix's ``smtp-sink`` (fast enough for one Python client) and
+    falls back to an aiosmtpd sink, which may itself limit the figures.
+    """
+    for name in SINKS if preference == "auto" else (preference,):
+        port = free_port()
+        command = sink_command(name, port)
+        if command is None:
+            continue
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        if wait_for_smtp(port, process):
+            try:
+                yield name, port
+            finally:
+                stop_process(process)
+            return
+        stop_process(process)
+    raise RuntimeError(f"No SMTP sink could be started (tried {preference}).")
+
+
+def sink_settings(port: int) -> override_settings:
+    return override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=port,
+        EMAIL_HOST_USER="",
+        EMAIL_HOST_PASSWORD="",
+        EMAIL_USE_TLS=False,
+        EMAIL_USE_SSL=False,
+        MESSAGING_MAX_PER_SECOND=None,
+    )
+
+
+def create_message(count: int) -> tuple[Message, list[int], list[Email]]:
+    """A message with ``count`` receivers, each with a pending send; and their emails."""
+    clear_messaging_data()
+    message = Message.objects.create(status=Message.Status.SENDING, context_type="other")
+    receivers = [
+        MessageReceiver(
+            message=message,
+            user=user,
+            send_to=user.email,
+            language="en",
+            subject=f"Deadline moved for Assignment 3 ({user.username})",
+            message_content_html=SAMPLE_HTML,
+            message_content_plain=SAMPLE_PLAIN,
+            pending_sends=1,
+        )
+        for user in create_users(count, prefix="sendbench")
+    ]
+    created = MessageReceiver.objects.bulk_create(receivers, batch_size=500)
+    emails = [
+        Email(r.subject, r.message_content_plain, r.message_content_html, r.user.email)
+        for r in created
+    ]
+    return message, [r.pk for r in created], emails
+
+
+def reset(message: Message) -> None:
+    """Put every receiver of ``message`` back to ``not_sent`` with one pending send."""
+    MessageReceiver.objects.filter(message=message).update(
+        status=MessageReceiver.Status.NOT_SENT,
+        pending_sends=1,
+        sent_datetime=None,
+        sending_success_count=0,
+        claimed_until=None,
+        claim_token="",
+    )
+    Message.objects.filter(pk=message.pk).update(status=Message.Status.SENDING)
+
+
+def send_ours(receiver_ids: list[int]) -> None:
+    for batch in chunked(receiver_ids, conf.batch_size()):
+        deliver(batch)
+
+
+def send_baseline(emails: list[Email]) -> None:
+    from_email = getattr(settings, "MESSAGING_FROM_EMAIL", None) or settings.DEFAULT_FROM_EMAIL
+    connection = get_connection()
+    connection.open()
+    try:
+        for email in emails:
+            built = EmailMultiAlternatives(
+                email.subject, email.plain, from_email, [email.address], connection=connection
+            )
+            built.attach_alternative(email.html, "text/html")
+            connection.send_messages([built])
+    finally:
+        connection.close()
+
+
+def check_all_sent(message: Message, expected: int) -> None:
+    sent = MessageReceiver.objects.filter(message=message, status=MessageReceiver.Status.SENT)
+    if sent.count() != expected:
+        raise RuntimeError(
+            f"Only {sent.count()} of {expected} receivers reached 'sent'; the figure would "
+            "be meaningless. Check the SMTP sink."
+        )
+
+
+def measure(message: Message, ids: list[int], emails: list[Email]) -> tuple[float, float]:
+    """Median emails/s of ours and of the baseline over alternating rounds."""
+    ours: list[float] = []
+    baseline: list[float] = []
+    for round_number in range(ROUNDS):
+        reset(message)
+        sides = [("ours", lambda: send_ours(ids)), ("baseline", lambda: send_baseline(emails))]
+        for side, function in sides if round_number % 2 == 0 else reversed(sides):
+            rate = len(ids) / timed(function)
+            (ours if side == "ours" else baseline).append(rate)
+        check_all_sent(message, len(ids))
+    return median(ours), median(baseline)
+
+
+def run(receivers: int, stdout: TextIO, sink: str = "auto") -> None:
+    """Print ``METRIC send ours=<emails/s> baseline=<emails/s> ratio=<ours/baseline>``."""
+    with running_sink(sink) as (sink_name, port), sink_settings(port):
+        stdout.write(f"send: SMTP sink: {sink_name} on 127.0.0.1:{port}, {receivers} emails\n")
+        message, ids, emails = create_message(receivers)
+        ours, baseline = measure(message, ids, emails)
+        clear_messaging_data()
+    write_metric(stdout, "send", ours=ours, baseline=baseline, ratio=ours / baseline)
