@@ -31,7 +31,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Case, Exists, F, OuterRef, When
 from django.utils import timezone
 
 from . import conf
@@ -103,7 +103,8 @@ def claim(receiver_ids: Sequence[int], token: str) -> list[MessageReceiver]:
     """Claim the receivers among ``receiver_ids`` that are waiting for a send.
 
     A claimed receiver has one pending send consumed and a lease until
-    ``now + MESSAGING_CLAIM_LEASE_SECONDS``; ones claimed by a live worker are skipped.
+    ``now + MESSAGING_CLAIM_LEASE_SECONDS``; ones claimed by a live worker are skipped,
+    ones whose claim expired are taken over (see :func:`consumed_send`).
     """
     now = timezone.now()
     candidates = MessageReceiver.objects.filter(pk__in=receiver_ids).filter_claimable(now)
@@ -114,12 +115,24 @@ def claim(receiver_ids: Sequence[int], token: str) -> list[MessageReceiver]:
         # On SQLite the conditional UPDATE itself is the claim: the database's write lock
         # makes its WHERE hold for exactly one writer.
         candidates.update(
-            pending_sends=F("pending_sends") - 1,
+            pending_sends=consumed_send(now),
             claimed_until=now + timedelta(seconds=conf.claim_lease_seconds()),
             claim_token=token,
         )
     claimed = MessageReceiver.objects.filter(pk__in=receiver_ids, claim_token=token)
     return list(claimed.select_related("user").order_by("pk"))
+
+
+def consumed_send(now: datetime) -> Case:
+    """``pending_sends`` after a claim takes one send.
+
+    Taking over an expired claim first gives back the send its dead worker had taken
+    (as :func:`recover_abandoned` would), so a send asked for meanwhile is not lost.
+    """
+    return Case(
+        When(claimed_until__lt=now, then=F("pending_sends")),
+        default=F("pending_sends") - 1,
+    )
 
 
 def recover_abandoned(now: datetime | None = None) -> int:
@@ -154,6 +167,14 @@ BATCH_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# Errors of the mail setup or server rather than of the recipient: never permanent for it.
+SETUP_ERRORS: tuple[type[BaseException], ...] = (
+    *BATCH_ERRORS,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPHeloError,
+)
+
+
 class ConnectionOpenError(Exception):
     """Opening the mail connection failed; wraps the original error."""
 
@@ -166,9 +187,15 @@ def smtp_code(error: BaseException) -> int | None:
 
 
 def is_permanent(error: BaseException) -> bool:
-    """A refusal that a retry cannot fix: a bad address or a 5xx reply."""
+    """A refusal that a retry cannot fix: a bad address or a 5xx reply about the recipient.
+
+    A 5xx reply about the setup (e.g. 535 authentication refused) is not permanent for
+    the receiver: it is retried once the setup is fixed.
+    """
     if isinstance(error, InvalidRecipientError):
         return True
+    if isinstance(error, SETUP_ERRORS):
+        return False
     code = smtp_code(error)
     return code is not None and 500 <= code < 600
 

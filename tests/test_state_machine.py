@@ -1,0 +1,239 @@
+"""The status rules of one receiver under any order of attempts, resends, crashes and limits.
+
+A Hypothesis state machine drives the real pipeline (``request_sends``, ``deliver``,
+``claim``, ``resend_failed``) with a mail backend whose next answer the machine chooses,
+and checks the database against a small model after every step.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.mail.backends.base import BaseEmailBackend
+from django.test import override_settings
+from django.utils import timezone
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from messaging import sending
+from messaging.maintenance import resend_failed
+from messaging.models import Message, MessageReceiver
+
+pytestmark = pytest.mark.django_db
+
+OUTCOMES = ["ok", "transient", "permanent", "misconfigured"]
+
+
+class ScriptedBackend(BaseEmailBackend):
+    """A mail backend that answers as the state machine told it to."""
+
+    outcome = "ok"
+
+    def open(self) -> bool:
+        if self.outcome == "misconfigured":
+            raise smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed")
+        return True
+
+    def send_messages(self, messages) -> int:
+        address = messages[0].to[0]
+        if self.outcome == "transient":
+            raise smtplib.SMTPRecipientsRefused({address: (451, b"4.3.0 Try again later")})
+        if self.outcome == "permanent":
+            raise smtplib.SMTPRecipientsRefused({address: (550, b"5.1.1 No such user")})
+        return len(messages)
+
+
+BACKEND = f"{__name__}.ScriptedBackend"
+TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+
+
+class ReceiverMachine(RuleBasedStateMachine):
+    """One receiver; the model says what its record must be after each step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.overrides = [
+            override_settings(EMAIL_BACKEND=BACKEND, TASKS=TASKS, MESSAGING_RESEND_LIMIT=2)
+        ]
+        self.overrides[0].enable()
+        self.limit = self.max_limit = self.min_limit_since_attempt = 2
+        self.max_limit_since_attempt = 2
+        user = get_user_model().objects.create(username=uuid.uuid4().hex, email="a@example.org")
+        self.receiver = MessageReceiver.objects.create(
+            message=Message.objects.create(status="sending"), user=user, subject="Hi"
+        )
+        self.status, self.success, self.failed, self.pending = "not_sent", 0, 0, 0
+        self.claim = None  # None, "live" (a worker holds it) or "expired" (it died)
+        self.backoff_passed = True
+        self.last_outcome = None
+        self.requests = self.explicit = 0
+
+    def teardown(self) -> None:
+        user = self.receiver.user
+        self.receiver.message.delete()
+        user.delete()
+        for override in reversed(self.overrides):
+            override.disable()
+
+    def ask(self) -> None:
+        sending.request_sends([self.receiver.pk])
+        self.pending += 1
+        self.requests += 1
+
+    @initialize()
+    def first_send(self) -> None:
+        self.ask()
+
+    @rule()
+    def explicit_resend(self) -> None:
+        self.ask()
+        self.explicit += 1
+
+    @rule(outcome=st.sampled_from(OUTCOMES))
+    def attempt(self, outcome: str) -> None:
+        ScriptedBackend.outcome = outcome
+        sending.deliver([self.receiver.pk])
+        if self.pending == 0 or self.claim == "live":
+            return  # nothing to claim: no attempt
+        if self.claim is None:
+            self.pending -= 1  # an expired claim's send is given back, then this one taken
+        self.claim = None
+        self.last_outcome = outcome
+        self.min_limit_since_attempt = self.max_limit_since_attempt = self.limit
+        self.record(outcome)
+
+    def record(self, outcome: str) -> None:
+        if outcome == "ok":
+            self.status, self.success = "sent", self.success + 1
+            return
+        self.failed += 1
+        final = outcome == "permanent" or self.failed > self.limit
+        self.status = "error" if final else "failed"
+        self.backoff_passed = False
+
+    @precondition(lambda self: self.pending > 0 and self.claim is None)
+    @rule()
+    def worker_dies_after_claiming(self) -> None:
+        assert sending.claim([self.receiver.pk], uuid.uuid4().hex)
+        self.pending -= 1
+        self.claim = "live"
+
+    @precondition(lambda self: self.claim == "live")
+    @rule()
+    def lease_expires(self) -> None:
+        past = timezone.now() - timedelta(seconds=1)
+        MessageReceiver.objects.filter(pk=self.receiver.pk).update(claimed_until=past)
+        self.claim = "expired"
+
+    @rule()
+    def backoff_passes(self) -> None:
+        past = timezone.now() - timedelta(seconds=1)
+        receivers = MessageReceiver.objects.filter(pk=self.receiver.pk)
+        receivers.exclude(next_attempt_at=None).update(next_attempt_at=past)
+        self.backoff_passed = True
+
+    @rule(ignore_backoff=st.booleans())
+    def cron(self, ignore_backoff: bool) -> None:
+        report = resend_failed(ignore_backoff=ignore_backoff)
+        if self.status == "failed" and self.failed > self.limit:
+            self.status = "error"
+        if self.claim == "expired":
+            self.pending, self.claim = self.pending + 1, None
+        due = self.status == "failed" and self.pending == 0 and self.claim is None
+        expected = int(due and (ignore_backoff or self.backoff_passed))
+        assert report.resent == expected
+        self.pending += expected
+        self.requests += expected
+
+    @rule(limit=st.integers(min_value=0, max_value=4))
+    def change_limit(self, limit: int) -> None:
+        override = override_settings(MESSAGING_RESEND_LIMIT=limit)
+        override.enable()
+        self.overrides.append(override)
+        self.limit, self.max_limit = limit, max(self.max_limit, limit)
+        self.min_limit_since_attempt = min(self.min_limit_since_attempt, limit)
+        self.max_limit_since_attempt = max(self.max_limit_since_attempt, limit)
+
+    @invariant()
+    def record_matches_the_model(self) -> None:
+        previous = self.receiver
+        receiver = MessageReceiver.objects.get(pk=previous.pk)
+        receiver.user, receiver.message = previous.user, previous.message
+        self.receiver = receiver
+        assert receiver.sending_success_count >= previous.sending_success_count
+        assert receiver.sending_failed_count >= previous.sending_failed_count
+        assert len(receiver.status_data.get("errors", [])) == min(receiver.sending_failed_count, 10)
+        actual = (receiver.status, receiver.sending_success_count, receiver.sending_failed_count)
+        assert actual == (self.status, self.success, self.failed)
+        assert receiver.pending_sends == self.pending
+        assert (receiver.claimed_until is not None) == (self.claim is not None)
+
+    @invariant()
+    def every_request_is_attempted_once(self) -> None:
+        owed = self.pending + (self.claim is not None)
+        assert self.success + self.failed + owed == self.requests
+
+    @invariant()
+    def statuses_follow_the_rules(self) -> None:
+        if self.status == "not_sent":
+            assert self.success == self.failed == 0
+        if self.status == "sent":
+            assert self.last_outcome == "ok" and self.success > 0
+        if self.status == "failed":
+            assert self.last_outcome in {"transient", "misconfigured"}
+            assert self.failed <= self.max_limit_since_attempt
+        if self.status == "error":
+            permanent = self.last_outcome == "permanent"
+            assert permanent or self.failed > self.min_limit_since_attempt
+        if self.explicit == 0:  # only cron asks again: it stops at the limit
+            assert self.failed <= self.max_limit + 1
+
+
+def test_status_rules_hold_in_any_order():
+    run_state_machine_as_test(
+        ReceiverMachine,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
+
+
+def test_send_asked_for_while_a_dead_claim_waits_is_not_lost(make_user):
+    """A worker died holding the claim; staff resend before cron recovers it: two sends."""
+    user = make_user()
+    receiver = MessageReceiver.objects.create(
+        message=Message.objects.create(status="sending"), user=user, subject="Hi"
+    )
+    with override_settings(EMAIL_BACKEND=BACKEND, TASKS=TASKS):
+        ScriptedBackend.outcome = "ok"
+        sending.request_sends([receiver.pk])
+        sending.claim([receiver.pk], "dead-worker")
+        past = timezone.now() - timedelta(seconds=1)
+        MessageReceiver.objects.filter(pk=receiver.pk).update(claimed_until=past)
+        sending.request_sends([receiver.pk])
+        sending.deliver([receiver.pk])
+        sending.deliver([receiver.pk])
+    receiver.refresh_from_db()
+    assert (receiver.sending_success_count, receiver.pending_sends) == (2, 0)
+    assert receiver.claimed_until is None
+
+
+def test_refused_login_is_retried_not_an_error():
+    error = smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed")
+    assert not sending.is_permanent(error)
+    assert sending.is_permanent(smtplib.SMTPRecipientsRefused({"a@b.c": (550, b"no")}))
