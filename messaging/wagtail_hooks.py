@@ -1,7 +1,28 @@
 """Registers the messaging app's admin pieces with Wagtail; the views live elsewhere."""
 
+from wagtail import hooks
+from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 
+from .admin_permissions import RESEND_PERMISSION, ReadOnlyPermissionPolicy
+from .bulk_actions import ResendBulkAction
+from .models import Message, MessageReceiver
+from .panels import MessagingSummaryPanel
 from .snippets import MessageTemplateViewSet
+from .viewsets import MessagingViewSetGroup
+
+# Before the viewsets register, so that Wagtail does not create its default policy.
+register_permission_policy(Message, ReadOnlyPermissionPolicy(Message))
+register_permission_policy(
+    MessageReceiver,
+    ReadOnlyPermissionPolicy(MessageReceiver, also_view_with=(RESEND_PERMISSION,)),
+)
 
 register_snippet(MessageTemplateViewSet)
+hooks.register("register_admin_viewset", MessagingViewSetGroup)
+hooks.register("register_bulk_action", ResendBulkAction)
+
+
+@hooks.register("construct_homepage_panels")
+def add_messaging_summary(request, panels) -> None:
+    panels.append(MessagingSummaryPanel(request))

@@ -1,0 +1,71 @@
+"""Turns stored delivery records into what the admin shows: highlighted tracebacks, JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonTracebackLexer
+
+from .models import MessageReceiver
+
+# Tracebacks longer than this many lines start collapsed.
+COLLAPSE_AFTER_LINES = 12
+STATUS_ORDER = [
+    MessageReceiver.Status.SENT,
+    MessageReceiver.Status.FAILED,
+    MessageReceiver.Status.ERROR,
+    MessageReceiver.Status.NOT_SENT,
+]
+
+
+def highlight_traceback(text: str) -> SafeString:
+    """The traceback as HTML; Pygments escapes every token of the (untrusted) text."""
+    formatter = HtmlFormatter(cssclass="msg-traceback", wrapcode=True)
+    return mark_safe(highlight(text, PythonTracebackLexer(), formatter))  # noqa: S308
+
+
+def traceback_css() -> str:
+    return HtmlFormatter(cssclass="msg-traceback", style="friendly").get_style_defs(
+        ".msg-traceback"
+    )
+
+
+def error_context(entry: dict) -> dict:
+    """One failed attempt of ``status_data["errors"]``, ready for the traceback panel."""
+    traceback = str(entry.get("exception_traceback") or "")
+    timestamp = entry.get("timestamp")
+    parsed: datetime | None = parse_datetime(timestamp) if isinstance(timestamp, str) else None
+    return {
+        "timestamp": parsed or timestamp,
+        "error_message": entry.get("error_message") or "",
+        "traceback_html": highlight_traceback(traceback) if traceback else "",
+        "traceback_lines": traceback.count("\n") + 1 if traceback else 0,
+        "collapsed": traceback.count("\n") >= COLLAPSE_AFTER_LINES,
+    }
+
+
+def pretty_json(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def link(url: str, text) -> SafeString:
+    return format_html('<a href="{}">{}</a>', url, text)
+
+
+def status_counts(message) -> list[dict]:
+    """Receiver counts per status of a message annotated with ``count_<status>``."""
+    labels = dict(MessageReceiver.Status.choices)
+    return [
+        {
+            "status": status.value,
+            "label": labels[status],
+            "count": getattr(message, f"count_{status}", 0),
+        }
+        for status in STATUS_ORDER
+    ]

@@ -1,0 +1,38 @@
+"""Who may do what with the message records in the Wagtail admin: look, and resend."""
+
+from __future__ import annotations
+
+from wagtail.permission_policies import ModelPermissionPolicy
+
+RESEND_PERMISSION = "messaging.resend_messagereceiver"
+WRITE_ACTIONS = frozenset({"add", "change", "delete"})
+
+
+def can_resend(user) -> bool:
+    """Superusers and holders of ``messaging.resend_messagereceiver`` (active users only)."""
+    return bool(user.is_active and user.has_perm(RESEND_PERMISSION))
+
+
+class ReadOnlyPermissionPolicy(ModelPermissionPolicy):
+    """The records are history: nobody adds, edits or deletes them in the admin.
+
+    Viewing needs the model's ``view`` permission; for receivers, the permission to
+    resend also lets one see them (as in the Django admin).
+    """
+
+    def __init__(self, model, *, also_view_with: tuple[str, ...] = ()) -> None:
+        super().__init__(model)
+        self.also_view_with = also_view_with
+
+    def user_has_permission(self, user, action: str) -> bool:
+        if action in WRITE_ACTIONS:
+            return False
+        if action == "view" and any(user.has_perm(perm) for perm in self.also_view_with):
+            return True
+        return super().user_has_permission(user, action)
+
+    def users_with_any_permission(self, actions):
+        readable = [action for action in actions if action not in WRITE_ACTIONS]
+        if not readable:
+            return super().users_with_any_permission([]).none()
+        return super().users_with_any_permission(readable)

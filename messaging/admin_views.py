@@ -1,0 +1,331 @@
+"""Views of the Wagtail admin for receivers and messages: listings, inspection, resend."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+from django.views import View
+from wagtail.admin import messages
+from wagtail.admin.paginator import WagtailPaginator
+from wagtail.admin.ui.tables import (
+    BulkActionsCheckboxColumn,
+    Column,
+    DateColumn,
+    NumberColumn,
+    TitleColumn,
+)
+from wagtail.admin.views import generic
+from wagtail.admin.widgets import Button
+
+from . import admin_formatting as formatting
+from .admin_permissions import can_resend
+from .filters import (
+    RECEIVER_SEARCH_FIELDS,
+    MessageFilterSet,
+    MessageReceiverFilterSet,
+    search_condition,
+)
+from .models import Message, MessageReceiver
+from .sending import request_sends
+
+RECEIVER_LIST_FIELDS = [
+    "id",
+    "created_datetime",
+    "subject",
+    "send_to",
+    "language",
+    "sending_failed_count",
+    "sending_success_count",
+    "status",
+    "sent_datetime",
+    "message__id",
+    "message__context_type",
+    "user__id",
+    "user__username",
+    "user__first_name",
+    "user__last_name",
+    "user__email",
+]
+
+
+class CappedPaginator(WagtailPaginator):
+    """Counts at most ``cap`` rows, so a page of a million-row listing never counts them all."""
+
+    cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.order_by()[: self.cap + 1].count()
+
+    @cached_property
+    def is_capped(self) -> bool:
+        return self.count > self.cap
+
+    @cached_property
+    def items_count_label(self) -> str:
+        if self.is_capped:
+            return _("More than %(count)s %(name)s") % {
+                "count": f"{self.cap:,}",
+                "name": self.verbose_name_plural,
+            }
+        return super().items_count_label
+
+
+def user_display(user) -> str:
+    if user is None:
+        return ""
+    return f"{user.get_full_name()} ({user.get_username()})".strip()
+
+
+class StatusColumn(Column):
+    """A coloured tag per delivery status."""
+
+    cell_template_name = "messaging/admin/status_cell.html"
+
+
+class UserCell(Column):
+    cell_template_name = "messaging/admin/user_cell.html"
+
+
+def receiver_columns(view: ReceiverIndexView) -> list:
+    return [
+        BulkActionsCheckboxColumn("bulk_actions", obj_type="receiver"),
+        Column("id", label=_("ID"), sort_key="id", width="6%"),
+        DateColumn("created_datetime", label=_("Created"), sort_key="created_datetime"),
+        TitleColumn(
+            "subject",
+            label=_("Subject"),
+            sort_key="subject",
+            get_url=view.get_inspect_url,
+            get_title_id=lambda obj: f"receiver_{obj.pk}_title",
+        ),
+        UserCell("user", label=_("User"), sort_key="user__username"),
+        Column("language", label=_("Language"), sort_key="language"),
+        NumberColumn("sending_failed_count", label=_("Failed"), sort_key="sending_failed_count"),
+        NumberColumn(
+            "sending_success_count", label=_("Succeeded"), sort_key="sending_success_count"
+        ),
+        StatusColumn("status", label=_("Status"), sort_key="status"),
+        DateColumn("sent_datetime", label=_("Sent"), sort_key="sent_datetime"),
+        Column(
+            "context_type",
+            accessor="message.get_context_type_display",
+            label=_("Context type"),
+            sort_key="message__context_type",
+        ),
+    ]
+
+
+class ReceiverIndexView(generic.IndexView):
+    template_name = "messaging/admin/receivers/index.html"
+    results_template_name = "messaging/admin/receivers/index_results.html"
+    filterset_class = MessageReceiverFilterSet
+    paginator_class = CappedPaginator
+    search_fields = RECEIVER_SEARCH_FIELDS
+    search_backend_name = None
+    list_export = [
+        "id",
+        "created_datetime",
+        "subject",
+        "user_display",
+        "language",
+        "sending_failed_count",
+        "sending_success_count",
+        "status",
+        "sent_datetime",
+        "message.context_type",
+    ]
+    export_headings = {
+        "id": _("ID"),
+        "created_datetime": _("Created"),
+        "subject": _("Subject"),
+        "user_display": _("User"),
+        "language": _("Language"),
+        "sending_failed_count": _("Failed count"),
+        "sending_success_count": _("Success count"),
+        "status": _("Status"),
+        "sent_datetime": _("Sent"),
+        "message.context_type": _("Context type"),
+    }
+
+    @cached_property
+    def columns(self) -> list:
+        return receiver_columns(self)
+
+    def search_queryset(self, queryset: QuerySet) -> QuerySet:
+        if not self.is_searching:
+            return queryset
+        return queryset.filter(search_condition(self.search_fields, self.search_query))
+
+    def get_base_queryset(self) -> QuerySet:
+        # The wide columns (HTML, text, status_data) stay in the database.
+        return MessageReceiver.objects.select_related("user", "message").only(*RECEIVER_LIST_FIELDS)
+
+    def to_row_dict(self, item: MessageReceiver) -> dict:
+        item.user_display = user_display(item.user)
+        return super().to_row_dict(item)
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context["items_capped"] = getattr(context.get("paginator"), "is_capped", False)
+        return context
+
+
+class ReceiverInspectView(generic.InspectView):
+    template_name = "messaging/admin/receivers/inspect.html"
+    fields = [
+        "id",
+        "message",
+        "user",
+        "send_to",
+        "language",
+        "subject",
+        "message_type",
+        "status",
+        "created_datetime",
+        "sent_datetime",
+        "sending_failed_count",
+        "sending_success_count",
+        "pending_sends",
+        "send_requested_at",
+        "next_attempt_at",
+    ]
+    resend_url_name: str | None = None
+
+    def get_object(self, queryset=None) -> MessageReceiver:
+        return get_object_or_404(
+            MessageReceiver.objects.select_related("user", "message"), pk=self.pk
+        )
+
+    def get_message_display_value(self):
+        message = self.object.message
+        return formatting.link(reverse("messaging_messages:inspect", args=[message.pk]), message)
+
+    def get_user_display_value(self) -> str:
+        return user_display(self.object.user) or "-"
+
+    def get_header_buttons(self) -> list:
+        buttons = super().get_header_buttons()
+        if can_resend(self.request.user):
+            buttons.append(
+                Button(
+                    _("Resend"),
+                    icon_name="repeat",
+                    classname="button",
+                    attrs={"type": "submit", "form": "messaging-resend-form"},
+                )
+            )
+        return buttons
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        receiver = self.object
+        context.update(
+            resend_url=reverse(self.resend_url_name, args=[receiver.pk]),
+            errors=[formatting.error_context(entry) for entry in receiver.errors],
+            status_data_json=formatting.pretty_json(receiver.status_data),
+            metadata_json=formatting.pretty_json(receiver.metadata),
+        )
+        return context
+
+
+class ReceiverResendView(View):
+    """POST only: ask for one more delivery of one receiver, whatever its status."""
+
+    http_method_names = ["post"]
+    inspect_url_name: str | None = None
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
+        if not can_resend(request.user):
+            raise PermissionDenied
+        receiver = get_object_or_404(MessageReceiver, pk=pk)
+        request_sends([receiver.pk])
+        messages.success(request, _("The email was queued for sending again."))
+        return HttpResponseRedirect(reverse(self.inspect_url_name, args=[receiver.pk]))
+
+
+def status_counts() -> dict:
+    """``Count`` annotations of a message's receivers per status, for one grouped query."""
+    counts = {"receiver_count": Count("receivers")}
+    for status in MessageReceiver.Status.values:
+        counts[f"count_{status}"] = Count("receivers", filter=Q(receivers__status=status))
+    return counts
+
+
+class ReceiverCountsColumn(Column):
+    cell_template_name = "messaging/admin/receiver_counts_cell.html"
+
+    def get_cell_context_data(self, instance, parent_context):
+        context = super().get_cell_context_data(instance, parent_context)
+        context["counts"] = formatting.status_counts(instance)
+        return context
+
+
+class MessageIndexView(generic.IndexView):
+    filterset_class = MessageFilterSet
+    search_fields = ["template__name", "context_type"]
+    search_backend_name = None
+
+    @cached_property
+    def columns(self) -> list:
+        return [
+            TitleColumn("id", label=_("ID"), sort_key="id", get_url=self.get_inspect_url),
+            DateColumn("created_datetime", label=_("Created"), sort_key="created_datetime"),
+            StatusColumn("status", label=_("Status"), sort_key="status"),
+            Column(
+                "context_type",
+                accessor="get_context_type_display",
+                label=_("Context type"),
+                sort_key="context_type",
+            ),
+            Column(
+                "created_by", label=_("Created by"), accessor=lambda m: user_display(m.created_by)
+            ),
+            Column("template", label=_("Template")),
+            ReceiverCountsColumn(
+                "receiver_counts", accessor="receiver_count", label=_("Receivers")
+            ),
+        ]
+
+    def get_base_queryset(self) -> QuerySet:
+        return (
+            Message.objects.select_related("created_by", "template")
+            .defer("status_data", "metadata", "template_context", "virtual_message_receivers")
+            .annotate(**status_counts())
+        )
+
+
+class MessageInspectView(generic.InspectView):
+    template_name = "messaging/admin/messages/inspect.html"
+    fields = ["id", "status", "context_type", "created_datetime", "created_by", "template"]
+
+    def get_object(self, queryset=None) -> Message:
+        queryset = Message.objects.select_related("created_by", "template").annotate(
+            **status_counts()
+        )
+        return get_object_or_404(queryset, pk=self.pk)
+
+    def get_created_by_display_value(self) -> str:
+        return user_display(self.object.created_by) or "-"
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        base = reverse("messaging_receivers:index")
+        counts = formatting.status_counts(self.object)
+        for row in counts:
+            row["url"] = f"{base}?{urlencode({'message': self.object.pk, 'status': row['status']})}"
+        context.update(
+            counts=counts,
+            receivers_url=f"{base}?{urlencode({'message': self.object.pk})}",
+            status_data_json=formatting.pretty_json(self.object.status_data),
+            template_context_json=formatting.pretty_json(self.object.template_context),
+            metadata_json=formatting.pretty_json(self.object.metadata),
+        )
+        return context

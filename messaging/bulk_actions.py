@@ -1,0 +1,55 @@
+"""The bulk action of the receivers listing: ask for one more delivery of each receiver."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from wagtail.admin.views.bulk_action import BulkAction
+
+from .admin_permissions import can_resend
+from .filters import RECEIVER_SEARCH_FIELDS, MessageReceiverFilterSet, search_condition
+from .models import MessageReceiver
+from .sending import request_sends
+
+
+class ResendBulkAction(BulkAction):
+    """Resends the selected receivers whatever their status; GET confirms, POST acts."""
+
+    models = [MessageReceiver]
+    display_name = _("Resend")
+    action_type = "resend"
+    aria_label = _("Resend to selected receivers")
+    template_name = "messaging/admin/receivers/confirm_bulk_resend.html"
+    action_priority = 10
+
+    def dispatch(self, request, *args, **kwargs):
+        if not can_resend(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    @classmethod
+    def get_queryset(cls, model, object_ids) -> QuerySet:
+        return model.objects.filter(pk__in=object_ids).select_related("user")
+
+    def get_all_objects_in_listing_query(self, parent_id) -> QuerySet:
+        """ "Select all": the listing's filters and search, read from the query string."""
+        queryset = MessageReceiver.objects.all()
+        filterset = MessageReceiverFilterSet(self.request.GET, queryset=queryset)
+        if filterset.is_valid():
+            queryset = filterset.qs
+        if query := self.request.GET.get("q", "").strip():
+            queryset = queryset.filter(search_condition(RECEIVER_SEARCH_FIELDS, query))
+        return queryset.values_list("pk", flat=True)
+
+    @classmethod
+    def execute_action(cls, objects, **kwargs) -> tuple[int, int]:
+        return request_sends(obj.pk for obj in objects), 0
+
+    def get_success_message(self, num_parent_objects: int, num_child_objects: int) -> str:
+        return ngettext(
+            "%(count)d receiver was queued for sending.",
+            "%(count)d receivers were queued for sending.",
+            num_parent_objects,
+        ) % {"count": num_parent_objects}

@@ -1,0 +1,136 @@
+"""The messaging summary on the Wagtail dashboard: counts per status, recent failures, a chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, DateTimeField
+from django.db.models.functions import Coalesce, TruncDate
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from wagtail.admin.ui.components import Component
+from wagtail.permissions import policy_registry
+
+from .admin_formatting import STATUS_ORDER
+from .models import MessageReceiver
+
+CHART_DAYS = 14
+FAILED = [MessageReceiver.Status.FAILED, MessageReceiver.Status.ERROR]
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One day of the chart, in SVG user units (the chart is 100 units tall)."""
+
+    day: date
+    sent: int
+    failed: int
+    x: float
+    sent_height: float
+    failed_height: float
+
+    @property
+    def sent_y(self) -> float:
+        return 100 - self.sent_height
+
+    @property
+    def failed_y(self) -> float:
+        return 100 - self.sent_height - self.failed_height
+
+
+def failure_time():
+    """When a receiver's latest attempt was asked for: its last send request, else creation."""
+    return Coalesce("send_requested_at", "created_datetime", output_field=DateTimeField())
+
+
+def per_day(queryset, field: str) -> dict[date, int]:
+    tz = timezone.get_current_timezone()
+    rows = (
+        queryset.annotate(day=TruncDate(field, tzinfo=tz))
+        .values("day")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {row["day"]: row["n"] for row in rows}
+
+
+def chart_bars(now: datetime) -> list[Bar]:
+    """Sent and failed receivers per day over the last ``CHART_DAYS`` days, oldest first."""
+    today = timezone.localdate(now)
+    days = [today - timedelta(days=offset) for offset in range(CHART_DAYS - 1, -1, -1)]
+    since = timezone.make_aware(datetime.combine(days[0], datetime.min.time()))
+    receivers = MessageReceiver.objects.order_by()
+    sent = per_day(receivers.filter(sent_datetime__gte=since), "sent_datetime")
+    failed_qs = receivers.annotate(failed_at=failure_time()).filter(
+        status__in=FAILED, failed_at__gte=since
+    )
+    failed = per_day(failed_qs, "failed_at")
+    peak = max([sent.get(d, 0) + failed.get(d, 0) for d in days] + [1])
+    width = 100 / CHART_DAYS
+    return [
+        Bar(
+            day=day,
+            sent=sent.get(day, 0),
+            failed=failed.get(day, 0),
+            x=index * width + width * 0.15,
+            sent_height=90 * sent.get(day, 0) / peak,
+            failed_height=90 * failed.get(day, 0) / peak,
+        )
+        for index, day in enumerate(days)
+    ]
+
+
+def status_links() -> list[dict]:
+    counts = dict(MessageReceiver.objects.order_by().values_list("status").annotate(n=Count("pk")))
+    labels = dict(MessageReceiver.Status.choices)
+    base = reverse("messaging_receivers:index")
+    return [
+        {
+            "status": status.value,
+            "label": labels[status],
+            "count": counts.get(status.value, 0),
+            "url": f"{base}?{urlencode({'status': status.value})}",
+        }
+        for status in STATUS_ORDER
+    ]
+
+
+class MessagingSummaryPanel(Component):
+    name = "messaging_summary"
+    template_name = "messaging/admin/dashboard_panel.html"
+    order = 90
+
+    def __init__(self, request) -> None:
+        self.request = request
+
+    def is_shown(self) -> bool:
+        policy = policy_registry.get_by_type(MessageReceiver)
+        return policy.user_has_permission(self.request.user, "view")
+
+    def render_html(self, parent_context=None) -> str:
+        if not self.is_shown():
+            return ""
+        return super().render_html(parent_context)
+
+    def get_context_data(self, parent_context) -> dict:
+        now = timezone.now()
+        bars = chart_bars(now)
+        since = now - timedelta(hours=24)
+        recent_failures = (
+            MessageReceiver.objects.annotate(failed_at=failure_time())
+            .filter(status__in=FAILED, failed_at__gte=since)
+            .count()
+        )
+        return {
+            "statuses": status_links(),
+            "recent_failures": recent_failures,
+            "failed_url": reverse("messaging_receivers:index")
+            + "?"
+            + urlencode([("status", "failed"), ("status", "error")]),
+            "bars": bars,
+            "bar_width": 100 / CHART_DAYS * 0.7,
+            "total_sent": sum(bar.sent for bar in bars),
+            "total_failed": sum(bar.failed for bar in bars),
+        }
