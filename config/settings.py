@@ -149,3 +149,25 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"messaging": {"handlers": ["console"], "level": "INFO"}},
 }
+
+# Variables each context type offers to editors, with the sample values the preview uses.
+MESSAGING_CONTEXT_VARIABLES = {
+    "other": {"url": "https://assignments.example.org/"},
+    "deadline_moved": {
+        "assignment": "Assignment 3",
+        "course": "INF1000",
+        "deadline": "12 Dec 2026 23:59",
+        "url": "https://assignments.example.org/assignment/3/",
+    },
+    "comment_added": {
+        "author": "Leslie Knope",
+        "assignment": "Assignment 3",
+        "comment": "Good work, but read section 2 again.",
+        "url": "https://assignments.example.org/assignment/3/feed/",
+    },
+    "feedback_published": {
+        "assignment": "Assignment 2",
+        "passed": True,
+        "grades": [{"part": "Part A", "grade": "B"}, {"part": "Part B", "grade": "A"}],
+    },
+}

@@ -116,6 +116,15 @@ def context_types() -> list[tuple[str, Any]]:
     return choices
 
 
+def context_variables() -> dict[str, dict[str, Any]]:
+    """Variables each context type offers to editors, with sample values for the preview.
+
+    ``MESSAGING_CONTEXT_VARIABLES`` maps a context type to ``{name: sample value}``;
+    ``user`` (first_name, last_name, full_name, username, email) is always there.
+    """
+    return dict(_get("MESSAGING_CONTEXT_VARIABLES", {}))
+
+
 def user_language_resolver() -> Callable[[Any], str]:
     """The callable that gives a user's language code (``MESSAGING_USER_LANGUAGE``)."""
     path = _get("MESSAGING_USER_LANGUAGE", "messaging.rendering.default_user_language")

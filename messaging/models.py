@@ -6,9 +6,11 @@ import html2text
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.fields import RichTextField
+from wagtail.models import PreviewableMixin
 
 from . import conf
 
@@ -26,11 +28,12 @@ def html_to_plain(html: str) -> str:
     return converter.handle(html).strip() + "\n"
 
 
-class MessageTemplate(models.Model):
+class MessageTemplate(PreviewableMixin, models.Model):
     """An email written by editors, in every language of the site.
 
     ``subject``, ``body`` and ``body_text`` are translated with django-modeltranslation
     (``subject_en``, ``subject_nb``, ...). Application code refers to a template by ``key``.
+    ``full_clean()`` refuses text that the restricted template engine would not render.
     """
 
     key = models.SlugField(
@@ -58,6 +61,22 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from .rendering import validate_template
+
+        super().clean()
+        validate_template(self)
+
+    @property
+    def preview_modes(self) -> list[tuple[str, str]]:
+        return [(code, str(name)) for code, name in settings.LANGUAGES]
+
+    def serve_preview(self, request, mode_name: str) -> HttpResponse:
+        """The email in language ``mode_name`` with the context type's sample values."""
+        from .rendering import render_sample
+
+        return HttpResponse(render_sample(self, mode_name).html)
 
 
 class MessageQuerySet(models.QuerySet):

@@ -17,8 +17,9 @@ import html
 import logging
 import os
 import re
+import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
@@ -36,6 +37,7 @@ from django.template import (
     defaultfilters,
     defaulttags,
 )
+from django.template.base import VariableNode
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.safestring import mark_safe
@@ -54,8 +56,22 @@ TRANSLATED_FIELDS = ("subject", "body", "body_text")
 
 # --- the restricted engine ---------------------------------------------------------------
 
+# ``filter`` and ``ifchanged`` are refused too: they read rendered output, which the fast
+# path replaces by placeholders (see :class:`PlaceholderVariableNode`).
 FORBIDDEN_TAGS = frozenset(
-    {"load", "include", "extends", "block", "debug", "ssi", "url", "csrf_token", "autoescape"}
+    {
+        "load",
+        "include",
+        "extends",
+        "block",
+        "debug",
+        "ssi",
+        "url",
+        "csrf_token",
+        "autoescape",
+        "filter",
+        "ifchanged",
+    }
 )
 FORBIDDEN_FILTERS = frozenset({"safe", "safeseq", "pprint"})
 
@@ -110,6 +126,20 @@ def validate_template_field(source: str, field_name: str) -> None:
         check_source(source or "")
     except TemplateSyntaxError as error:
         raise ValidationError({field_name: f"Template error: {error}"}) from error
+
+
+def validate_template(template: MessageTemplate) -> None:
+    """Raise one ``ValidationError`` naming every language field that would not render."""
+    errors: dict[str, list[str]] = {}
+    for base_name in TRANSLATED_FIELDS:
+        for language in site_languages():
+            name = build_localized_fieldname(base_name, language)
+            try:
+                validate_template_field(getattr(template, name, "") or "", name)
+            except ValidationError as error:
+                errors.update(error.message_dict)
+    if errors:
+        raise ValidationError(errors)
 
 
 def compile_source(source: str):
@@ -254,7 +284,7 @@ def inline_css(document: str) -> str:
         disable_validation=True,
         allow_network=False,
         cssutils_logging_level=logging.CRITICAL,
-    ).transform()
+    ).transform(pretty_print=False)
 
 
 # --- results -----------------------------------------------------------------------------
@@ -366,6 +396,54 @@ def restore_tags(document: str, saved: list[str]) -> str:
     return re.sub(r"(?:<!--|&lt;!--)?msgtag(\d+)x(?:-->|--&gt;)?", original, document)
 
 
+SINK = "__messaging_values__"  # a context key templates cannot name (leading underscore)
+PLACEHOLDER = f"msgv{secrets.token_hex(4)}"
+PLACEHOLDER_RE = re.compile(PLACEHOLDER + r"n(\d+)z")
+BEFORE_DOT_RE = re.compile(PLACEHOLDER + r"n(\d+)z\.")
+
+# What html2text would change in a value: backslashes, brackets and parentheses (escaped
+# in link targets), backticks, and runs or kinds of white space other than single spaces.
+PLAIN_UNSAFE_CHARS = re.compile(r"[\\\[\]()`]|\s{2,}|[^\S ]")
+# Markdown it escapes at the start of a line: "1. ", "- ", "--", "+ ".
+PLAIN_UNSAFE_START = re.compile(r"\d+\.(?:\s|$)|-(?:\s|-)|\+\s")
+
+
+class PlaceholderVariableNode(VariableNode):
+    """Outputs a placeholder and records the value when the context carries a sink.
+
+    Rendering with placeholders gives the email's *skeleton*: it depends on the template's
+    branches and loops but not on the values, so its plain text is converted once and
+    reused, with the values put back in.
+    """
+
+    def render(self, context) -> str:
+        output = super().render(context)
+        sink = context.get(SINK)
+        if sink is None:
+            return output
+        sink.append(output)
+        return f"{PLACEHOLDER}n{len(sink) - 1}z"
+
+
+def with_placeholders(template):
+    for node in template.nodelist.get_nodes_by_type(VariableNode):
+        node.__class__ = PlaceholderVariableNode
+    return template
+
+
+def fill(text: str, values: list[str]) -> str:
+    return PLACEHOLDER_RE.sub(lambda match: values[int(match.group(1))], text)
+
+
+def plain_safe(value: str, before_dot: bool) -> bool:
+    """Whether html2text outputs ``value`` unchanged where its placeholder stands."""
+    if not value or value != value.strip() or PLAIN_UNSAFE_CHARS.search(value):
+        return False
+    if PLAIN_UNSAFE_START.match(value):
+        return False
+    return not (before_dot and value.isdigit())  # "3" + ". " could start a numbered list
+
+
 @dataclass(frozen=True)
 class CompiledEmail:
     """A template compiled for one language: CSS inlined, ready to render per receiver."""
@@ -374,15 +452,33 @@ class CompiledEmail:
     subject: Any
     document: Any
     text: Any | None
+    skeleton_texts: dict[str, tuple[str, set[int]]] = field(default_factory=dict, compare=False)
 
     def render(self, values: dict[str, Any]) -> RenderedEmail:
         subject = one_line(self.subject.render(Context(values, autoescape=False)))
-        document = self.document.render(Context({**values, "email_subject": subject}))
+        sink: list[str] = []
+        skeleton = self.document.render(Context({**values, "email_subject": subject, SINK: sink}))
+        document = fill(skeleton, sink)
         if self.text is not None:
             plain = self.text.render(Context(values, autoescape=False))
         else:
-            plain = html_to_plain(document)
+            plain = self.plain_text(skeleton, sink, document)
         return RenderedEmail(subject=subject, html=document, plain=plain, language=self.language)
+
+    def plain_text(self, skeleton: str, sink: list[str], document: str) -> str:
+        """html2text of ``document``, converting each distinct skeleton only once."""
+        converted = self.skeleton_texts.get(skeleton)
+        if converted is None:
+            if len(self.skeleton_texts) > 256:
+                self.skeleton_texts.clear()
+            text = html_to_plain(skeleton)
+            before_dot = {int(index) for index in BEFORE_DOT_RE.findall(text)}
+            converted = self.skeleton_texts[skeleton] = (text, before_dot)
+        text, before_dot = converted
+        values = [html.unescape(value) for value in sink]
+        if all(plain_safe(value, i in before_dot) for i, value in enumerate(values)):
+            return fill(text, values)
+        return html_to_plain(document)  # exact, whatever the values hold
 
 
 def compile_email(template: MessageTemplate, language: str) -> CompiledEmail:
@@ -396,9 +492,37 @@ def compile_email(template: MessageTemplate, language: str) -> CompiledEmail:
         return CompiledEmail(
             language=language,
             subject=compile_source(translated(template, "subject", language)),
-            document=engine.from_string(document),
+            document=with_placeholders(engine.from_string(document)),
             text=compile_source(text_source) if text_source else None,
         )
+
+
+def sample_context(context_type: str) -> dict[str, Any]:
+    """The sample values of a context type (``MESSAGING_CONTEXT_VARIABLES``)."""
+    return dict(conf.context_variables().get(context_type, {}))
+
+
+def sample_user(language: str) -> dict[str, str]:
+    first, last = ("Ola", "Nordmann") if language == "nb" else ("Alex", "Example")
+    return {
+        "first_name": first,
+        "last_name": last,
+        "full_name": f"{first} {last}",
+        "username": first.lower(),
+        "email": f"{first.lower()}@example.org",
+    }
+
+
+def render_sample(template: MessageTemplate, language: str) -> RenderedEmail:
+    """The email as a receiver in ``language`` would get it, with sample values.
+
+    The same code path as sending; rendered inside the language override because
+    callers (Wagtail's preview) may evaluate lazy responses after returning.
+    """
+    language = normalize_language(language) or default_language()
+    values = {**sample_context(template.context_type), "user": sample_user(language)}
+    with translation.override(language):
+        return compile_email(template, language).render(plain_value(values))
 
 
 def render_for_users(

@@ -3,10 +3,32 @@
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.utils import build_localized_fieldname
-from wagtail.admin.panels import FieldPanel, ObjectList, TabbedInterface
+from wagtail.admin.panels import FieldPanel, HelpPanel, ObjectList, TabbedInterface
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from . import conf
 from .models import MessageTemplate
+from .rendering import sample_user
+
+
+def context_variables() -> list[tuple[str, str, list[tuple[str, object]]]]:
+    """For the help panel: each context type with its variables and sample values."""
+    user = [(f"user.{name}", value) for name, value in sample_user("en").items()]
+    variables = conf.context_variables()
+    return [
+        (value, str(label), [*variables.get(value, {}).items(), *user])
+        for value, label in conf.context_types()
+    ]
+
+
+class VariablesPanel(HelpPanel):
+    """Lists the variables each context type offers, with sample values."""
+
+    class BoundPanel(HelpPanel.BoundPanel):
+        def get_context_data(self, parent_context=None):
+            context = super().get_context_data(parent_context)
+            context["context_variables"] = context_variables()
+            return context
 
 
 def language_tab(code: str, name) -> ObjectList:
@@ -21,7 +43,14 @@ def language_tab(code: str, name) -> ObjectList:
 
 def build_edit_handler() -> TabbedInterface:
     general = ObjectList(
-        [FieldPanel("name"), FieldPanel("key"), FieldPanel("context_type")],
+        [
+            FieldPanel("name"),
+            FieldPanel("key"),
+            FieldPanel("context_type"),
+            VariablesPanel(
+                template="messaging/snippets/variables_panel.html", heading=_("Variables")
+            ),
+        ],
         heading=_("General"),
     )
     return TabbedInterface([general, *(language_tab(c, n) for c, n in settings.LANGUAGES)])
