@@ -2,10 +2,10 @@
 
 import lxml.html
 import pytest
+from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from django.core.exceptions import ValidationError
 
 from messaging import rendering
 from messaging.api import send_message
