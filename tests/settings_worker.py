@@ -8,6 +8,7 @@ environment: ``MESSAGING_CLAIM_LEASE_SECONDS``, ``MESSAGING_MAX_PER_SECOND``,
 
 import os
 
+import config.settings
 from config.settings import *  # noqa: F403
 
 DEBUG = False
@@ -29,3 +30,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"messaging": {"handlers": ["console"], "level": "WARNING"}},
 }
+
+# A queue of the test's own on a shared Redis, so parallel test runs never take each
+# other's jobs: every queue in TASKS must also be in RQ_QUEUES.
+if os.environ.get("MESSAGING_TASK_QUEUE"):
+    MESSAGING_TASK_QUEUE = os.environ["MESSAGING_TASK_QUEUE"]
+    _queues = config.settings.TASKS["default"].get("QUEUES", ["default"])
+    config.settings.TASKS["default"]["QUEUES"] = [*_queues, MESSAGING_TASK_QUEUE]
+    if hasattr(config.settings, "RQ_QUEUES"):
+        _url = config.settings.REDIS_URL
+        config.settings.RQ_QUEUES[MESSAGING_TASK_QUEUE] = {"URL": _url, "DEFAULT_TIMEOUT": 900}

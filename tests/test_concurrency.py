@@ -6,7 +6,6 @@ database while a real SMTP server counts what it accepts for each recipient.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import threading
@@ -23,7 +22,7 @@ from .workers import (
     Processes,
     db_worker_args,
     make_receivers,
-    shared_database_url,
+    shared_database,
     wait_until,
     worker_env,
 )
@@ -31,22 +30,6 @@ from .workers import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DB_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-
-
-@pytest.fixture
-def shared_db(request):
-    """A database that worker processes share with the test, or a skip saying why not.
-
-    On PostgreSQL runs the ``require_postgres`` guard makes a misconfigured run fail.
-    SQLite runs use an in-memory test database that other processes cannot open.
-    """
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip(
-            "PostgreSQL only: worker processes cannot open this run's in-memory SQLite "
-            "test database; the PostgreSQL run (DATABASE_URL=postgres://...) covers it"
-        )
-    request.getfixturevalue("require_postgres")
-    return shared_database_url()
 
 
 @pytest.fixture
@@ -77,8 +60,9 @@ def cron_loop(processes: Processes, env: dict, stop: threading.Event, errors: li
 
 
 def test_workers_cron_and_bulk_resend_deliver_each_request_exactly_once(
-    shared_db, processes, settings
+    request, processes, settings
 ):
+    shared_db = shared_database(request, postgres_only=True)
     settings.TASKS = DB_TASKS
     settings.MESSAGING_BATCH_SIZE = 100
     rng = random.Random(5)

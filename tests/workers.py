@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from django.db import connection
 
 from messaging.testing.smtp import FaultInjectingHandler
@@ -30,6 +31,26 @@ def shared_database_url() -> str | None:
     if connection.vendor == "sqlite" and "memory" not in name and name != ":memory:":
         return f"sqlite:///{Path(name).resolve()}"
     return None
+
+
+def shared_database(request, *, postgres_only: bool = False) -> str:
+    """The URL of a test database that worker processes can share, or a skip saying why not.
+
+    Runs against PostgreSQL go through the ``require_postgres`` guard, so a run meant for
+    PostgreSQL fails instead of skipping. SQLite runs work only with a file test database
+    (``TEST_DB_NAME=/tmp/test.sqlite3``): the default in-memory one is this process's alone.
+    """
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        request.getfixturevalue("require_postgres")
+    url = shared_database_url()
+    if postgres_only and connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: run with DATABASE_URL=postgres://postgres@127.0.0.1/test")
+    if url is None:
+        pytest.skip(
+            "worker processes cannot open this run's in-memory SQLite test database; "
+            "run on PostgreSQL or give TEST_DB_NAME=/path/to/file.sqlite3"
+        )
+    return url
 
 
 def worker_env(database_url: str, smtp_port: int, **overrides: str) -> dict[str, str]:
