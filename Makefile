@@ -7,7 +7,10 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SMTP_PORT ?= 8025
 export EMAIL_PORT := $(SMTP_PORT)
 
-.PHONY: demo test lint format install
+# Django's compilemessages refuses to run where no locale folder exists yet.
+COMPILEMESSAGES := if [ -d messaging/locale ]; then $(PY) manage.py compilemessages --ignore=.venv >/dev/null; fi
+
+.PHONY: demo test lint format install messages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +24,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py compilemessages --ignore=.venv >/dev/null
+	$(COMPILEMESSAGES)
 	bash -c 'set -m; \
 	  $(PY) manage.py messaging_smtpd --port $(SMTP_PORT) & smtpd=$$!; \
 	  $(PY) manage.py db_worker --interval 0.5 & worker=$$!; \
@@ -32,7 +35,7 @@ demo: $(STAMP)
 	  $(PY) manage.py runserver 127.0.0.1:8000'
 
 test: $(STAMP)
-	$(PY) manage.py compilemessages --ignore=.venv >/dev/null
+	$(COMPILEMESSAGES)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -42,3 +45,6 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+messages: $(STAMP)
+	$(PY) manage.py makemessages -l nb --ignore=.venv --ignore=var --no-obsolete
