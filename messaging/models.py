@@ -74,9 +74,9 @@ class MessageTemplate(PreviewableMixin, models.Model):
 
     def serve_preview(self, request, mode_name: str) -> HttpResponse:
         """The email in language ``mode_name`` with the context type's sample values."""
-        from .rendering import render_sample
+        from .rendering import render_preview
 
-        return HttpResponse(render_sample(self, mode_name).html)
+        return HttpResponse(render_preview(self, mode_name))
 
 
 class MessageQuerySet(models.QuerySet):

@@ -525,6 +525,16 @@ def render_sample(template: MessageTemplate, language: str) -> RenderedEmail:
         return compile_email(template, language).render(plain_value(values))
 
 
+def render_preview(template: MessageTemplate, language: str) -> str:
+    """The editors' preview page: subject, the HTML in a sandboxed frame, the plain text."""
+    email = render_sample(template, language)
+    with translation.override(email.language):
+        return render_to_string(
+            "messaging/snippets/preview.html",
+            {"email": email, "to": sample_user(email.language)["email"]},
+        )
+
+
 def render_for_users(
     template: MessageTemplate, users: list[Any], context: Mapping[str, Any]
 ) -> list[RenderedEmail]:

@@ -16,8 +16,12 @@ def context_variables() -> list[tuple[str, str, list[tuple[str, object]]]]:
     user = [(f"user.{name}", value) for name, value in sample_user("en").items()]
     variables = conf.context_variables()
     return [
-        (value, str(label), [*variables.get(value, {}).items(), *user])
-        for value, label in conf.context_types()
+        ("", str(_("Every context type")), user),
+        *(
+            (value, str(label), list(variables[value].items()))
+            for value, label in conf.context_types()
+            if variables.get(value)
+        ),
     ]
 
 

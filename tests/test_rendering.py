@@ -250,11 +250,14 @@ def test_preview_per_language_uses_sample_values(admin_client_logged_in, setting
     }
     response = admin_client_logged_in.post(url, data)
     assert response.json()["is_valid"] is True
-    english = admin_client_logged_in.get(url, {"mode": "en"})
-    assert "Dear Alex about Assignment 3" in english.content.decode()
-    norwegian = admin_client_logged_in.get(url, {"mode": "nb"})
-    assert "Hei Ola om Assignment 3" in norwegian.content.decode()
-    assert 'lang="nb"' in norwegian.content.decode()
+    english = admin_client_logged_in.get(url, {"mode": "en"}).content.decode()
+    assert '<dd class="preview-subject">S</dd>' in english
+    assert "Dear Alex about Assignment 3" in english  # in the plain text and the srcdoc
+    assert '<iframe sandbox title="Email as HTML" srcdoc="&lt;!DOCTYPE html&gt;' in english
+    norwegian = admin_client_logged_in.get(url, {"mode": "nb"}).content.decode()
+    assert '<dd class="preview-subject">S nb</dd>' in norwegian
+    assert "Hei Ola om Assignment 3" in norwegian
+    assert "lang=&quot;nb&quot;" in norwegian
 
 
 def test_snippet_form_refuses_forbidden_tag(admin_client_logged_in):
