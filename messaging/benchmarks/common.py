@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import socket
@@ -68,29 +69,42 @@ def timed(function: Callable[[], object]) -> float:
 # --- the throwaway database -------------------------------------------------------------
 
 
+_active_databases: set[str] = set()
+
+
 @contextmanager
 def throwaway_database() -> Iterator[str]:
     """Point the default connection at a new, migrated database; drop it afterwards.
 
     SQLite gets a file in a temporary directory, PostgreSQL a database named
-    ``messaging_bench_<pid>`` on the same server. Nothing is written to the site's database.
+    ``messaging_bench_<pid>`` on the same server. The site's connection is set aside
+    untouched (even an in-memory test database survives) and put back at the end.
+    Used inside another ``throwaway_database()``, it reuses that one.
     """
-    connection = connections[DEFAULT_DB_ALIAS]
-    settings_dict = connection.settings_dict
-    old_name, old_test = settings_dict["NAME"], dict(settings_dict.get("TEST") or {})
-    tmpdir = tempfile.mkdtemp(prefix="messaging-bench-") if connection.vendor == "sqlite" else ""
+    original = connections[DEFAULT_DB_ALIAS]
+    original_name = original.settings_dict["NAME"]
+    if original_name in _active_databases:  # already inside one: reuse it
+        yield original_name
+        return
+    tmpdir = tempfile.mkdtemp(prefix="messaging-bench-") if original.vendor == "sqlite" else ""
     name = os.path.join(tmpdir, "bench.sqlite3") if tmpdir else f"{BENCH_DB_PREFIX}_{os.getpid()}"
-    settings_dict["TEST"] = {**old_test, "NAME": name}
-    connection.close()
+    settings_dict = copy.deepcopy(original.settings_dict)
+    settings_dict["TEST"] = {**settings_dict.get("TEST", {}), "NAME": name}
+    bench = original.__class__(settings_dict, DEFAULT_DB_ALIAS)
+    connections[DEFAULT_DB_ALIAS] = bench
+    _active_databases.add(name)
     try:
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        bench.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         yield name
     finally:
-        connection.close()
+        _active_databases.discard(name)
+        bench.close()
         # Only ever drop the database this function created, never the site's.
-        if settings_dict["NAME"] == name:
-            connection.creation.destroy_test_db(old_name, verbosity=0)
-        settings_dict["NAME"], settings_dict["TEST"] = old_name, old_test
+        if bench.settings_dict["NAME"] == name:
+            bench.creation.destroy_test_db(original_name, verbosity=0)
+        # create_test_db() also renames the site's entry in settings.DATABASES.
+        original.settings_dict["NAME"] = original_name
+        connections[DEFAULT_DB_ALIAS] = original
         if tmpdir:
             shutil.rmtree(tmpdir, ignore_errors=True)
 
@@ -109,7 +123,7 @@ def database_url() -> str:
 
 def assert_throwaway() -> None:
     name = str(connections[DEFAULT_DB_ALIAS].settings_dict["NAME"])
-    if BENCH_DB_PREFIX not in name and "messaging-bench-" not in name:
+    if name not in _active_databases:
         raise RuntimeError(f"Refusing to write benchmark data to {name!r}: not a bench database.")
 
 

@@ -1,0 +1,54 @@
+"""messaging_benchmark prints METRIC lines in the agreed format, at tiny sizes.
+
+The tests share one throwaway database (the command reuses it) so that only one
+migration runs; the site's database is never used.
+"""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from messaging.benchmarks import memory
+from messaging.benchmarks.common import throwaway_database, write_metric
+from messaging.models import MessageReceiver
+
+NUMBER = r"\d+(\.\d+)?"
+
+
+@pytest.fixture(scope="module")
+def bench_db(django_db_blocker):
+    with django_db_blocker.unblock(), throwaway_database() as name:
+        yield name
+
+
+def test_write_metric_format():
+    out = StringIO()
+    write_metric(out, "send", ours=712.345, baseline=800, ratio=0.8904)
+    assert out.getvalue() == "METRIC send ours=712.3 baseline=800.0 ratio=0.89\n"
+
+
+def test_send_benchmark_prints_its_metric_line(bench_db):
+    out = StringIO()
+    call_command(
+        "messaging_benchmark",
+        *("--only", "send", "--receivers", "30", "--sink", "aiosmtpd"),
+        stdout=out,
+    )
+    lines = out.getvalue().splitlines()
+    assert "send: SMTP sink: aiosmtpd" in lines[0]
+    pattern = rf"METRIC send ours={NUMBER} baseline={NUMBER} ratio={NUMBER}"
+    assert [line for line in lines if re.fullmatch(pattern, line)], lines
+    assert connection.settings_dict["NAME"] == bench_db
+
+
+def test_resend_memory_measures_the_command_in_a_child_process(bench_db):
+    run = memory.measure(200)
+    assert MessageReceiver.objects.filter(pending_sends=1).count() == 200
+    assert "200 messages were automatically resent." in run.output
+    # The child's own peak: a Django process needs tens of megabytes, not gigabytes.
+    assert 20 < run.peak_rss_mb < 1000
