@@ -30,23 +30,17 @@ def highlight_traceback(text: str) -> SafeString:
     return mark_safe(highlight(text, PythonTracebackLexer(), formatter))  # noqa: S308
 
 
-def traceback_css() -> str:
-    return HtmlFormatter(cssclass="msg-traceback", style="friendly").get_style_defs(
-        ".msg-traceback"
-    )
-
-
 def error_context(entry: dict) -> dict:
     """One failed attempt of ``status_data["errors"]``, ready for the traceback panel."""
-    traceback = str(entry.get("exception_traceback") or "")
+    traceback = str(entry.get("exception_traceback") or "").rstrip("\n")
     timestamp = entry.get("timestamp")
     parsed: datetime | None = parse_datetime(timestamp) if isinstance(timestamp, str) else None
     return {
         "timestamp": parsed or timestamp,
         "error_message": entry.get("error_message") or "",
         "traceback_html": highlight_traceback(traceback) if traceback else "",
-        "traceback_lines": traceback.count("\n") + 1 if traceback else 0,
-        "collapsed": traceback.count("\n") >= COLLAPSE_AFTER_LINES,
+        "traceback_lines": len(traceback.splitlines()),
+        "collapsed": len(traceback.splitlines()) > COLLAPSE_AFTER_LINES,
     }
 
 

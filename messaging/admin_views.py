@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 
 from django.core.exceptions import PermissionDenied
@@ -9,6 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views import View
@@ -22,7 +24,7 @@ from wagtail.admin.ui.tables import (
     TitleColumn,
 )
 from wagtail.admin.views import generic
-from wagtail.admin.widgets import Button
+from wagtail.admin.widgets.button import HeaderButton
 
 from . import admin_formatting as formatting
 from .admin_permissions import can_resend
@@ -178,7 +180,17 @@ class ReceiverIndexView(generic.IndexView):
         return context
 
 
-class ReceiverInspectView(generic.InspectView):
+class ReadableInspectMixin:
+    """Dates in the user's time zone (Wagtail shows them in UTC) and "-" for empty values."""
+
+    def get_field_display_value(self, field_name, field):
+        value = super().get_field_display_value(field_name, field)
+        if isinstance(value, datetime):
+            return timezone.localtime(value)
+        return "-" if value is None or value == "" else value
+
+
+class ReceiverInspectView(ReadableInspectMixin, generic.InspectView):
     template_name = "messaging/admin/receivers/inspect.html"
     fields = [
         "id",
@@ -215,10 +227,9 @@ class ReceiverInspectView(generic.InspectView):
         buttons = super().get_header_buttons()
         if can_resend(self.request.user):
             buttons.append(
-                Button(
+                HeaderButton(
                     _("Resend"),
-                    icon_name="repeat",
-                    classname="button",
+                    icon_name="rotate",
                     attrs={"type": "submit", "form": "messaging-resend-form"},
                 )
             )
@@ -302,7 +313,7 @@ class MessageIndexView(generic.IndexView):
         )
 
 
-class MessageInspectView(generic.InspectView):
+class MessageInspectView(ReadableInspectMixin, generic.InspectView):
     template_name = "messaging/admin/messages/inspect.html"
     fields = ["id", "status", "context_type", "created_datetime", "created_by", "template"]
 

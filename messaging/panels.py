@@ -17,12 +17,14 @@ from .admin_formatting import STATUS_ORDER
 from .models import MessageReceiver
 
 CHART_DAYS = 14
+CHART_WIDTH = 700  # SVG user units; the plot is CHART_HEIGHT tall, labels go below it
+CHART_HEIGHT = 120
 FAILED = [MessageReceiver.Status.FAILED, MessageReceiver.Status.ERROR]
 
 
 @dataclass(frozen=True)
 class Bar:
-    """One day of the chart, in SVG user units (the chart is 100 units tall)."""
+    """One day of the chart, in SVG user units."""
 
     day: date
     sent: int
@@ -33,11 +35,11 @@ class Bar:
 
     @property
     def sent_y(self) -> float:
-        return 100 - self.sent_height
+        return CHART_HEIGHT - self.sent_height
 
     @property
     def failed_y(self) -> float:
-        return 100 - self.sent_height - self.failed_height
+        return CHART_HEIGHT - self.sent_height - self.failed_height
 
 
 def failure_time():
@@ -68,15 +70,15 @@ def chart_bars(now: datetime) -> list[Bar]:
     )
     failed = per_day(failed_qs, "failed_at")
     peak = max([sent.get(d, 0) + failed.get(d, 0) for d in days] + [1])
-    width = 100 / CHART_DAYS
+    width = CHART_WIDTH / CHART_DAYS
     return [
         Bar(
             day=day,
             sent=sent.get(day, 0),
             failed=failed.get(day, 0),
             x=index * width + width * 0.15,
-            sent_height=90 * sent.get(day, 0) / peak,
-            failed_height=90 * failed.get(day, 0) / peak,
+            sent_height=(CHART_HEIGHT - 10) * sent.get(day, 0) / peak,
+            failed_height=(CHART_HEIGHT - 10) * failed.get(day, 0) / peak,
         )
         for index, day in enumerate(days)
     ]
@@ -130,7 +132,9 @@ class MessagingSummaryPanel(Component):
             + "?"
             + urlencode([("status", "failed"), ("status", "error")]),
             "bars": bars,
-            "bar_width": 100 / CHART_DAYS * 0.7,
+            "bar_width": CHART_WIDTH / CHART_DAYS * 0.7,
+            "chart_width": CHART_WIDTH,
+            "chart_height": CHART_HEIGHT,
             "total_sent": sum(bar.sent for bar in bars),
             "total_failed": sum(bar.failed for bar in bars),
         }

@@ -1,0 +1,200 @@
+"""The Wagtail admin in a real browser: Playwright driving Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from messaging.models import Message, MessageReceiver
+from tests.conftest import require_service
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM would refuse to
+# be called from it otherwise.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = os.environ.get("MESSAGING_SCREENSHOTS")  # a folder, to look at the pages
+Status = MessageReceiver.Status
+TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    '  File "/srv/messaging/sending.py", line 42, in send_one\n'
+    "    connection.send_messages([email])\n"
+    "TimeoutError: timed out\n"
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        sync_playwright = None
+    available = sync_playwright is not None and shutil.which(CHROMIUM) is not None
+    require_service(
+        "chromium",
+        available,
+        f"needs Playwright and Chromium at {CHROMIUM}: apt-get install -y chromium",
+    )
+    with sync_playwright() as playwright:  # noqa: SIM117
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def root_page(db):
+    """Transactional tests flush the tables; Wagtail's dashboard needs its root page back."""
+    from wagtail.models import Locale, Page
+
+    Locale.objects.get_or_create(language_code="en")
+    if not Page.objects.filter(depth=1).exists():
+        Page.add_root(instance=Page(title="Root", slug="root"))
+
+
+@pytest.fixture
+def page(browser, live_server, make_user, root_page):
+    make_user("root", is_superuser=True, is_staff=True)
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("input[name=username]", "root")
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/admin/")
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> None:
+    if SCREENSHOTS:
+        page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+
+
+def failure(minutes_ago: int, text: str) -> dict:
+    when = timezone.now() - timedelta(minutes=minutes_ago)
+    return {"error_message": text, "timestamp": when.isoformat(), "exception_traceback": TRACEBACK}
+
+
+@pytest.fixture
+def receivers(make_user):
+    users = [
+        make_user(name, first_name=name.title(), last_name="Student")
+        for name in ("ada", "ben", "cleo", "dan")
+    ]
+    message = Message.objects.create(context_type="deadline_moved", status=Message.Status.SENT)
+
+    def make(user, status, **fields):
+        return MessageReceiver.objects.create(
+            message=message,
+            user=user,
+            send_to=user.email,
+            subject=f"Deadline moved for {user.first_name}",
+            message_content_html=f"<p>Hello {user.first_name}</p>",
+            message_content_plain=f"Hello {user.first_name}\n",
+            status=status,
+            **fields,
+        )
+
+    failed = {
+        "sending_failed_count": 2,
+        "status_data": {"errors": [failure(30, "first"), failure(5, "second")]},
+    }
+    return {
+        "failed": [
+            make(users[0], Status.FAILED, **failed),
+            make(users[1], Status.FAILED, **failed),
+        ],
+        "sent": make(users[2], Status.SENT, sent_datetime=timezone.now(), sending_success_count=1),
+        "error": make(users[3], Status.ERROR, sending_failed_count=3),
+    }
+
+
+def test_filter_select_two_and_bulk_resend(page, live_server, receivers, mailoutbox):
+    page.goto(f"{live_server.url}/admin/messaging/receivers/")
+    rows = page.locator("table.listing tbody tr")
+    assert rows.count() == 4
+    screenshot(page, "receivers")
+
+    page.get_by_role("button", name="Show filters").click()
+    page.locator("button.w-drilldown__toggle", has_text="Status").click()
+    page.get_by_label("Failed", exact=True).check()
+    page.wait_for_url("**status=failed**")
+    page.wait_for_function("document.querySelectorAll('table.listing tbody tr').length === 2")
+    screenshot(page, "receivers_filtered")
+
+    for receiver in receivers["failed"]:
+        page.check(f"[data-bulk-action-checkbox][data-object-id='{receiver.pk}']")
+    page.locator("[data-bulk-action-footer] [data-bulk-action-button]", has_text="Resend").click()
+    page.wait_for_url("**/admin/bulk/messaging/messagereceiver/resend/**")
+    assert "Deadline moved for Ada" in page.content()
+    screenshot(page, "confirm_resend")
+    page.get_by_role("button", name="Yes, resend").click()
+
+    page.wait_for_url("**/admin/messaging/receivers/**")
+    assert page.get_by_text("2 receivers were queued for sending.").is_visible()
+    screenshot(page, "resent")
+    for receiver in receivers["failed"]:
+        receiver.refresh_from_db()
+        assert receiver.status == Status.SENT  # the immediate task backend delivered it
+    assert len(mailoutbox) == 2
+
+
+def test_inspect_shows_the_traceback_panel(page, live_server, receivers):
+    receiver = receivers["failed"][0]
+    page.goto(f"{live_server.url}/admin/messaging/receivers/inspect/{receiver.pk}/")
+    panel = page.locator("[data-traceback-panel]")
+    attempts = panel.locator("[data-error-attempt]")
+    assert attempts.count() == 2
+    assert attempts.nth(0).locator(".msg-error__message").inner_text() == "second"
+    assert attempts.nth(1).locator(".msg-error__message").inner_text() == "first"
+    traceback = attempts.nth(0).locator(".msg-traceback pre")
+    assert traceback.is_visible()
+    assert traceback.inner_text().splitlines()[-1] == "TimeoutError: timed out"
+    assert traceback.locator("span").count() > 3  # Pygments tokens
+    assert page.get_by_role("button", name="Resend").is_visible()
+    screenshot(page, "inspect")
+
+
+def test_script_in_stored_html_cannot_touch_the_admin(page, live_server, receivers):
+    receiver = receivers["error"]
+    receiver.message_content_html = (
+        "<p id='greeting'>Hello</p>"
+        "<script>parent.document.body.innerHTML='HACKED';"
+        "document.getElementById('greeting').textContent='script ran'</script>"
+    )
+    receiver.save()
+    page.goto(f"{live_server.url}/admin/messaging/receivers/inspect/{receiver.pk}/")
+    frame = page.frame_locator("iframe.msg-preview")
+    assert frame.locator("#greeting").inner_text() == "Hello"  # rendered, script never ran
+    page.wait_for_timeout(300)
+    assert "HACKED" not in page.locator("body").inner_text()
+    assert page.locator("[data-traceback-panel]").is_visible()
+
+
+def test_dashboard_panel(page, live_server, receivers):
+    from playwright.sync_api import expect
+
+    page.goto(f"{live_server.url}/admin/")
+    screenshot(page, "dashboard")
+    summary = page.locator("[data-messaging-summary]")
+    expect(summary.locator("svg rect.msg-chart__sent")).to_have_count(14)
+    summary.locator("a.msg-tile--failed").click()
+    page.wait_for_url("**/admin/messaging/receivers/?status=failed")
+    assert page.locator("table.listing tbody tr").count() == 2
+    page.goto(f"{live_server.url}/admin/")
+    screenshot(page, "dashboard")
