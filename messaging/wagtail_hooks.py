@@ -1,5 +1,7 @@
 """Registers the messaging app's admin pieces with Wagtail; the views live elsewhere."""
 
+from django.templatetags.static import static
+from django.utils.html import format_html_join
 from wagtail import hooks
 from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
@@ -26,3 +28,11 @@ hooks.register("register_bulk_action", ResendBulkAction)
 @hooks.register("construct_homepage_panels")
 def add_messaging_summary(request, panels) -> None:
     panels.append(MessagingSummaryPanel(request))
+
+
+@hooks.register("insert_global_admin_css")
+def messaging_admin_css() -> str:
+    sheets = ["messaging/admin/admin.css", "messaging/admin/pygments.css"]
+    return format_html_join(
+        "\n", '<link rel="stylesheet" href="{}">', ((static(s),) for s in sheets)
+    )
