@@ -12,9 +12,10 @@ import threading
 import time
 
 import pytest
+from django.db import transaction
 
 from messaging.models import MessageReceiver
-from messaging.sending import request_sends
+from messaging.sending import chunked, enqueue_batches, request_sends
 from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
 
 from .workers import (
@@ -85,7 +86,13 @@ def test_workers_cron_and_bulk_resend_deliver_each_request_exactly_once(
         try:
             for cron in crons:
                 cron.start()
-            request_sends(ids)
+            with transaction.atomic():
+                request_sends(ids)
+                # Each batch's task three times in a row, so that workers race for the
+                # same receivers (as when a job is delivered twice or cron requeues it).
+                for batch in chunked(ids, 100):
+                    for _ in range(3):
+                        enqueue_batches(batch)
             for _ in range(3):  # staff resend a selection while the workers are busy
                 time.sleep(0.7)
                 chosen = rng.sample(plain_ids, 150)
@@ -114,12 +121,13 @@ def test_workers_cron_and_bulk_resend_deliver_each_request_exactly_once(
         assert receiver.sending_success_count == expected[receiver.send_to]
 
 
-def test_killed_worker_loses_no_email_and_sends_at_most_one_twice(shared_db, processes, settings):
+def test_killed_worker_loses_no_email_and_sends_at_most_one_twice(request, processes, settings):
+    shared_db = shared_database(request)
     settings.TASKS = DB_TASKS
     settings.MESSAGING_BATCH_SIZE = 40
     addresses = [f"crash{i}@example.org" for i in range(120)]
     ids = make_receivers(addresses)
-    lease = 6
+    lease = 8  # longer than any live batch here, even on a busy machine
 
     with SMTPServer(FaultInjectingHandler(keep_messages=False)) as server:
         env = worker_env(shared_db, server.port, MESSAGING_CLAIM_LEASE_SECONDS=str(lease))

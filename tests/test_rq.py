@@ -35,11 +35,9 @@ def rq_queue(request, settings):
     settings.RQ_QUEUES = {queue: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900} for queue in queues}
     settings.MESSAGING_TASK_QUEUE = name
     yield name
-    import django_rq
-
-    queue = django_rq.get_queue(name)
-    queue.empty()
-    queue.delete(delete_jobs=True)
+    connection = redis.Redis.from_url(REDIS_URL)
+    for key in connection.scan_iter(match=f"*{name}*"):  # the queue and its registries
+        connection.delete(key)
 
 
 def test_rqworkers_deliver_a_message_to_500_receivers(request, rq_queue, settings):
