@@ -27,7 +27,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from messaging import sending
+from messaging import conf, sending
 from messaging.maintenance import resend_failed
 from messaging.models import Message, MessageReceiver
 
@@ -174,7 +174,8 @@ class ReceiverMachine(RuleBasedStateMachine):
         self.receiver = receiver
         assert receiver.sending_success_count >= previous.sending_success_count
         assert receiver.sending_failed_count >= previous.sending_failed_count
-        assert len(receiver.status_data.get("errors", [])) == min(receiver.sending_failed_count, 10)
+        kept = min(receiver.sending_failed_count, conf.max_stored_errors())
+        assert len(receiver.status_data.get("errors", [])) == kept
         actual = (receiver.status, receiver.sending_success_count, receiver.sending_failed_count)
         assert actual == (self.status, self.success, self.failed)
         assert receiver.pending_sends == self.pending
