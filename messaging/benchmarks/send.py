@@ -99,6 +99,8 @@ def sink_settings(port: int) -> override_settings:
         EMAIL_USE_TLS=False,
         EMAIL_USE_SSL=False,
         MESSAGING_MAX_PER_SECOND=None,
+        # As in production: DEBUG makes every query keep its SQL and timing.
+        DEBUG=False,
     )
 
 
