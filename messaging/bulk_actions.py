@@ -9,7 +9,7 @@ from django.utils.translation import ngettext
 from wagtail.admin.views.bulk_action import BulkAction
 
 from .admin_permissions import can_resend
-from .filters import RECEIVER_SEARCH_FIELDS, MessageReceiverFilterSet, search_condition
+from .filters import MessageReceiverFilterSet, search_receivers
 from .models import MessageReceiver
 from .sending import request_sends
 
@@ -40,7 +40,7 @@ class ResendBulkAction(BulkAction):
         if filterset.is_valid():
             queryset = filterset.qs
         if query := self.request.GET.get("q", "").strip():
-            queryset = queryset.filter(search_condition(RECEIVER_SEARCH_FIELDS, query))
+            queryset = search_receivers(queryset, query)
         return queryset.values_list("pk", flat=True)
 
     @classmethod

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 import django_filters
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -15,14 +16,8 @@ from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from . import conf
 from .models import Message, MessageReceiver
 
-RECEIVER_SEARCH_FIELDS = [
-    "subject",
-    "user__first_name",
-    "user__last_name",
-    "user__username",
-    "user__email",
-    "send_to",
-]
+# A search matching more users than this filters receivers by a subquery instead of a list.
+USER_IDS_INLINE_LIMIT = 1000
 SENT_PRESETS = [
     ("today", _("Today")),
     ("past_7_days", _("Past 7 days")),
@@ -71,6 +66,7 @@ class MessageReceiverFilterSet(WagtailFilterSet):
         label=_("Status"),
         choices=MessageReceiver.Status.choices,
         widget=forms.CheckboxSelectMultiple,
+        distinct=False,  # a plain column: DISTINCT would only slow the listing down
     )
     sent_datetime = DatePresetFilter(label=_("Sent"), empty_label=_("Any date"))
     sent_range = django_filters.DateFromToRangeFilter(
@@ -97,7 +93,10 @@ class MessageReceiverFilterSet(WagtailFilterSet):
 
 class MessageFilterSet(WagtailFilterSet):
     status = django_filters.MultipleChoiceFilter(
-        label=_("Status"), choices=Message.Status.choices, widget=forms.CheckboxSelectMultiple
+        label=_("Status"),
+        choices=Message.Status.choices,
+        widget=forms.CheckboxSelectMultiple,
+        distinct=False,
     )
     context_type = django_filters.ChoiceFilter(label=_("Context type"), choices=conf.context_types)
     created_datetime = django_filters.DateFromToRangeFilter(
@@ -109,9 +108,26 @@ class MessageFilterSet(WagtailFilterSet):
         fields: list[str] = []
 
 
-def search_condition(fields: list[str], query: str) -> Q:
-    """Rows where any of ``fields`` contains ``query`` (case-insensitive)."""
-    condition = Q()
-    for field in fields:
-        condition |= Q(**{f"{field}__icontains": query})
-    return condition
+def search_receivers(queryset: QuerySet, query: str) -> QuerySet:
+    """Receivers whose subject, address, or user's name, username or email contains ``query``.
+
+    Users are looked up first, in their own small table, so that the receivers are
+    filtered by columns of their own table only: on PostgreSQL, the trigram indexes of
+    migration 0002 and the ``user`` index then answer without reading every receiver.
+    """
+    users = (
+        get_user_model()
+        .objects.filter(
+            Q(username__icontains=query)
+            | Q(first_name__icontains=query)
+            | Q(last_name__icontains=query)
+            | Q(email__icontains=query)
+        )
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    user_ids = list(users[: USER_IDS_INLINE_LIMIT + 1])
+    in_users = users if len(user_ids) > USER_IDS_INLINE_LIMIT else user_ids
+    return queryset.filter(
+        Q(subject__icontains=query) | Q(send_to__icontains=query) | Q(user_id__in=in_users)
+    )
