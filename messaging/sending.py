@@ -345,6 +345,48 @@ class RateLimiter:
         self.next_at = max(now, self.next_at) + self.interval
 
 
+_limiters: dict[float | None, RateLimiter] = {}
+
+
+def worker_rate_limiter() -> RateLimiter:
+    """This process's limiter, shared by its batches so the rate holds across them too."""
+    rate = conf.max_per_second()
+    if rate not in _limiters:
+        _limiters[rate] = RateLimiter(rate)
+    return _limiters[rate]
+
+
+class LeaseKeeper:
+    """Renews a batch's claims while it is sent, so a long batch is never taken over.
+
+    A batch slower than the lease (a stalling mail server, a low rate limit) would
+    otherwise see cron hand its remaining receivers to another worker: sent twice.
+    """
+
+    def __init__(self, receivers: list[MessageReceiver], token: str) -> None:
+        self.token = token
+        self.lease = conf.claim_lease_seconds()
+        self.renew_at = time.monotonic() + self.lease / 3
+        self.held = {receiver.pk for receiver in receivers}
+
+    def holds(self, receiver: MessageReceiver, remaining: list[MessageReceiver]) -> bool:
+        """Whether ``receiver`` is still this batch's; renews ``remaining`` when due."""
+        if time.monotonic() >= self.renew_at:
+            self.renew(remaining)
+        return receiver.pk in self.held
+
+    def renew(self, remaining: list[MessageReceiver]) -> None:
+        until = timezone.now() + timedelta(seconds=self.lease)
+        mine = MessageReceiver.objects.filter(
+            pk__in=[receiver.pk for receiver in remaining],
+            claim_token=self.token,
+            claimed_until__isnull=False,
+        )
+        mine.update(claimed_until=until)
+        self.held = set(mine.values_list("pk", flat=True))
+        self.renew_at = time.monotonic() + self.lease / 3
+
+
 @dataclass
 class BatchOutcome:
     """What one batch did; returned by the delivery task."""
@@ -396,10 +438,12 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
     """Send claimed receivers over one mail connection, recording each outcome at once."""
     outcome = BatchOutcome(message_ids={r.message_id for r in receivers})
     connection = get_connection()
-    limiter = RateLimiter(conf.max_per_second())
+    limiter, lease = worker_rate_limiter(), LeaseKeeper(receivers, token)
     try:
         for index, receiver in enumerate(receivers):
             limiter.wait()
+            if not lease.holds(receiver, receivers[index:]):
+                continue  # taken over after this worker lost its lease
             try:
                 address = send_one(receiver, connection)
             except Exception as error:

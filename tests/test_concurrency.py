@@ -163,3 +163,27 @@ def test_killed_worker_loses_no_email_and_sends_at_most_one_twice(request, proce
     assert receivers.exclude(status="sent").count() == 0
     assert receivers.filter(claimed_until__isnull=False).count() == 0
     assert receivers.filter(pending_sends__gt=0).count() == 0
+
+
+def test_batch_slower_than_its_lease_keeps_its_claims_while_cron_runs(request, processes, settings):
+    settings.TASKS = DB_TASKS
+    settings.MESSAGING_BATCH_SIZE = 30
+    addresses = [f"slow{i}@example.org" for i in range(30)]
+    ids = make_receivers(addresses)
+
+    with SMTPServer(FaultInjectingHandler(keep_messages=False)) as server:
+        env = worker_env(shared_database(request), server.port, MESSAGING_CLAIM_LEASE_SECONDS="3")
+        processes.start(db_worker_args(), {**env, "MESSAGING_MAX_PER_SECOND": "5"})
+        request_sends(ids)  # one batch, about 6 s at 5 emails/s: twice the lease
+        wait_until(lambda: server.handler.total() >= 1, 30, "the slow batch to start")
+        processes.start(db_worker_args(), env)  # idle, ready to take what cron hands out
+        recovered = []
+        while unfinished():
+            output = processes.run(["resend_failed_messages"], env)
+            recovered.append("left by a stopped worker" in output)
+            assert len(recovered) < 30, processes.tails()
+        time.sleep(1)
+        deliveries = dict(server.handler.deliveries)
+
+    assert deliveries == dict.fromkeys(addresses, 1)
+    assert not any(recovered)
