@@ -5,7 +5,8 @@ The pipeline, for one batch of receiver ids (see :func:`deliver`):
 1. :func:`claim` takes the receivers that have a send asked for and no live claim,
    in one short transaction, and gives them a lease.
 2. :func:`deliver_claimed` sends each over one mail connection, recording each
-   outcome in its own small update (no row lock is held across SMTP I/O).
+   outcome in its own small update (no row lock is held across SMTP I/O) and renewing
+   the lease of the rest while the batch lasts (:class:`LeaseKeeper`).
 3. :func:`finish_batch` moves finished messages to ``sent`` and re-enqueues sends that
    were asked for while this batch held the claim.
 
