@@ -231,6 +231,9 @@ class MessageReceiver(models.Model):
             ),
             models.Index(fields=["pending_sends", "claimed_until"], name="msg_rcv_claim"),
             models.Index(fields=["claimed_until"], name="msg_rcv_lease"),
+            # The admin: counts per status of a page of messages, and recent failures.
+            models.Index(fields=["message", "status"], name="msg_rcv_message_status"),
+            models.Index(fields=["status", "send_requested_at"], name="msg_rcv_status_requested"),
         ]
 
     def __str__(self) -> str:
