@@ -119,8 +119,10 @@ def test_failures_count_up_and_become_error_past_the_limit(receiver_for, on_comm
     assert "SMTPServerDisconnected" in errors[0]["exception_traceback"]
 
 
-@override_settings(EMAIL_BACKEND="tests.test_sending.FailingBackend", MESSAGING_MAX_STORED_ERRORS=2)
 def test_only_the_newest_errors_are_kept(receiver_for, on_commit, settings):
+    # One mechanism per test: the settings fixture would restore a decorator's values.
+    settings.EMAIL_BACKEND = "tests.test_sending.FailingBackend"
+    settings.MESSAGING_MAX_STORED_ERRORS = 2
     settings.MESSAGING_RESEND_LIMIT = 10
     receiver = receiver_for()
     for _attempt in range(4):
@@ -130,8 +132,8 @@ def test_only_the_newest_errors_are_kept(receiver_for, on_commit, settings):
     assert len(receiver.status_data["errors"]) == 2
 
 
-@override_settings(EMAIL_BACKEND="tests.test_sending.FailingBackend")
 def test_secrets_never_stored(receiver_for, on_commit, settings, monkeypatch):
+    settings.EMAIL_BACKEND = "tests.test_sending.FailingBackend"
     settings.EMAIL_HOST_PASSWORD = "hunter2-very-secret"
     monkeypatch.setattr(
         FailingBackend, "error", smtplib.SMTPException("login as x with hunter2-very-secret")
