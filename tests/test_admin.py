@@ -561,3 +561,20 @@ def test_chart_counts_per_day(records):
     assert bars[-1].sent == 1 and bars[-1].failed == 1
     assert bars[-1].sent_height == bars[-1].failed_height > 0
     assert sum(bar.sent + bar.failed for bar in bars[:-1]) == 0
+
+
+# --- translations ----------------------------------------------------------------------------
+
+
+def test_admin_speaks_norwegian(make_user, records):
+    from pathlib import Path
+
+    import messaging
+
+    compiled = Path(messaging.__file__).parent / "locale/nb/LC_MESSAGES/django.mo"
+    if not compiled.exists():
+        pytest.skip("run `manage.py compilemessages` (make test does) to test translations")
+    client = Client()
+    client.force_login(make_user("norsk", language="nb", is_superuser=True, is_staff=True))
+    html = client.get(RECEIVERS).content.decode()
+    assert "Send på nytt" in html and "Emne" in html
