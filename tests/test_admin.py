@@ -313,6 +313,14 @@ def test_policy_refuses_writes_even_to_superusers(make_user):
             assert not policy.user_has_permission(root, action)
 
 
+def test_groups_are_offered_only_the_permissions_honoured(db):
+    from messaging.viewsets import MessageReceiverViewSet, MessageViewSet
+
+    receivers = MessageReceiverViewSet().get_permissions_to_register()
+    assert {p.codename for p in receivers} == {"view_messagereceiver", "resend_messagereceiver"}
+    assert {p.codename for p in MessageViewSet().get_permissions_to_register()} == {"view_message"}
+
+
 def test_staff_can_look(staff_client, records):
     assert staff_client.get(RECEIVERS).status_code == 200
     assert staff_client.get(f"{RECEIVERS}inspect/{records['failed'].pk}/").status_code == 200
