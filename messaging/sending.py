@@ -22,11 +22,11 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -37,7 +37,7 @@ from django.db import transaction
 from django.db.models import Case, Exists, F, OuterRef, When
 from django.utils import timezone
 
-from . import conf
+from . import conf, pipelining
 from .exceptions import InvalidRecipientError
 from .models import Message, MessageReceiver
 
@@ -472,29 +472,61 @@ def open_connection(connection) -> None:
         raise ConnectionOpenError(str(error)) from error
 
 
-def send_one(receiver: MessageReceiver, connection) -> str:
-    """Send one receiver's email; returns the address used. Raises on any failure."""
-    address = recipient_address(receiver)
-    receiver.send_to = address
-    open_connection(connection)  # a no-op when already open
-    sent = connection.send_messages([build_email(receiver, address, connection)])
-    if not sent:
+def send_one(receiver: MessageReceiver, connection, record_previous: Callable[[], None]) -> str:
+    """Send one receiver's email; returns the address used. Raises on any failure.
+
+    ``record_previous`` is called once before this email can be delivered; with a server
+    that offers pipelining, while the server answers this email's envelope.
+    """
+    envelope = None
+    try:
+        address = recipient_address(receiver)
+        receiver.send_to = address
+        open_connection(connection)  # a no-op when already open
+        email = build_email(receiver, address, connection)
+        envelope = pipelining.start(connection, email)
+    finally:
+        record_previous()
+    if envelope is not None:
+        pipelining.finish(envelope)
+    elif not connection.send_messages([email]):
         raise smtplib.SMTPException("The mail backend reported that nothing was sent.")
     return address
 
 
+class DeferredRecord:
+    """The previous email's success, written while the next email's envelope is answered."""
+
+    def __init__(self) -> None:
+        self.pending: Callable[[], object] | None = None
+
+    def defer(self, write: Callable[[], object]) -> None:
+        self.flush()
+        self.pending = write
+
+    def flush(self) -> None:
+        write, self.pending = self.pending, None
+        if write is not None:
+            write()
+
+
 def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcome:
-    """Send claimed receivers over one mail connection, recording each outcome at once."""
+    """Send claimed receivers over one mail connection, recording each outcome in turn.
+
+    A success is recorded before the next email is delivered, so at most one email is
+    ever sent but unrecorded; failures are recorded at once.
+    """
     outcome = BatchOutcome(message_ids={r.message_id for r in receivers})
     connection = get_connection()
     limiter, lease = worker_rate_limiter(), LeaseKeeper(receivers, token)
+    previous = DeferredRecord()
     try:
         for index, receiver in enumerate(receivers):
             limiter.wait()
             if not lease.holds(receiver, receivers[index:]):
                 continue  # taken over after this worker lost its lease
             try:
-                address = send_one(receiver, connection)
+                address = send_one(receiver, connection, previous.flush)
             except Exception as error:
                 record_failure(receiver, token, batch_cause(error))
                 outcome.failed += 1
@@ -504,9 +536,10 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
                     outcome.batch_error = error_message(batch_cause(error))
                     break
             else:
-                record_success(receiver, token, address)
+                previous.defer(partial(record_success, receiver, token, address))
                 outcome.sent += 1
     finally:
+        previous.flush()
         close_quietly(connection)
     return outcome
 

@@ -57,9 +57,10 @@ def make_user(db):
     return make
 
 
-@pytest.fixture
-def smtp_handler():
-    return FaultInjectingHandler(stall_seconds=3)
+@pytest.fixture(params=[True, False], ids=["pipelining", "no-pipelining"])
+def smtp_handler(request):
+    """The test server's handler, once offering PIPELINING and once not."""
+    return FaultInjectingHandler(stall_seconds=3, pipelining=request.param)
 
 
 @pytest.fixture

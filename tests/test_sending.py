@@ -270,3 +270,22 @@ def test_authentication_refused_fails_the_batch_without_burning_counts(
     pending = sorted(message.receivers.values_list("pending_sends", flat=True))
     assert pending == [0, 1, 1, 1]
     assert "s3cret-password" not in str(list(message.receivers.values_list("status_data")))
+
+
+def test_pipelining_is_used_when_the_server_offers_it(
+    make_user, on_commit, smtp_server, monkeypatch
+):
+    from messaging import pipelining
+    from messaging.api import send_message
+
+    finished = []
+    original = pipelining.finish
+    monkeypatch.setattr(
+        pipelining, "finish", lambda envelope: finished.append(1) or original(envelope)
+    )
+    users = [make_user(), make_user(email="x+550@example.org"), make_user()]
+    message = on_commit(send_message, users=users, subject="Hi", html="<p>Hi</p>")
+    expected = 3 if smtp_server.handler.pipelining else 0
+    assert len(finished) == expected
+    assert sorted(message.receivers.values_list("status", flat=True)) == ["error", "sent", "sent"]
+    assert smtp_server.handler.total() == 2

@@ -8,6 +8,8 @@ each recipient is chosen by its address:
   connection; ``+stall`` waits ``stall_seconds`` before answering;
 - a domain listed in ``refuse_domains`` gets 550, one in ``defer_domains`` gets 451;
 - anything else is accepted (250) and stored.
+
+It offers PIPELINING unless told not to, so both ways of sending are exercised.
 """
 
 from __future__ import annotations
@@ -48,12 +50,14 @@ class FaultInjectingHandler:
         defer_domains: tuple[str, ...] = (),
         stall_seconds: float = 30.0,
         keep_messages: bool = True,
+        pipelining: bool = True,
     ) -> None:
         self.store_dir = Path(store_dir) if store_dir else None
         self.refuse_domains = {domain.lower() for domain in refuse_domains}
         self.defer_domains = {domain.lower() for domain in defer_domains}
         self.stall_seconds = stall_seconds
         self.keep_messages = keep_messages
+        self.pipelining = pipelining
         self.deliveries: Counter[str] = Counter()
         self.messages: list[EmailMessage] = []
         self.lock = threading.Lock()
@@ -71,6 +75,13 @@ class FaultInjectingHandler:
         if domain in self.defer_domains:
             return 451
         return None
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        """Offer PIPELINING (RFC 2920); aiosmtpd reads pipelined commands in order."""
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         decision = self.decide(address)

@@ -1,0 +1,94 @@
+"""SMTP with the envelope pipelined (RFC 2920), so a worker records one email meanwhile.
+
+Django's SMTP backend sends an email in four round trips (MAIL, RCPT, DATA, the body). When
+the server offers PIPELINING, :func:`start` writes MAIL, RCPT and DATA at once and returns;
+the caller records the previous email's status while the server answers; :func:`finish`
+then reads the three answers and sends the body. An email is only delivered by its final
+``.``, which comes after the previous status was committed, so a worker that dies still
+leaves at most one email sent but unrecorded.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
+
+LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """An email whose envelope was written; :func:`finish` completes it."""
+
+    smtp: smtplib.SMTP
+    sender: str
+    recipient: str
+    data: bytes
+
+
+def pipelining(backend) -> smtplib.SMTP | None:
+    """The open SMTP connection of ``backend`` when its server offers PIPELINING."""
+    if not isinstance(backend, SMTPBackend) or backend.connection is None:
+        return None
+    smtp = backend.connection
+    smtp.ehlo_or_helo_if_needed()
+    return smtp if smtp.has_extn("pipelining") else None
+
+
+def start(backend, email: EmailMessage) -> Envelope | None:
+    """Write the envelope of ``email`` without waiting; ``None`` when not possible."""
+    smtp = pipelining(backend)
+    recipients = email.recipients()
+    if smtp is None or len(recipients) != 1:
+        return None
+    encoding = email.encoding or settings.DEFAULT_CHARSET
+    sender = sanitize_address(email.from_email, encoding)
+    recipient = sanitize_address(recipients[0], encoding)
+    data = email.message().as_bytes(linesep="\r\n")
+    size = f" SIZE={len(data)}" if smtp.has_extn("size") else ""
+    commands = (
+        f"MAIL FROM:{smtplib.quoteaddr(sender)}{size}\r\n"
+        f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n"
+    )
+    if not commands.isascii():
+        return None  # leave internationalised addresses to smtplib's own handling
+    smtp.send(commands.encode("ascii"))
+    return Envelope(smtp, sender, recipient, data)
+
+
+def finish(envelope: Envelope) -> None:
+    """Read the envelope's answers and send the body; raises as ``smtplib.sendmail`` does."""
+    smtp = envelope.smtp
+    mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
+    if mail[0] != 250 or rcpt[0] not in (250, 251) or data[0] != 354:
+        abandon(smtp, data_open=data[0] == 354)
+        if mail[0] != 250:
+            raise smtplib.SMTPSenderRefused(mail[0], mail[1], envelope.sender)
+        if rcpt[0] not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({envelope.recipient: rcpt})
+        raise smtplib.SMTPDataError(*data)
+    body = LEADING_DOT.sub(b"..", envelope.data)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    smtp.send(body + b".\r\n")
+    code, reply = smtp.getreply()
+    if code != 250:
+        abandon(smtp, data_open=False)
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def abandon(smtp: smtplib.SMTP, *, data_open: bool) -> None:
+    """Leave a failed transaction so the connection can carry the next email."""
+    try:
+        if data_open:  # no recipient was accepted, so ending the data delivers nothing
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        smtp.rset()
+    except smtplib.SMTPServerDisconnected:
+        pass
