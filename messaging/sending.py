@@ -123,7 +123,9 @@ def claim(receiver_ids: Sequence[int], token: str) -> list[MessageReceiver]:
             claim_token=token,
         )
     claimed = MessageReceiver.objects.filter(pk__in=receiver_ids, claim_token=token)
-    return list(claimed.select_related("user").order_by("pk"))
+    # status_data is read only when an attempt fails; it loads then.
+    fields = ("status_data", "metadata", "user__password")
+    return list(claimed.select_related("user").defer(*fields).order_by("pk"))
 
 
 def consumed_send(now: datetime) -> Case:
@@ -573,8 +575,8 @@ def finish_batch(receiver_ids: Sequence[int], message_ids: set[int], requeue: bo
 def deliver(receiver_ids: Sequence[int]) -> dict:
     """Deliver one batch: claim, send, record, finish. Safe to run twice or concurrently."""
     token = uuid.uuid4().hex
-    receivers = claim(receiver_ids, token)
     with relaxed_commits():
+        receivers = claim(receiver_ids, token)
         outcome = deliver_claimed(receivers, token) if receivers else BatchOutcome()
     if outcome.batch_error:
         logger.error("Delivery batch stopped: %s", outcome.batch_error)
