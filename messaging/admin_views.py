@@ -90,7 +90,8 @@ class Chunked:
 def user_display(user) -> str:
     if user is None:
         return ""
-    return f"{user.get_full_name()} ({user.get_username()})".strip()
+    name = user.get_full_name().strip()
+    return f"{name} ({user.get_username()})" if name else user.get_username()
 
 
 class StatusColumn(Column):
