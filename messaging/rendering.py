@@ -272,7 +272,12 @@ def stylesheet() -> str:
 def render_layout(body_html: str, subject: str, language: str) -> str:
     return render_to_string(
         LAYOUT_TEMPLATE,
-        {"body": mark_safe(body_html), "subject": subject, "language": language},
+        {
+            "body": mark_safe(body_html),
+            "subject": subject,
+            "language": language,
+            "site_name": getattr(settings, "WAGTAIL_SITE_NAME", ""),
+        },
     )
 
 
