@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from . import rendering
 from .models import Message, MessageReceiver, MessageTemplate
-from .sending import enqueue_batches, mark_message_error, one_line
+from .sending import chunked, enqueue_batches, mark_message_error, one_line
 
 
 def send_message(
@@ -52,6 +52,9 @@ def send_message(
     return message
 
 
+PREPARE_CHUNK = 500  # users rendered and inserted at a time: memory stays flat
+
+
 def prepare_receivers(
     message: Message,
     users: list[Any],
@@ -60,31 +63,44 @@ def prepare_receivers(
     html: str | None,
     plain: str | None,
 ) -> None:
-    """Create every receiver at once and enqueue them after commit, or create none."""
-    if template is not None:
-        emails = rendering.render_for_users(template, users, message.template_context)
-    else:
-        emails = rendering.render_direct(users, subject, html, plain)
+    """Create every receiver and enqueue them after commit, or create none."""
+    if template is None:
+        rendering.check_direct(subject, html, plain)
+    compiled: dict = {}
     now = timezone.now()
+    ids: list[int] = []
     with transaction.atomic():
-        receivers = MessageReceiver.objects.bulk_create(
-            [
-                MessageReceiver(
-                    message=message,
-                    user=user,
-                    send_to=getattr(user, "email", "") or "",
-                    language=email.language,
-                    subject=one_line(email.subject),
-                    message_content_html=email.html,
-                    message_content_plain=email.plain,
-                    pending_sends=1,
-                    send_requested_at=now,
+        for chunk in chunked(users, PREPARE_CHUNK):
+            if template is not None:
+                emails = rendering.render_for_users(
+                    template, chunk, message.template_context, compiled
                 )
-                for user, email in zip(users, emails, strict=True)
-            ],
-            batch_size=500,
-        )
-        ids = [receiver.pk for receiver in receivers]
+            else:
+                emails = rendering.render_direct(chunk, subject, html, plain)
+            ids += insert_receivers(message, chunk, emails, now)
         message.status = Message.Status.SENDING if ids else Message.Status.SENT
         message.save(update_fields=["status"])
         transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))
+
+
+def insert_receivers(
+    message: Message, users: list[Any], emails: list[rendering.RenderedEmail], now
+) -> list[int]:
+    """Insert one receiver per user with its rendered email and one send asked for."""
+    receivers = MessageReceiver.objects.bulk_create(
+        [
+            MessageReceiver(
+                message=message,
+                user=user,
+                send_to=getattr(user, "email", "") or "",
+                language=email.language,
+                subject=one_line(email.subject),
+                message_content_html=email.html,
+                message_content_plain=email.plain,
+                pending_sends=1,
+                send_requested_at=now,
+            )
+            for user, email in zip(users, emails, strict=True)
+        ]
+    )
+    return [receiver.pk for receiver in receivers]

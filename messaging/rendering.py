@@ -322,14 +322,18 @@ def get_template(template: str | MessageTemplate) -> MessageTemplate:
     return found
 
 
-def render_direct(
-    users: Iterable[Any], subject: str | None, html_body: str | None, plain: str | None
-) -> list[RenderedEmail]:
-    """Content given by application code, the same for every user."""
+def check_direct(subject: str | None, html_body: str | None, plain: str | None) -> None:
     if not subject or not (html_body or plain):
         raise TemplateRenderError(
             "send_message() needs a template, or a subject with html (or plain) content."
         )
+
+
+def render_direct(
+    users: Iterable[Any], subject: str | None, html_body: str | None, plain: str | None
+) -> list[RenderedEmail]:
+    """Content given by application code, the same for every user."""
+    check_direct(subject, html_body, plain)
     html_body = html_body or ""
     email = RenderedEmail(
         subject=one_line(subject),
@@ -541,10 +545,16 @@ def render_preview(template: MessageTemplate, language: str) -> str:
 
 
 def render_for_users(
-    template: MessageTemplate, users: list[Any], context: Mapping[str, Any]
+    template: MessageTemplate,
+    users: list[Any],
+    context: Mapping[str, Any],
+    compiled: dict[str, CompiledEmail] | None = None,
 ) -> list[RenderedEmail]:
-    """Every user's email in the user's language, compiling once per language."""
-    compiled: dict[str, CompiledEmail] = {}
+    """Every user's email in the user's language, compiling once per language.
+
+    Pass the same ``compiled`` dict to render a long list of users chunk by chunk.
+    """
+    compiled = {} if compiled is None else compiled
     base = plain_context(context)
     emails = []
     for user, language in zip(users, user_languages(users), strict=True):

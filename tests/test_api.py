@@ -85,9 +85,22 @@ def test_crash_in_the_middle_of_bulk_create_rolls_back(make_user, monkeypatch):
     assert Message.objects.get().status == "error"
 
 
-def test_missing_content_is_a_clear_error(make_user):
+@pytest.mark.parametrize("users", [[], ["one"]])
+def test_missing_content_is_a_clear_error(make_user, users):
     with pytest.raises(TemplateRenderError, match="needs a template, or a subject"):
-        send_message(users=[make_user()])
+        send_message(users=[make_user() for _ in users])
+    assert Message.objects.get().status == "error"
+
+
+def test_large_lists_are_prepared_in_chunks(
+    make_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    from messaging import api
+
+    monkeypatch.setattr(api, "PREPARE_CHUNK", 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        message = send_message(users=[make_user() for _ in range(5)], subject="S", html="<p>x</p>")
+    assert message.receivers.filter(status="sent").count() == 5
 
 
 def test_unknown_template_key_is_a_clear_error(make_user):
