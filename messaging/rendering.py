@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
+import lxml.html
 import premailer
 from django.conf import settings
 from django.contrib.staticfiles import finders
@@ -40,7 +42,8 @@ from django.template import (
 from django.template.base import VariableNode
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.safestring import mark_safe
+from django.utils.formats import localize
+from django.utils.safestring import SafeData, mark_safe
 from modeltranslation.utils import build_localized_fieldname
 from wagtail.rich_text import expand_db_html
 
@@ -56,34 +59,106 @@ TRANSLATED_FIELDS = ("subject", "body", "body_text")
 
 # --- the restricted engine ---------------------------------------------------------------
 
-# ``filter`` and ``ifchanged`` are refused too: they read rendered output, which the fast
-# path replaces by placeholders (see :class:`PlaceholderVariableNode`).
-FORBIDDEN_TAGS = frozenset(
+# Only these tags (and their end/intermediate tags) are allowed. ``filter`` and
+# ``ifchanged`` are left out too: they read rendered output, which the fast path replaces
+# by placeholders (see :class:`PlaceholderVariableNode`).
+ALLOWED_TAGS = frozenset(
     {
-        "load",
-        "include",
-        "extends",
-        "block",
-        "debug",
-        "ssi",
-        "url",
-        "csrf_token",
-        "autoescape",
-        "filter",
-        "ifchanged",
+        "if",
+        "for",
+        "with",
+        "firstof",
+        "cycle",
+        "resetcycle",
+        "now",
+        "comment",
+        "spaceless",
+        "verbatim",
+        "templatetag",
+        "widthratio",
+        "regroup",
+        "lorem",
     }
 )
+INNER_TAGS = frozenset({"else", "elif", "empty"})
 FORBIDDEN_FILTERS = frozenset({"safe", "safeseq", "pprint"})
+# Filters the fast path appends to each variable, by where it stands (see protect_tags).
+TEXT_FILTER, ATTRIBUTE_FILTER, URI_FILTER = "email_text", "email_attribute", "email_uri"
+URI_ATTRIBUTES = frozenset({"href", "src", "action"})
+
+
+class ExactRenderNeeded(Exception):
+    """The fast path cannot reproduce this receiver exactly; render it the plain way."""
+
+
+def lxml_input(value: Any) -> str:
+    """The text lxml would have read for ``value`` in the straightforward pipeline."""
+    if isinstance(value, SafeData):
+        if "<" in value or "&" in value:  # markup from a filter: lxml would restyle it
+            raise ExactRenderNeeded(value)
+        return str(value)
+    return str(localize(value))  # as Django renders a variable
+
+
+def lxml_serialized(element, prefix: str, suffix: str) -> str:
+    serialized = lxml.html.tostring(element, encoding="unicode")
+    if not (serialized.startswith(prefix) and serialized.endswith(suffix)):
+        raise ExactRenderNeeded(serialized)  # e.g. an attribute lxml quotes with '
+    return mark_safe(serialized[len(prefix) : -len(suffix)])
+
+
+# Strings lxml would serialize unchanged: as text, as an attribute, as a URI attribute.
+# Control characters (and CR, which parsing turns into LF) are left to the full pipeline.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+AS_IS_TEXT_RE = re.compile(r"[^&<>\x00-\x08\x0b-\x1f\x7f]*")
+AS_IS_ATTRIBUTE_RE = re.compile(r"[^&<>\"\x00-\x08\x0b-\x1f\x7f]*")
+AS_IS_URI_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()@/:=?;#%,+]*")
+
+
+def as_lxml_text(value: Any) -> str:
+    """``value`` escaped as lxml serializes text (quotes stay as they are)."""
+    text = lxml_input(value)
+    if AS_IS_TEXT_RE.fullmatch(text):
+        return mark_safe(text)
+    if CONTROL_RE.search(text):
+        raise ExactRenderNeeded(text)
+    element = lxml.html.Element("p")
+    element.text = text
+    return lxml_serialized(element, "<p>", "</p>")
+
+
+def as_lxml_attribute(value: Any, name: str = "title") -> str:
+    """``value`` escaped as lxml serializes an attribute; href/src/action are percent-encoded."""
+    text = lxml_input(value)
+    uri = name in URI_ATTRIBUTES
+    if (AS_IS_URI_RE if uri else AS_IS_ATTRIBUTE_RE).fullmatch(text):
+        return mark_safe(text)
+    if CONTROL_RE.search(text) or (uri and text[:1].isspace()):
+        raise ExactRenderNeeded(text)  # lxml leaves an attribute's leading blanks as is
+    element = lxml.html.Element("a", **{name: text})
+    return lxml_serialized(element, f'<a {name}="', '"></a>')
+
+
+def as_lxml_uri(value: Any) -> str:
+    return as_lxml_attribute(value, "href")
 
 
 def _restricted_library() -> Library:
     library = Library()
     for name, compile_function in defaulttags.register.tags.items():
-        if name not in FORBIDDEN_TAGS:
+        if name in ALLOWED_TAGS:
             library.tags[name] = compile_function
     for name, filter_function in defaultfilters.register.filters.items():
         if name not in FORBIDDEN_FILTERS:
             library.filters[name] = filter_function
+    return library
+
+
+def _fast_path_library() -> Library:
+    library = Library()
+    library.filter(TEXT_FILTER, as_lxml_text)
+    library.filter(ATTRIBUTE_FILTER, as_lxml_attribute)
+    library.filter(URI_FILTER, as_lxml_uri)
     return library
 
 
@@ -92,16 +167,17 @@ class RestrictedEngine(Engine):
 
     default_builtins: list[str] = []
 
-    def __init__(self) -> None:
+    def __init__(self, *extra: Library) -> None:
         super().__init__(loaders=[], libraries={}, builtins=[], autoescape=True)
-        self.template_builtins = [_restricted_library()]
+        self.template_builtins = [_restricted_library(), *extra]
 
 
 engine = RestrictedEngine()
+# Compiles the inlined documents of the fast path; editors' text never names its filter.
+document_engine = RestrictedEngine(_fast_path_library())
 
 TAG_RE = re.compile(r"({{.*?}}|{%.*?%}|{#.*?#})", re.DOTALL)
 BLOCK_NAME_RE = re.compile(r"{%\s*(\w+)")
-ENTITY_RE = re.compile(r"&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
 
 
 def unescape_tags(source: str) -> str:
@@ -109,15 +185,27 @@ def unescape_tags(source: str) -> str:
     return TAG_RE.sub(lambda match: html.unescape(match.group(0)), source)
 
 
+QUOTED_MARKUP_RE = re.compile(r"\"[^\"]*[<&][^\"]*\"|'[^']*[<&][^']*'")
+
+
 def check_source(source: str) -> None:
-    """Raise :class:`TemplateSyntaxError` naming a forbidden tag or filter, or bad syntax."""
+    """Raise :class:`TemplateSyntaxError` naming a forbidden tag, quoted markup or bad syntax."""
+    source = unescape_tags(source)
     for tag in BLOCK_NAME_RE.findall(source):
-        if tag in FORBIDDEN_TAGS:
+        name = tag.removeprefix("end")
+        if name not in ALLOWED_TAGS and tag not in INNER_TAGS:
+            allowed = ", ".join(sorted(ALLOWED_TAGS))
             raise TemplateSyntaxError(
-                f"The tag {{% {tag} %}} is not allowed in messages. Remove it; "
-                "messages may use variables, if, for, with and the built-in filters."
+                f"The tag {{% {tag} %}} is not allowed in messages. Remove it; messages may "
+                f"use variables, the built-in filters and the tags {allowed}."
             )
-    engine.from_string(unescape_tags(source))
+    for tag in TAG_RE.findall(source):
+        if QUOTED_MARKUP_RE.search(tag):
+            raise TemplateSyntaxError(
+                f"Text in quotes inside {tag} contains '<' or '&'. Write markup in the "
+                "message text itself, not inside a template tag."
+            )
+    engine.from_string(source)
 
 
 def validate_template_field(source: str, field_name: str) -> None:
@@ -344,8 +432,22 @@ def render_direct(
     return [email for _user in users]
 
 
+def frozen(value: Any) -> Any:
+    """A read-only copy of a plain value.
+
+    Templates call methods that take no argument (``{{ items.pop }}``), so a list or dict
+    shared by all receivers must not be the mutable one.
+    """
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: frozen(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(frozen(item) for item in value)
+    return value
+
+
 def full_context(context: Mapping[str, Any], user: Any) -> dict[str, Any]:
-    return {**plain_context(context), "user": user_context(user)}
+    """What a template sees for ``user``: the plain, read-only context and ``user``."""
+    return {**frozen(plain_context(context)), "user": frozen(user_context(user))}
 
 
 # --- the straightforward pipeline --------------------------------------------------------
@@ -356,7 +458,10 @@ def render_straightforward(
 ) -> RenderedEmail:
     """Render one receiver from scratch: render, wrap, inline CSS, convert to text."""
     language = language or user_language(user)
-    values = full_context(context, user)
+    return render_values(template, full_context(context, user), language)
+
+
+def render_values(template: MessageTemplate, values: dict, language: str) -> RenderedEmail:
     with translation.override(language):
         subject = one_line(
             compile_source(translated(template, "subject", language)).render(
@@ -376,6 +481,10 @@ def render_straightforward(
 # --- the fast pipeline -------------------------------------------------------------------
 
 BODY_MARK = "MESSAGINGBODYMARK"
+SUBJECT_MARK = "MESSAGINGSUBJECTMARK"
+
+
+ATTRIBUTE_RE = re.compile(r"\b([\w-]+)\s*=\s*[\"']?[^\"'<>=]*$")
 
 
 def protect_tags(source: str) -> tuple[str, list[str]]:
@@ -383,18 +492,35 @@ def protect_tags(source: str) -> tuple[str, list[str]]:
 
     Inside markup (an attribute) the placeholder is a plain word, which lxml does not
     percent-encode; in text it is an HTML comment, which the parser keeps in place even
-    between table rows.
+    between table rows. Each variable gets a filter that escapes its value as lxml would
+    have where it stands, so the result equals the straightforward pipeline's.
     """
     saved: list[str] = []
 
     def placeholder(match: re.Match) -> str:
-        saved.append(match.group(0))
-        before = source[: match.start()]
+        tag, before = match.group(0), source[: match.start()]
         in_markup = before.rfind("<") > before.rfind(">")
+        if tag.startswith("{{"):
+            tag = f"{tag[:-2].rstrip()}|{escaping_filter(before, in_markup)} }}}}"
+        saved.append(tag)
         index = len(saved) - 1
         return f"msgtag{index}x" if in_markup else f"<!--msgtag{index}x-->"
 
     return TAG_RE.sub(placeholder, source), saved
+
+
+def escaping_filter(before: str, in_markup: bool) -> str:
+    if not in_markup:
+        return TEXT_FILTER
+    attribute = ATTRIBUTE_RE.search(before)
+    if attribute and attribute.group(1).lower() in URI_ATTRIBUTES:
+        return URI_FILTER
+    return ATTRIBUTE_FILTER
+
+
+def literal_layout(document: str) -> str:
+    """The site layout's text, with any ``{`` made literal for the restricted engine."""
+    return document.replace("{", "{% templatetag openbrace %}")
 
 
 def restore_tags(document: str, saved: list[str]) -> str:
@@ -408,27 +534,31 @@ def restore_tags(document: str, saved: list[str]) -> str:
 SINK = "__messaging_values__"  # a context key templates cannot name (leading underscore)
 PLACEHOLDER = f"msgv{secrets.token_hex(4)}"
 PLACEHOLDER_RE = re.compile(PLACEHOLDER + r"n(\d+)z")
-BEFORE_DOT_RE = re.compile(PLACEHOLDER + r"n(\d+)z\.")
 
 # What html2text would change in a value: backslashes, brackets and parentheses (escaped
-# in link targets), backticks, and runs or kinds of white space other than single spaces.
-PLAIN_UNSAFE_CHARS = re.compile(r"[\\\[\]()`]|\s{2,}|[^\S ]")
-# Markdown it escapes at the start of a line: "1. ", "- ", "--", "+ ".
-PLAIN_UNSAFE_START = re.compile(r"\d+\.(?:\s|$)|-(?:\s|-)|\+\s")
+# in link targets), backticks, runs or kinds of white space other than single spaces, and
+# the characters that reach it as HTML entities (& < >), which split its text runs.
+PLAIN_UNSAFE_CHARS = re.compile(r"[\\\[\]()`&<>]|\s{2,}|[^\S ]")
+# html2text escapes Markdown where a run of text starts ("1. ", "- ", "+ ", a backslash
+# before punctuation); a value starting so may form one with the text before it.
+PLAIN_UNSAFE_START = re.compile(r"[-+.!#*_{}`]|\d+\.")
+# html2text writes a link whose text is its address as <address>, and drops links to "#...".
+LINK_QUIRKS_RE = re.compile(r"\[([^\]\n]+)\]\(<\1>\)|\]\(<#")
 
 
 class PlaceholderVariableNode(VariableNode):
-    """Outputs a placeholder and records the value when the context carries a sink.
+    """Outputs a placeholder for a plain-safe value when the context carries a sink.
 
-    Rendering with placeholders gives the email's *skeleton*: it depends on the template's
-    branches and loops but not on the values, so its plain text is converted once and
-    reused, with the values put back in.
+    Rendering so gives the email's *skeleton*: the values html2text would pass through
+    unchanged are placeholders, the others stay as they are. Receivers who differ only in
+    such values (names, mostly) share a skeleton, so its plain text is converted once and
+    reused with the values put back in.
     """
 
     def render(self, context) -> str:
         output = super().render(context)
         sink = context.get(SINK)
-        if sink is None:
+        if sink is None or not plain_safe(html.unescape(output)):
             return output
         sink.append(output)
         return f"{PLACEHOLDER}n{len(sink) - 1}z"
@@ -444,29 +574,35 @@ def fill(text: str, values: list[str]) -> str:
     return PLACEHOLDER_RE.sub(lambda match: values[int(match.group(1))], text)
 
 
-def plain_safe(value: str, before_dot: bool) -> bool:
-    """Whether html2text outputs ``value`` unchanged where its placeholder stands."""
+def plain_safe(value: str) -> bool:
+    """Whether html2text outputs ``value`` unchanged wherever it stands in text."""
     if not value or value != value.strip() or PLAIN_UNSAFE_CHARS.search(value):
         return False
-    if PLAIN_UNSAFE_START.match(value):
-        return False
-    return not (before_dot and value.isdigit())  # "3" + ". " could start a numbered list
+    # Digits alone could form "1. " with the text after them; punctuation could start
+    # Markdown with the text before.
+    return not (value.isdigit() or PLAIN_UNSAFE_START.match(value))
 
 
 @dataclass(frozen=True)
 class CompiledEmail:
     """A template compiled for one language: CSS inlined, ready to render per receiver."""
 
+    template: MessageTemplate
     language: str
     subject: Any
     document: Any
     text: Any | None
-    skeleton_texts: dict[str, tuple[str, set[int]]] = field(default_factory=dict, compare=False)
+    skeleton_texts: dict[str, str] = field(default_factory=dict, compare=False)
 
     def render(self, values: dict[str, Any]) -> RenderedEmail:
         subject = one_line(self.subject.render(Context(values, autoescape=False)))
         sink: list[str] = []
-        skeleton = self.document.render(Context({**values, "email_subject": subject, SINK: sink}))
+        try:
+            skeleton = self.document.render(
+                Context({**values, "email_subject": subject, SINK: sink})
+            )
+        except ExactRenderNeeded:
+            return render_values(self.template, values, self.language)
         document = fill(skeleton, sink)
         if self.text is not None:
             plain = self.text.render(Context(values, autoescape=False))
@@ -476,32 +612,31 @@ class CompiledEmail:
 
     def plain_text(self, skeleton: str, sink: list[str], document: str) -> str:
         """html2text of ``document``, converting each distinct skeleton only once."""
-        converted = self.skeleton_texts.get(skeleton)
-        if converted is None:
+        text = self.skeleton_texts.get(skeleton)
+        if text is None:
             if len(self.skeleton_texts) > 256:
                 self.skeleton_texts.clear()
-            text = html_to_plain(skeleton)
-            before_dot = {int(index) for index in BEFORE_DOT_RE.findall(text)}
-            converted = self.skeleton_texts[skeleton] = (text, before_dot)
-        text, before_dot = converted
-        values = [html.unescape(value) for value in sink]
-        if all(plain_safe(value, i in before_dot) for i, value in enumerate(values)):
-            return fill(text, values)
-        return html_to_plain(document)  # exact, whatever the values hold
+            text = self.skeleton_texts[skeleton] = html_to_plain(skeleton)
+        plain = fill(text, [html.unescape(value) for value in sink])
+        if LINK_QUIRKS_RE.search(plain):
+            return html_to_plain(document)  # a link html2text writes its own way
+        return plain
 
 
 def compile_email(template: MessageTemplate, language: str) -> CompiledEmail:
     """Wrap the body in the layout, inline the CSS once, and compile the result."""
     with translation.override(language):
         body_source = unescape_tags(expand_db_html(translated(template, "body", language)))
-        layout = render_layout(BODY_MARK, "{{ email_subject }}", language)
+        layout = literal_layout(render_layout(BODY_MARK, SUBJECT_MARK, language))
+        layout = layout.replace(SUBJECT_MARK, "{{ email_subject }}")
         protected, saved = protect_tags(layout.replace(BODY_MARK, body_source))
         document = restore_tags(inline_css(protected), saved)
         text_source = translated(template, "body_text", language)
         return CompiledEmail(
+            template=template,
             language=language,
             subject=compile_source(translated(template, "subject", language)),
-            document=with_placeholders(engine.from_string(document)),
+            document=with_placeholders(document_engine.from_string(document)),
             text=compile_source(text_source) if text_source else None,
         )
 
@@ -530,8 +665,9 @@ def render_sample(template: MessageTemplate, language: str) -> RenderedEmail:
     """
     language = normalize_language(language) or default_language()
     values = {**sample_context(template.context_type), "user": sample_user(language)}
+    values = frozen(plain_value(values))
     with translation.override(language):
-        return compile_email(template, language).render(plain_value(values))
+        return compile_email(template, language).render(dict(values))
 
 
 def render_preview(template: MessageTemplate, language: str) -> str:
@@ -555,11 +691,12 @@ def render_for_users(
     Pass the same ``compiled`` dict to render a long list of users chunk by chunk.
     """
     compiled = {} if compiled is None else compiled
-    base = plain_context(context)
+    base = frozen(plain_context(context))
     emails = []
     for user, language in zip(users, user_languages(users), strict=True):
         if language not in compiled:
             compiled[language] = compile_email(template, language)
         with translation.override(language):
-            emails.append(compiled[language].render({**base, "user": user_context(user)}))
+            user_values = frozen(user_context(user))
+            emails.append(compiled[language].render({**base, "user": user_values}))
     return emails
