@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from . import conf
 from .models import Message, MessageReceiver
-from .sending import enqueue_batches, recover_abandoned, stranded_receiver_ids
+from .sending import enqueue_batches
 
 
 @dataclass
@@ -57,23 +57,52 @@ def resend_failed(
         return report
     report.exceeded = exceeded.update(status=MessageReceiver.Status.ERROR, next_attempt_at=None)
     report.recovered = recover_abandoned(now)
-    stranded = stranded_receiver_ids(now)
-    if stranded:
-        enqueue_batches(stranded)
-    for ids in iterate_ids(due, conf.batch_size()):
-        # The conditions are checked again in the UPDATE itself, so a receiver that a
-        # worker or a staff member took meanwhile is not asked for twice.
-        updated = (
-            MessageReceiver.objects.filter_due_for_resend(limit, now, ignore_backoff)
-            .filter(pk__in=ids)
-            .update(pending_sends=F("pending_sends") + 1, send_requested_at=now)
-        )
-        if updated:
-            enqueue_batches(ids)
+    requeue_stranded(now)
+    # The conditions are checked again in each UPDATE, so a receiver that a worker or a
+    # staff member took meanwhile is not asked for twice.
+    ask_again = {"pending_sends": F("pending_sends") + 1, "send_requested_at": now}
+    for updated in update_in_batches(due, ask_again):
         report.resent += updated
         if progress:
             progress(report.resent)
     return report
+
+
+def update_in_batches(queryset: QuerySet, changes: dict) -> Iterator[int]:
+    """Apply ``changes`` to ``queryset`` batch by batch, enqueueing each changed batch.
+
+    Each UPDATE repeats the queryset's conditions, so rows that stopped matching are left
+    alone; yields how many rows each batch changed.
+    """
+    for ids in iterate_ids(queryset, conf.batch_size()):
+        updated = queryset.filter(pk__in=ids).update(**changes)
+        if updated:
+            enqueue_batches(ids)
+        yield updated
+
+
+def recover_abandoned(now: datetime) -> int:
+    """Send again the receivers whose claim expired (their worker died mid-batch)."""
+    expired = MessageReceiver.objects.filter(claimed_until__lt=now)
+    changes = {
+        "pending_sends": F("pending_sends") + 1,
+        "claimed_until": None,
+        "claim_token": "",
+        "send_requested_at": now,
+    }
+    return sum(update_in_batches(expired, changes))
+
+
+def requeue_stranded(now: datetime) -> int:
+    """Enqueue again sends asked for a lease ago that no worker took: their task was lost.
+
+    Marking them asked for now keeps the next cron run from enqueuing them once more.
+    """
+    cutoff = now - timedelta(seconds=conf.claim_lease_seconds())
+    stranded = MessageReceiver.objects.filter(
+        pending_sends__gt=0, claimed_until__isnull=True, send_requested_at__lt=cutoff
+    )
+    return sum(update_in_batches(stranded, {"send_requested_at": now}))
 
 
 def delete_old_receivers(days: int) -> int:

@@ -132,34 +132,12 @@ def consumed_send(now: datetime) -> Case:
     """``pending_sends`` after a claim takes one send.
 
     Taking over an expired claim first gives back the send its dead worker had taken
-    (as :func:`recover_abandoned` would), so a send asked for meanwhile is not lost.
+    (as ``maintenance.recover_abandoned`` would), so a send asked for meanwhile is not lost.
     """
     return Case(
         When(claimed_until__lt=now, then=F("pending_sends")),
         default=F("pending_sends") - 1,
     )
-
-
-def recover_abandoned(now: datetime | None = None) -> int:
-    """Send again the receivers whose claim expired (their worker died mid-batch)."""
-    now = now or timezone.now()
-    ids = list(MessageReceiver.objects.filter(claimed_until__lt=now).values_list("pk", flat=True))
-    recovered = MessageReceiver.objects.filter(pk__in=ids, claimed_until__lt=now).update(
-        pending_sends=F("pending_sends") + 1, claimed_until=None, claim_token=""
-    )
-    if recovered:
-        transaction.on_commit(lambda: enqueue_batches(ids))
-    return recovered
-
-
-def stranded_receiver_ids(now: datetime | None = None) -> list[int]:
-    """Receivers with a send asked for long ago and no claim: their task was lost."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=conf.claim_lease_seconds())
-    stranded = MessageReceiver.objects.filter(
-        pending_sends__gt=0, claimed_until__isnull=True, send_requested_at__lt=cutoff
-    )
-    return list(stranded.values_list("pk", flat=True))
 
 
 # --- classifying failures ---------------------------------------------------------------

@@ -83,14 +83,35 @@ def test_resend_requeues_receivers_of_a_dead_worker(failed_receivers, on_commit)
     assert receiver.claimed_until is None
 
 
-def test_resend_iterates_in_batches(
-    failed_receivers, on_commit, settings, django_assert_max_num_queries
-):
+@pytest.fixture
+def dummy_tasks(settings):
+    """Tasks are only recorded, not run: what the command enqueued can be inspected."""
+    from django_tasks import task_backends
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    return task_backends["default"]
+
+
+def test_resend_iterates_in_batches(failed_receivers, settings, dummy_tasks):
     settings.MESSAGING_BATCH_SIZE = 2
     failed_receivers(5)
-    out = on_commit(run, "resend_failed_messages")
+    out = run("resend_failed_messages")
     assert "5 messages were automatically resent." in out
-    assert MessageReceiver.objects.filter(status="sent").count() == 5
+    assert [len(result.args[0]) for result in dummy_tasks.results] == [2, 2, 1]
+    assert MessageReceiver.objects.filter(pending_sends=1).count() == 5
+
+
+def test_lost_tasks_are_enqueued_again_once(failed_receivers, settings, dummy_tasks):
+    settings.MESSAGING_CLAIM_LEASE_SECONDS = 60
+    [lost] = failed_receivers(1, status="not_sent", failed=0, pending_sends=1)
+    MessageReceiver.objects.filter(pk=lost.pk).update(
+        send_requested_at=timezone.now() - timedelta(minutes=5)
+    )
+    run("resend_failed_messages")
+    run("resend_failed_messages")
+    assert [result.args[0] for result in dummy_tasks.results] == [[lost.pk]]
+    lost.refresh_from_db()
+    assert lost.pending_sends == 1  # still one send asked for, not two
 
 
 @pytest.mark.parametrize(
