@@ -65,11 +65,17 @@ def start(backend, email: EmailMessage) -> Envelope | None:
 def finish(envelope: Envelope) -> None:
     """Read the envelope's answers and send the body; raises as ``smtplib.sendmail`` does."""
     smtp = envelope.smtp
-    mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
+    mail = smtp.getreply()
+    if mail[0] == 421:  # the server is closing: no more answers will come
+        raise smtplib.SMTPSenderRefused(*mail, envelope.sender)
+    rcpt = smtp.getreply()
+    if rcpt[0] == 421:
+        raise smtplib.SMTPRecipientsRefused({envelope.recipient: rcpt})
+    data = smtp.getreply()
     if mail[0] != 250 or rcpt[0] not in (250, 251) or data[0] != 354:
         abandon(smtp, data_open=data[0] == 354)
         if mail[0] != 250:
-            raise smtplib.SMTPSenderRefused(mail[0], mail[1], envelope.sender)
+            raise smtplib.SMTPSenderRefused(*mail, envelope.sender)
         if rcpt[0] not in (250, 251):
             raise smtplib.SMTPRecipientsRefused({envelope.recipient: rcpt})
         raise smtplib.SMTPDataError(*data)

@@ -510,7 +510,8 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
             except Exception as error:
                 record_failure(receiver, token, batch_cause(error))
                 outcome.failed += 1
-                close_quietly(connection)
+                if not keeps_connection(error):
+                    close_quietly(connection)
                 if isinstance(error, (ConnectionOpenError, *BATCH_ERRORS)):
                     outcome.released = release(receivers[index + 1 :], token)
                     outcome.batch_error = error_message(batch_cause(error))
@@ -522,6 +523,13 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
         previous.flush()
         close_quietly(connection)
     return outcome
+
+
+def keeps_connection(error: BaseException) -> bool:
+    """Whether the mail connection is still good after ``error``: a refused recipient."""
+    if isinstance(error, InvalidRecipientError):
+        return True
+    return isinstance(error, smtplib.SMTPRecipientsRefused) and smtp_code(error) != 421
 
 
 def batch_cause(error: BaseException) -> BaseException:
