@@ -87,6 +87,16 @@ class Chunked:
         return self.queryset.iterator(chunk_size=self.chunk_size)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """A text cell a spreadsheet will not run as a formula (user names are user input)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def user_display(user) -> str:
     if user is None:
         return ""
@@ -185,6 +195,12 @@ class ReceiverIndexView(generic.IndexView):
     def to_row_dict(self, item: MessageReceiver) -> dict:
         item.user_display = user_display(item.user)
         return super().to_row_dict(item)
+
+    def preprocess_field_value(self, field, value, export_format):
+        value = super().preprocess_field_value(field, value, export_format)
+        if export_format == self.FORMAT_CSV:
+            return csv_safe(value)
+        return value  # Wagtail already writes XLSX formulas as text
 
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)

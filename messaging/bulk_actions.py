@@ -37,8 +37,9 @@ class ResendBulkAction(BulkAction):
         """ "Select all": the listing's filters and search, read from the query string."""
         queryset = MessageReceiver.objects.all()
         filterset = MessageReceiverFilterSet(self.request.GET, queryset=queryset)
-        if filterset.is_valid():
-            queryset = filterset.qs
+        if not filterset.is_valid():
+            return queryset.none().values_list("pk", flat=True)  # never "everything"
+        queryset = filterset.qs
         if query := self.request.GET.get("q", "").strip():
             queryset = search_receivers(queryset, query)
         return queryset.values_list("pk", flat=True)

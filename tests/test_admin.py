@@ -279,6 +279,14 @@ def test_export_csv_uses_the_filters(admin_client, records):
     assert rows[1][9] == "deadline_moved"
 
 
+def test_export_csv_never_writes_a_formula(admin_client, records):
+    records["failed"].user.first_name = '=HYPERLINK("http://evil.example")'
+    records["failed"].user.save()
+    response = admin_client.get(RECEIVERS, {"status": "failed", "export": "csv"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[1][3].startswith("'=HYPERLINK(")
+
+
 def test_export_xlsx(admin_client, records):
     response = admin_client.get(RECEIVERS, {"q": "alice", "export": "xlsx"})
     assert response.status_code == 200
@@ -389,6 +397,15 @@ def test_select_all_respects_filters_and_search(admin_client, records):
         patch.setattr("messaging.bulk_actions.request_sends", lambda ids: asked.extend(ids) or 0)
         admin_client.post(url)
     assert sorted(asked) == sorted([records["failed"].pk, records["not_sent"].pk])
+
+
+def test_select_all_with_an_invalid_filter_selects_nothing(admin_client, records):
+    url = f"{RESEND}?id=all&status=bogus&next={RECEIVERS}"
+    with pytest.MonkeyPatch.context() as patch:
+        asked = []
+        patch.setattr("messaging.bulk_actions.request_sends", lambda ids: asked.extend(ids) or 0)
+        admin_client.post(url)
+    assert asked == []
 
 
 def test_staff_without_resend_permission_is_refused(staff_client, records):
