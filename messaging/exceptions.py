@@ -15,7 +15,3 @@ class InvalidRecipientError(MessagingError):
 
 class TemplateRenderError(MessagingError):
     """An editor's message template could not be rendered."""
-
-
-class MessageStateError(MessagingError):
-    """The message is not in a state that allows what was asked."""

@@ -253,4 +253,6 @@ class MessageReceiver(models.Model):
         """Ask for one delivery of this email; it is enqueued when the transaction commits."""
         from .sending import request_sends
 
+        if self.pk is None:
+            raise ValueError("Save this receiver before sending it: send() needs its id.")
         request_sends([self.pk])

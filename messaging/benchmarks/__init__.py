@@ -7,7 +7,6 @@ database on the PostgreSQL server that ``DATABASE_URL`` names), dropped afterwar
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -16,22 +15,11 @@ from .common import throwaway_database
 PARTS = ("prepare", "send", "resend_memory", "admin")
 
 
-def run_prepare(receivers: int, stdout: TextIO) -> None:
-    try:
-        prepare = importlib.import_module(f"{__name__}.prepare")
-    except ModuleNotFoundError as error:
-        if error.name != f"{__name__}.prepare":
-            raise
-        stdout.write("prepare: skipped, messaging/benchmarks/prepare.py does not exist yet\n")
-        return
-    prepare.run(receivers, stdout)
-
-
 def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
-    from . import admin, memory, send
+    from . import admin, memory, prepare, send
 
     if part == "prepare":
-        run_prepare(receivers, stdout)
+        prepare.run(receivers, stdout)
     elif part == "send":
         send.run(receivers, stdout, sink=sink)
     elif part == "resend_memory":
