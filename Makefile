@@ -29,7 +29,7 @@ demo: $(STAMP)
 	  $(PY) manage.py messaging_smtpd --port $(SMTP_PORT) & smtpd=$$!; \
 	  $(PY) manage.py db_worker --interval 0.5 & worker=$$!; \
 	  trap "kill $$smtpd $$worker 2>/dev/null" EXIT INT TERM; \
-	  sleep 1; \
+	  for i in $$(seq 100); do (echo > /dev/tcp/127.0.0.1/$(SMTP_PORT)) 2>/dev/null && break; sleep 0.1; done; \
 	  $(PY) manage.py messaging_demo && \
 	  echo "Admin: http://127.0.0.1:8000/admin/  login: admin / admin" && \
 	  $(PY) manage.py runserver 127.0.0.1:8000'

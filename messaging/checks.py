@@ -10,10 +10,17 @@ from .exceptions import ConfigurationError
 @register()
 def check_settings(app_configs=None, **kwargs) -> list[Error]:
     errors = []
-    for number, reader in enumerate(
-        (conf.resend_limit, conf.batch_size, conf.claim_lease_seconds, conf.max_per_second),
-        start=1,
-    ):
+    readers = (
+        conf.resend_limit,
+        conf.batch_size,
+        conf.claim_lease_seconds,
+        conf.max_per_second,
+        conf.max_stored_errors,
+        conf.retry_base_delay,
+        conf.retry_max_delay,
+        conf.user_language_resolver,
+    )
+    for number, reader in enumerate(readers, start=1):
         try:
             reader()
         except ConfigurationError as error:

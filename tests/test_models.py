@@ -75,3 +75,21 @@ def test_resend_permission_is_declared():
     assert Permission.objects.filter(
         codename="resend_messagereceiver", content_type__app_label="messaging"
     ).exists()
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("MESSAGING_RESEND_LIMIT", -1),
+        ("MESSAGING_RETRY_BASE_DELAY", "soon"),
+        ("MESSAGING_MAX_STORED_ERRORS", -3),
+        ("MESSAGING_USER_LANGUAGE", "nowhere.to_be_found"),
+    ],
+)
+def test_bad_settings_are_reported_at_startup(settings, name, value):
+    from messaging.checks import check_settings
+
+    setattr(settings, name, value)
+    [error] = check_settings()
+    assert name in error.msg
+    assert error.id.startswith("messaging.E")

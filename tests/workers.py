@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 
 from messaging.testing.smtp import FaultInjectingHandler
+from tests.conftest import require_service
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -46,9 +47,11 @@ def shared_database(request, *, postgres_only: bool = False) -> str:
     if postgres_only and connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only: run with DATABASE_URL=postgres://postgres@127.0.0.1/test")
     if url is None:
-        pytest.skip(
+        require_service(
+            "sqlite-file",
+            False,
             "worker processes cannot open this run's in-memory SQLite test database; "
-            "run on PostgreSQL or give TEST_DB_NAME=/path/to/file.sqlite3"
+            "run on PostgreSQL or give TEST_DB_NAME=/path/to/file.sqlite3",
         )
     return url
 
