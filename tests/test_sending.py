@@ -257,7 +257,7 @@ def test_one_batch_reuses_one_connection(make_user, on_commit, smtp_server, monk
     assert len(opened) == 1
 
 
-def test_authentication_refused_fails_the_batch_without_burning_counts(
+def test_auth_not_offered_fails_the_batch_without_burning_counts(
     make_user, on_commit, smtp_server, settings
 ):
     from messaging.api import send_message
@@ -291,3 +291,24 @@ def test_pipelining_is_used_when_the_server_offers_it(
     assert len(finished) == expected
     assert sorted(message.receivers.values_list("status", flat=True)) == ["error", "sent", "sent"]
     assert smtp_server.handler.total() == 2
+
+
+def test_authentication_refused_535_fails_the_batch_without_burning_counts(
+    make_user, on_commit, settings
+):
+    from messaging.api import send_message
+    from messaging.testing.smtp import SMTPServer
+
+    with SMTPServer(refuse_logins=True) as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "mailer", "wrong-password"
+        users = [make_user() for _ in range(3)]
+        message = on_commit(send_message, users=users, subject="Hi", html="<p>Hi</p>")
+    receivers = list(message.receivers.order_by("pk"))
+    assert [r.sending_failed_count for r in receivers] == [1, 0, 0]
+    assert receivers[0].status == "failed"  # the setup is wrong, not the recipient
+    error = receivers[0].status_data["errors"][0]
+    assert error["smtp_code"] == 535 and "SMTPAuthenticationError" in error["exception_class"]
+    assert [r.pending_sends for r in receivers] == [0, 1, 1]
+    assert server.handler.total() == 0

@@ -24,6 +24,7 @@ from email.message import Message as EmailMessage
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 TAG_RE = re.compile(r"\+(\d{3}|drop|stall)@", re.IGNORECASE)
 
@@ -115,14 +116,24 @@ class FaultInjectingHandler:
 class SMTPServer:
     """Runs a :class:`FaultInjectingHandler` on 127.0.0.1 in a background thread."""
 
-    def __init__(self, handler: FaultInjectingHandler | None = None, port: int = 0) -> None:
+    def __init__(
+        self,
+        handler: FaultInjectingHandler | None = None,
+        port: int = 0,
+        refuse_logins: bool = False,
+    ) -> None:
+        """``refuse_logins`` offers AUTH (without TLS) and answers every login with 535."""
         self.handler = handler or FaultInjectingHandler()
+        auth = {}
+        if refuse_logins:
+            auth = {"authenticator": refuse_login, "auth_require_tls": False}
         self.controller = Controller(
             self.handler,
             hostname="127.0.0.1",
             port=port or free_port(),
             decode_data=False,
             data_size_limit=None,
+            **auth,
         )
 
     @property
@@ -141,6 +152,10 @@ class SMTPServer:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def refuse_login(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    return AuthResult(success=False, handled=False)
 
 
 def free_port() -> int:
