@@ -32,8 +32,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
+from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
-from django.db import transaction
 from django.db.models import Case, Exists, F, OuterRef, When
 from django.utils import timezone
 
@@ -392,8 +392,14 @@ class LeaseKeeper:
     otherwise see cron hand its remaining receivers to another worker: sent twice.
     """
 
-    def __init__(self, receivers: list[MessageReceiver], token: str) -> None:
+    def __init__(
+        self,
+        receivers: list[MessageReceiver],
+        token: str,
+        before_renew: Callable[[], None] = lambda: None,
+    ) -> None:
         self.token = token
+        self.before_renew = before_renew  # the connection must be idle for the renewal
         self.lease = conf.claim_lease_seconds()
         self.renew_at = time.monotonic() + self.lease / 3
         self.held = {receiver.pk for receiver in receivers}
@@ -401,6 +407,7 @@ class LeaseKeeper:
     def holds(self, receiver: MessageReceiver, remaining: list[MessageReceiver]) -> bool:
         """Whether ``receiver`` is still this batch's; renews ``remaining`` when due."""
         if time.monotonic() >= self.renew_at:
+            self.before_renew()
             self.renew(remaining)
         return receiver.pk in self.held
 
@@ -480,14 +487,64 @@ class DeferredRecord:
     def __init__(self) -> None:
         self.pending: Callable[[], object] | None = None
 
-    def defer(self, write: Callable[[], object]) -> None:
+    def defer(self, receiver: MessageReceiver, token: str, address: str) -> None:
         self.flush()
-        self.pending = write
+        self.pending = partial(record_success, receiver, token, address)
 
     def flush(self) -> None:
         write, self.pending = self.pending, None
         if write is not None:
             write()
+
+
+class PipelinedRecord(DeferredRecord):
+    """On PostgreSQL, sends each success's UPDATE at once and waits for it in :meth:`flush`.
+
+    The database runs the UPDATE and commits while this worker builds the next email and
+    sends its envelope; the next email is still delivered only after the commit. Nothing
+    else may use the connection in between, so every other query flushes first.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pgconn = None
+
+    def defer(self, receiver: MessageReceiver, token: str, address: str) -> None:
+        self.flush()
+        db_connection.ensure_connection()
+        self.pgconn = db_connection.connection.pgconn
+        now = timezone.now().isoformat()
+        params = [Status.SENT, now, address, str(receiver.pk), token]
+        self.pgconn.send_query_params(
+            numbered_success_sql().encode(), [value.encode() for value in params]
+        )
+
+    def flush(self) -> None:
+        from psycopg import pq
+
+        pgconn, self.pgconn = self.pgconn, None
+        if pgconn is None:
+            return
+        results = []
+        while (result := pgconn.get_result()) is not None:
+            results.append(result)
+        failed = [r for r in results if r.status != pq.ExecStatus.COMMAND_OK]
+        if failed:
+            message = failed[0].error_message.decode(errors="replace")
+            raise DatabaseError(f"Recording a sent email failed: {message}")
+
+
+def numbered_success_sql() -> str:
+    """The success UPDATE with libpq's $1..$5 placeholders."""
+    parts = success_sql().split("%s")
+    return "".join(f"{part}${index}" for index, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+def recorder() -> DeferredRecord:
+    """Pipelined on a PostgreSQL connection in autocommit (a worker), else the plain one."""
+    if db_connection.vendor == "postgresql" and not db_connection.in_atomic_block:
+        return PipelinedRecord()
+    return DeferredRecord()
 
 
 def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcome:
@@ -498,8 +555,8 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
     """
     outcome = BatchOutcome(message_ids={r.message_id for r in receivers})
     connection = get_connection()
-    limiter, lease = worker_rate_limiter(), LeaseKeeper(receivers, token)
-    previous = DeferredRecord()
+    previous = recorder()
+    limiter, lease = worker_rate_limiter(), LeaseKeeper(receivers, token, previous.flush)
     try:
         for index, receiver in enumerate(receivers):
             limiter.wait()
@@ -517,7 +574,7 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
                     outcome.batch_error = error_message(batch_cause(error))
                     break
             else:
-                previous.defer(partial(record_success, receiver, token, address))
+                previous.defer(receiver, token, address)
                 outcome.sent += 1
     finally:
         previous.flush()

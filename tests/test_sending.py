@@ -312,3 +312,27 @@ def test_authentication_refused_535_fails_the_batch_without_burning_counts(
     assert error["smtp_code"] == 535 and "SMTPAuthenticationError" in error["exception_class"]
     assert [r.pending_sends for r in receivers] == [0, 1, 1]
     assert server.handler.total() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_workers_record_successes_pipelined(
+    require_postgres, make_user, smtp_server, monkeypatch
+):
+    """A worker in autocommit sends each UPDATE without waiting and waits before the next email."""
+    from messaging import sending
+    from messaging.api import send_message
+
+    sent_queries = []
+    original = sending.PipelinedRecord.defer
+    monkeypatch.setattr(
+        sending.PipelinedRecord,
+        "defer",
+        lambda self, *args: sent_queries.append(1) or original(self, *args),
+    )
+    users = [make_user() for _ in range(4)] + [make_user(email="z+550@example.org")]
+    message = send_message(users=users, subject="Hi", html="<p>Hi</p>")
+    statuses = sorted(message.receivers.values_list("status", flat=True))
+    assert statuses == ["error", "sent", "sent", "sent", "sent"]
+    assert len(sent_queries) == 4
+    assert not message.receivers.filter(claimed_until__isnull=False).exists()
+    assert message.receivers.filter(status="sent", sent_datetime__isnull=False).count() == 4
