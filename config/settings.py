@@ -25,6 +25,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 INSTALLED_APPS = [
     "modeltranslation",
     "messaging",
+    # The demo site itself: demo data, the demo SMTP server and the benchmarks.
+    "config",
     "wagtail.contrib.settings",
     "wagtail.sites",
     "wagtail.users",

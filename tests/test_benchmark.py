@@ -13,8 +13,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from messaging.benchmarks import memory
-from messaging.benchmarks.common import throwaway_database, write_metric
+from config.benchmarks import memory
+from config.benchmarks.common import throwaway_database, write_metric
 from messaging.models import MessageReceiver
 
 NUMBER = r"\d+(\.\d+)?"

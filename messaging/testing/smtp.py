@@ -1,6 +1,6 @@
 """A real SMTP server (aiosmtpd) that stores what it receives and fails on demand.
 
-Used by ``make demo`` (``manage.py messaging_smtpd``) and by the tests. The answer to
+Used by the tests and by the demo site (``manage.py messaging_smtpd``). The answer to
 each recipient is chosen by its address:
 
 - a ``+TAG`` in the local part: ``+550`` / ``+551`` / ``+552`` / ``+553`` / ``+554``,

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from messaging.benchmarks import PARTS, run
+from config.benchmarks import PARTS, run
 
 
 class Command(BaseCommand):
