@@ -15,3 +15,7 @@ class InvalidRecipientError(MessagingError):
 
 class TemplateRenderError(MessagingError):
     """An editor's message template could not be rendered."""
+
+
+class TemplateLimitError(TemplateRenderError):
+    """A render of an editor's template took too long or produced too much text."""

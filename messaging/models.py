@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html2text
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
@@ -13,19 +12,11 @@ from wagtail.fields import RichTextField
 from wagtail.models import PreviewableMixin
 
 from . import conf
+from .rendering.layout import html_to_plain
 
 
 def default_message_type() -> list[str]:
     return ["email"]
-
-
-def html_to_plain(html: str) -> str:
-    """The plain-text form of an email's HTML, as mail clients without HTML show it."""
-    converter = html2text.HTML2Text(bodywidth=0)
-    converter.ignore_images = True
-    converter.ignore_tables = True  # layout tables, not data: keep paragraphs apart
-    converter.protect_links = True
-    return converter.handle(html).strip() + "\n"
 
 
 class MessageTemplate(PreviewableMixin, models.Model):

@@ -1,0 +1,81 @@
+"""Template + language + context -> subject, HTML and plain text of one email.
+
+The public face is :func:`render_for_users` (sending) and :func:`render_sample` (preview
+and checks on save). Modules: ``engine`` (allowlisted tags and filters, limits),
+``context`` (what templates see), ``languages``, ``layout`` (layout, CSS, html2text),
+``protect`` and ``urls`` (tags through lxml/premailer/html2text, values in links),
+``pipeline`` (one pipeline) and ``samples`` (preview, checks on save).
+This package never imports ``messaging.models``.
+"""
+
+from .context import (
+    frozen,
+    full_context,
+    plain_context,
+    plain_value,
+    sample_context,
+    sample_user,
+    user_context,
+)
+from .engine import ALLOWED_FILTERS, ALLOWED_TAGS, check_source, engine
+from .languages import (
+    default_language,
+    default_user_language,
+    normalize_language,
+    site_languages,
+    translated,
+    user_language,
+    user_languages,
+)
+from .layout import html_to_plain, inline_css, render_layout, stylesheet
+from .pipeline import (
+    CompiledEmail,
+    RenderedEmail,
+    check_direct,
+    compile_email,
+    get_template,
+    one_line,
+    render_direct,
+    render_for_users,
+    render_straightforward,
+    subject_line,
+)
+from .samples import render_preview, render_sample, validate_template
+
+__all__ = [
+    "ALLOWED_FILTERS",
+    "ALLOWED_TAGS",
+    "CompiledEmail",
+    "RenderedEmail",
+    "check_direct",
+    "check_source",
+    "compile_email",
+    "default_language",
+    "default_user_language",
+    "engine",
+    "frozen",
+    "full_context",
+    "get_template",
+    "html_to_plain",
+    "inline_css",
+    "normalize_language",
+    "one_line",
+    "plain_context",
+    "plain_value",
+    "render_direct",
+    "render_for_users",
+    "render_layout",
+    "render_preview",
+    "render_sample",
+    "render_straightforward",
+    "sample_context",
+    "sample_user",
+    "site_languages",
+    "stylesheet",
+    "subject_line",
+    "translated",
+    "user_context",
+    "user_language",
+    "user_languages",
+    "validate_template",
+]

@@ -1,0 +1,68 @@
+"""The site's layout around the body, its stylesheet inlined, and HTML made plain text."""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import lru_cache
+
+import html2text
+import premailer
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+
+from ..exceptions import TemplateRenderError
+
+LAYOUT_TEMPLATE = "messaging/email/layout.html"
+STYLESHEET = "messaging/css/email.css"
+
+
+@lru_cache(maxsize=8)
+def _read(path: str, mtime: float) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def stylesheet() -> str:
+    """The email stylesheet's text, read again when the file changes."""
+    found = finders.find(STYLESHEET)
+    if not found:
+        raise TemplateRenderError(
+            f"The email stylesheet {STYLESHEET!r} was not found in the static files. "
+            "Restore it or add one at that path in your static directories."
+        )
+    return _read(found, os.path.getmtime(found))
+
+
+def render_layout(body_html: str, subject: str, language: str) -> str:
+    return render_to_string(
+        LAYOUT_TEMPLATE,
+        {
+            "body": mark_safe(body_html),
+            "subject": subject,
+            "language": language,
+            "site_name": getattr(settings, "WAGTAIL_SITE_NAME", ""),
+        },
+    )
+
+
+def inline_css(document: str) -> str:
+    return premailer.Premailer(
+        document,
+        css_text=stylesheet(),
+        keep_style_tags=False,
+        disable_validation=True,
+        allow_network=False,
+        cssutils_logging_level=logging.CRITICAL,
+    ).transform(pretty_print=False)
+
+
+def html_to_plain(html: str) -> str:
+    """The plain-text form of an email's HTML, as mail clients without HTML show it."""
+    converter = html2text.HTML2Text(bodywidth=0)
+    converter.ignore_images = True
+    converter.ignore_tables = True  # layout tables, not data: keep paragraphs apart
+    converter.protect_links = True
+    return converter.handle(html).strip() + "\n"
