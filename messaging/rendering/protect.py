@@ -167,7 +167,8 @@ def check_blocks(saved: list[Token], found: dict[int, Position]) -> None:
             stack.append((name, found[index]))
         elif name in BLOCK_ENDS and stack:
             opened, where = stack[-1]
-            if where.element is not found[index].element or where.attribute != found[index].attribute:
+            here = found[index]
+            if where.element is not here.element or where.attribute != here.attribute:
                 raise refuse(
                     _(
                         "An element is opened inside {%% %(tag)s %%} and closed outside it "
