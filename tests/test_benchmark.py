@@ -52,3 +52,13 @@ def test_resend_memory_measures_the_command_in_a_child_process(bench_db):
     assert "200 messages were automatically resent." in run.output
     # The child's own peak: a Django process needs tens of megabytes, not gigabytes.
     assert 20 < run.peak_rss_mb < 1000
+
+
+def test_prepare_benchmark_prints_both_metric_lines(bench_db):
+    out = StringIO()
+    call_command("messaging_benchmark", "--only", "prepare", "--receivers", "4", stdout=out)
+    lines = out.getvalue().splitlines()
+    for name in ("prepare", "prepare_realistic"):
+        pattern = rf"METRIC {name} ours={NUMBER} baseline={NUMBER} ratio={NUMBER}"
+        assert [line for line in lines if re.fullmatch(pattern, line)], lines
+    assert MessageReceiver.objects.filter(message__template__key="bench-prepare").count() == 0

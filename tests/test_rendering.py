@@ -521,7 +521,25 @@ NAMES = [f"v{n}" for n in range(4)]
 VALUE_CHARS = st.characters(
     codec="utf-8", exclude_characters="%\x00\r", exclude_categories=["Cs"]
 ) | st.sampled_from(list("\"'<>&*_[]()#`\\-+.!\u200f\u202e\u0001\u001f\t\n"))
-SHORT = st.text(VALUE_CHARS, max_size=12)
+FRAGMENTS = st.sampled_from(
+    [
+        "<b>",
+        "</p>",
+        "&amp;",
+        "&",
+        '" onclick="x',
+        "' a='",
+        "<img src=x onerror=alert(1)>",
+        "**",
+        "[a](b)",
+        "1. ",
+        "# ",
+        "\u202eevil",
+        "{{ x }}",
+        "javascript:",
+    ]
+)
+SHORT = st.lists(st.one_of(st.text(VALUE_CHARS, max_size=4), FRAGMENTS), max_size=4).map("".join)
 LONG = st.text(VALUE_CHARS, min_size=1, max_size=4).map(lambda s: (s * 20480)[:20480])
 VALUES = st.tuples(SHORT, SHORT, SHORT, st.one_of(SHORT, LONG)).map(list)
 WORDS = st.sampled_from(["Hello", "dear", "student", "see", "the"])
@@ -610,7 +628,7 @@ def emails_for(body: str, values: list[str]) -> tuple:
 
 
 @hypothesis_settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

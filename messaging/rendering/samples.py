@@ -9,6 +9,7 @@ from django.template import VariableDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from wagtail.rich_text import expand_db_html
 
 from ..exceptions import TemplateRenderError
@@ -26,7 +27,11 @@ from .pipeline import (
     subject_context,
 )
 
-FIELD_LABELS = {"subject": "Subject", "body": "Body", "body_text": "Plain-text body"}
+FIELD_LABELS = {
+    "subject": gettext_lazy("Subject"),
+    "body": gettext_lazy("Body"),
+    "body_text": gettext_lazy("Plain-text body"),
+}
 
 
 def render_sample(template: Any, language: str) -> RenderedEmail:
@@ -73,7 +78,7 @@ def field_error(base: str, language: str, error: Exception) -> str:
     else:
         reason = f"{type(error).__name__}: {error}"
     return _("%(field)s (%(language)s): %(reason)s") % {
-        "field": _(FIELD_LABELS[base]),
+        "field": FIELD_LABELS[base],
         "language": language_name(language),
         "reason": reason,
     }
