@@ -51,10 +51,12 @@ REALISTIC_BODY = (
     "<ul>{% for part in parts %}<li>{{ part.name }} ({{ part.points }} points) "
     '<a href="https://devilry.example.org/a/{{ part.id }}?from={{ user.username }}&amp;'
     'q={{ part.name }}">[details]</a></li>{% endfor %}</ul>'
-    "<p>Questions? Write to <a href=\"mailto:{{ contact }}\">{{ contact }}</a> "
+    '<p>Questions? Write to <a href="mailto:{{ contact }}">{{ contact }}</a> '
     '& see <a href="https://devilry.example.org/help?topic={{ course }}">help (FAQ)</a>.</p>'
 )
-REALISTIC_SUBJECT = "{{ assignment }} ({{ course }}) [{{ term }}]: feedback for {{ user.full_name }}"
+REALISTIC_SUBJECT = (
+    "{{ assignment }} ({{ course }}) [{{ term }}]: feedback for {{ user.full_name }}"
+)
 CONTEXT = {
     "title": "Deadline moved",
     "assignment": "Assignment 3",
@@ -163,9 +165,7 @@ def run(receivers: int, stdout: TextIO) -> None:
     ]:
         ours_s, base_s = compare(template, users)
         ours_rate, base_rate = receivers / ours_s, receivers / base_s
-        write_metric(
-            stdout, name, ours=ours_rate, baseline=base_rate, ratio=ours_rate / base_rate
-        )
+        write_metric(stdout, name, ours=ours_rate, baseline=base_rate, ratio=ours_rate / base_rate)
         stdout.flush()
     many = make_users(receivers * 10, "prepmany", odd_names=True)
     small, large = peak_mb(template, odd_users), peak_mb(template, many)
