@@ -52,3 +52,13 @@ def test_resend_memory_measures_the_command_in_a_child_process(bench_db):
     assert "200 messages were automatically resent." in run.output
     # The child's own peak: a Django process needs tens of megabytes, not gigabytes.
     assert 20 < run.peak_rss_mb < 1000
+
+
+def test_bulk_resend_memory_prints_its_metric_line(bench_db):
+    from config.benchmarks import bulk_resend
+
+    out = StringIO()
+    bulk_resend.run(out, sizes=(300, 600))
+    pattern = rf"METRIC bulk_resend_memory n10k={NUMBER} n50k={NUMBER} ratio={NUMBER}"
+    assert re.fullmatch(pattern, out.getvalue().splitlines()[-1])
+    assert not MessageReceiver.objects.exists()  # cleared afterwards
