@@ -41,6 +41,7 @@ def error_context(entry: dict) -> dict:
         "traceback_html": highlight_traceback(traceback) if traceback else "",
         "traceback_lines": len(traceback.splitlines()),
         "collapsed": len(traceback.splitlines()) > COLLAPSE_AFTER_LINES,
+        "ambiguous": entry.get("ambiguous") is True,
     }
 
 

@@ -180,6 +180,25 @@ class ReceiverIndexView(generic.IndexView):
     def columns(self) -> list:
         return receiver_columns(self)
 
+    @cached_property
+    def input_problem(self) -> str:
+        """What is wrong with the search text or a filter typed, or "" when all is usable."""
+        search = self.search_form
+        if search is not None and search.is_bound and not search.is_valid():
+            return _("The search text cannot be used: %(errors)s") % {
+                "errors": " ".join(search.errors.get("q", []))
+            }
+        if self.filters is not None and not self.filters.is_valid():
+            errors = [f"{name}: {' '.join(e)}" for name, e in self.filters.errors.items()]
+            return _("A filter cannot be used: %(errors)s") % {"errors": "; ".join(errors)}
+        return ""
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        # Wagtail ignores invalid filters and lists everything; list nothing instead.
+        if self.input_problem:
+            return queryset.none()
+        return super().filter_queryset(queryset)
+
     def search_queryset(self, queryset: QuerySet) -> QuerySet:
         if not self.is_searching:
             return queryset
@@ -205,6 +224,8 @@ class ReceiverIndexView(generic.IndexView):
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
         context["items_capped"] = getattr(context.get("paginator"), "is_capped", False)
+        if self.input_problem:
+            messages.error(self.request, self.input_problem)
         return context
 
 

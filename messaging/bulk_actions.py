@@ -2,25 +2,54 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from functools import cached_property
+
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.db.models import QuerySet
-from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.generic import FormView
+from wagtail.admin.forms.search import SearchForm
 from wagtail.admin.views.bulk_action import BulkAction
 
 from .admin_permissions import can_resend
-from .filters import MessageReceiverFilterSet, search_receivers
+from .filters import MAX_ID, MessageReceiverFilterSet, search_receivers
+from .maintenance import request_sends_for
 from .models import MessageReceiver
-from .sending import request_sends
+
+PREVIEW_ROWS = 200  # receivers listed on the confirmation page; the rest are counted
+
+
+def parse_ids(values: list[str]) -> list[int]:
+    """The receiver ids of the query string, or :class:`BadRequest` saying what is wrong."""
+    values = [value for value in values if value.strip()]
+    if not values:
+        raise BadRequest(_("No receivers were selected. Select some in the listing first."))
+    try:
+        ids = [int(value) for value in values]
+    except ValueError:
+        raise BadRequest(
+            _("Receiver ids are whole numbers; got %(value)s. Select receivers in the listing.")
+            % {"value": ", ".join(repr(value) for value in values[:5])}
+        ) from None
+    if not all(1 <= pk <= MAX_ID for pk in ids):
+        raise BadRequest(_("A receiver id is out of range. Select receivers in the listing."))
+    return ids
 
 
 class ResendBulkAction(BulkAction):
-    """Resends the selected receivers whatever their status; GET confirms, POST acts."""
+    """Resends the selected receivers whatever their status; GET confirms, POST acts.
+
+    The selection is a query of ids, never a list of rows: the confirmation page counts
+    it and shows the first :data:`PREVIEW_ROWS`, and the action asks for the sends a
+    chunk of ids at a time (:func:`~messaging.maintenance.request_sends_for`), so
+    resending 100,000 receivers takes little memory and a few seconds.
+    """
 
     models = [MessageReceiver]
-    display_name = _("Resend")
+    display_name = gettext_lazy("Resend")
     action_type = "resend"
-    aria_label = _("Resend to selected receivers")
+    aria_label = gettext_lazy("Resend to selected receivers")
     template_name = "messaging/admin/receivers/confirm_bulk_resend.html"
     action_priority = 10
 
@@ -29,24 +58,63 @@ class ResendBulkAction(BulkAction):
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
 
-    @classmethod
-    def get_queryset(cls, model, object_ids) -> QuerySet:
-        return model.objects.filter(pk__in=object_ids).select_related("user")
+    @cached_property
+    def problem(self) -> str:
+        """Why "select all" selects nothing: the search or a filter cannot be used."""
+        search = SearchForm({"q": self.request.GET.get("q", "")})
+        if not search.is_valid():
+            return _("The search text cannot be used: %(errors)s") % {
+                "errors": " ".join(search.errors["q"])
+            }
+        filterset = MessageReceiverFilterSet(self.request.GET)
+        if not filterset.is_valid():
+            errors = [f"{name}: {' '.join(e)}" for name, e in filterset.errors.items()]
+            return _("A filter cannot be used: %(errors)s") % {"errors": "; ".join(errors)}
+        return ""
 
     def get_all_objects_in_listing_query(self, parent_id) -> QuerySet:
         """ "Select all": the listing's filters and search, read from the query string."""
-        queryset = MessageReceiver.objects.all()
-        filterset = MessageReceiverFilterSet(self.request.GET, queryset=queryset)
-        if not filterset.is_valid():
-            return queryset.none().values_list("pk", flat=True)  # never "everything"
-        queryset = filterset.qs
+        ids = MessageReceiver.objects.values_list("pk", flat=True)
+        if self.problem:
+            return ids.none()  # never "everything"
+        queryset = MessageReceiverFilterSet(self.request.GET, queryset=ids).qs
         if query := self.request.GET.get("q", "").strip():
             queryset = search_receivers(queryset, query)
-        return queryset.values_list("pk", flat=True)
+        return queryset
+
+    @cached_property
+    def selection(self) -> QuerySet:
+        """The ids of the selected receivers, as a query that is never loaded whole."""
+        values = self.request.GET.getlist("id")
+        if "all" in values:
+            return self.get_all_objects_in_listing_query(self.request.GET.get("childOf"))
+        return MessageReceiver.objects.filter(pk__in=parse_ids(values)).values_list("pk", flat=True)
+
+    def get_actionable_objects(self) -> tuple[QuerySet, dict]:
+        return self.selection, {"items_with_no_access": []}
+
+    def get_context_data(self, **kwargs) -> dict:
+        count = self.selection.order_by().count()
+        preview = (
+            MessageReceiver.objects.filter(pk__in=self.selection[:PREVIEW_ROWS])
+            .select_related("user")
+            .only("pk", "subject", "send_to", "status", "user")
+        )
+        return {
+            **FormView.get_context_data(self, **kwargs),
+            "items": [{"item": receiver} for receiver in preview],
+            "count": count,
+            "more": max(0, count - PREVIEW_ROWS),
+            "problem": self.problem if "all" in self.request.GET.getlist("id") else "",
+            "items_with_no_access": [],
+            "next": self.next_url,
+            "submit_url": self.request.path + "?" + self.request.META["QUERY_STRING"],
+            "model_opts": self.model._meta,
+        }
 
     @classmethod
-    def execute_action(cls, objects, **kwargs) -> tuple[int, int]:
-        return request_sends(obj.pk for obj in objects), 0
+    def execute_action(cls, objects: QuerySet, **kwargs) -> tuple[int, int]:
+        return request_sends_for(objects), 0
 
     def get_success_message(self, num_parent_objects: int, num_child_objects: int) -> str:
         return ngettext(

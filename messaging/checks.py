@@ -19,6 +19,7 @@ def check_settings(app_configs=None, **kwargs) -> list[Error]:
         conf.retry_base_delay,
         conf.retry_max_delay,
         conf.user_language_resolver,
+        conf.reconnect_limit,
     )
     for number, reader in enumerate(readers, start=1):
         try:

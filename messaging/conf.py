@@ -71,9 +71,9 @@ def retry_base_delay() -> int:
     """Seconds before the first automatic retry of a transient failure.
 
     RFC 5321 (4.5.4.1) asks senders to wait at least 30 minutes between retries;
-    the default waits 15 minutes first and doubles from there.
+    the default waits 30 minutes first and doubles from there.
     """
-    value = _get("MESSAGING_RETRY_BASE_DELAY", 15 * 60)
+    value = _get("MESSAGING_RETRY_BASE_DELAY", 30 * 60)
     return _non_negative_int("MESSAGING_RETRY_BASE_DELAY", value)
 
 
@@ -81,6 +81,13 @@ def retry_max_delay() -> int:
     """Upper bound in seconds of the exponential backoff (default: 4 hours)."""
     value = _get("MESSAGING_RETRY_MAX_DELAY", 4 * 60 * 60)
     return _non_negative_int("MESSAGING_RETRY_MAX_DELAY", value)
+
+
+def reconnect_limit() -> int:
+    """How often one batch reconnects after the server closed the connection (421)
+    before it releases the rest of its receivers (default: 10)."""
+    value = _get("MESSAGING_RECONNECT_LIMIT", 10)
+    return _non_negative_int("MESSAGING_RECONNECT_LIMIT", value)
 
 
 def max_per_second() -> float | None:
@@ -138,6 +145,10 @@ def user_language_resolver() -> Callable[[Any], str]:
 
 
 def secret_setting_names() -> list[str]:
-    """Settings whose values are scrubbed from stored error messages and tracebacks."""
+    """Settings whose values are scrubbed from stored error messages and tracebacks.
+
+    A value may be a string or a dict or list of them (``ANYMAIL = {"..._API_KEY": ...}``);
+    every string inside is scrubbed.
+    """
     extra = list(_get("MESSAGING_SECRET_SETTINGS", []))
     return ["EMAIL_HOST_PASSWORD", "EMAIL_HOST_USER", "SECRET_KEY", *extra]

@@ -1,5 +1,7 @@
 """Errors raised by the messaging app; each message says what is wrong and what to do."""
 
+import smtplib
+
 
 class MessagingError(Exception):
     """Base class of every error the messaging app raises on purpose."""
@@ -19,3 +21,10 @@ class TemplateRenderError(MessagingError):
 
 class TemplateLimitError(TemplateRenderError):
     """A render of an editor's template took too long or produced too much text."""
+
+
+class DeliveryUnconfirmedError(MessagingError, smtplib.SMTPServerDisconnected):
+    """The connection broke after an email's data was sent: the server may have taken it.
+
+    Resending may deliver it twice; the stored error entry says so (``"ambiguous": true``).
+    """

@@ -16,6 +16,8 @@ from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from . import conf
 from .models import Message, MessageReceiver
 
+# The largest id a database column can hold; a larger one typed in a URL is refused.
+MAX_ID = 2**63 - 1
 # A search matching more users than this filters receivers by a subquery instead of a list.
 USER_IDS_INLINE_LIMIT = 1000
 SENT_PRESETS = [
@@ -61,6 +63,12 @@ class DatePresetFilter(django_filters.ChoiceFilter):
         return qs.filter(**{f"{self.field_name}__gte": preset_start(value, timezone.now())})
 
 
+class IdFilter(django_filters.NumberFilter):
+    """A whole-number id (``NumberFilter`` takes decimals, which no id matches)."""
+
+    field_class = forms.IntegerField
+
+
 class MessageReceiverFilterSet(WagtailFilterSet):
     status = django_filters.MultipleChoiceFilter(
         label=_("Status"),
@@ -82,8 +90,12 @@ class MessageReceiverFilterSet(WagtailFilterSet):
         label=_("Message type"), choices=[("email", _("Email"))]
     )
     language = django_filters.ChoiceFilter(label=_("Language"), choices=languages)
-    message = django_filters.NumberFilter(
-        field_name="message_id", label=_("Message ID"), widget=forms.NumberInput
+    message = IdFilter(
+        field_name="message_id",
+        label=_("Message ID"),
+        widget=forms.NumberInput,
+        min_value=1,
+        max_value=MAX_ID,
     )
 
     class Meta:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -115,3 +116,35 @@ def delete_old_receivers(days: int) -> int:
 def delete_messages_without_receivers() -> int:
     deleted, by_model = Message.objects.filter_message_with_no_message_receivers().delete()
     return by_model.get(Message._meta.label, 0)
+
+
+# How many receivers one chunk of a bulk resend reads (ids only) and updates at once.
+RESEND_CHUNK = 1000
+
+
+def request_sends_for(selection: QuerySet) -> int:
+    """Ask for one more delivery of every receiver in ``selection``; returns how many.
+
+    Ids are read a chunk at a time (keyset pagination) and each chunk is one UPDATE, so
+    memory stays flat however many receivers are selected. Delivery is enqueued once the
+    transaction commits, by reading the receivers marked here back in chunks.
+    """
+    now = timezone.now()
+    asked, first, last = 0, None, None
+    ask_again = {"pending_sends": F("pending_sends") + 1, "send_requested_at": now}
+    for ids in iterate_ids(selection, RESEND_CHUNK):
+        asked += MessageReceiver.objects.filter(pk__in=ids).update(**ask_again)
+        first = ids[0] if first is None else first
+        last = ids[-1]
+    if asked:
+        transaction.on_commit(lambda: enqueue_requested(now, first, last))
+    return asked
+
+
+def enqueue_requested(requested_at: datetime, first: int, last: int) -> None:
+    """Enqueue the receivers between ids ``first`` and ``last`` asked for at ``requested_at``."""
+    asked = MessageReceiver.objects.filter(
+        pk__gte=first, pk__lte=last, send_requested_at=requested_at, pending_sends__gt=0
+    )
+    for ids in iterate_ids(asked, conf.batch_size()):
+        enqueue_batches(ids)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
@@ -70,11 +72,23 @@ class MessageTemplate(PreviewableMixin, models.Model):
         return HttpResponse(render_preview(self, mode_name))
 
 
+# A message younger than this is never taken for one whose receivers were deleted.
+UNFINISHED_MESSAGE_GRACE = timedelta(hours=1)
+
+
 class MessageQuerySet(models.QuerySet):
     def filter_message_with_no_message_receivers(self) -> MessageQuerySet:
-        """Messages that have no receiver left (e.g. after old receivers were deleted)."""
+        """Finished messages that have no receiver left (e.g. after old receivers were deleted).
+
+        Messages being written (``draft``, ``preparing``, ``sending``) and messages younger
+        than an hour are never included: their receivers may not be committed yet.
+        """
         receivers = MessageReceiver.objects.filter(message=OuterRef("pk"))
-        return self.filter(~Exists(receivers))
+        unfinished = [Message.Status.DRAFT, Message.Status.PREPARING, Message.Status.SENDING]
+        return self.filter(
+            ~Exists(receivers),
+            created_datetime__lt=timezone.now() - UNFINISHED_MESSAGE_GRACE,
+        ).exclude(status__in=unfinished)
 
 
 class Message(models.Model):

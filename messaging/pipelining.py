@@ -19,6 +19,8 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
 
+from .exceptions import DeliveryUnconfirmedError
+
 LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
@@ -83,7 +85,13 @@ def finish(envelope: Envelope) -> None:
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     smtp.send(body + b".\r\n")
-    code, reply = smtp.getreply()
+    try:
+        code, reply = smtp.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError) as error:
+        raise DeliveryUnconfirmedError(
+            "The connection broke after the email was sent, before the server confirmed it: "
+            "the server may have delivered it, so a resend may duplicate it."
+        ) from error
     if code != 250:
         abandon(smtp, data_open=False)
         raise smtplib.SMTPDataError(code, reply)

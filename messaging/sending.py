@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import socket
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -39,6 +37,7 @@ from django.utils import timezone
 
 from . import conf, pipelining
 from .exceptions import InvalidRecipientError
+from .failures import ConnectionOpenError, Failure, Kind
 from .models import Message, MessageReceiver
 
 logger = logging.getLogger(__name__)
@@ -90,10 +89,17 @@ def enqueue_batches(receiver_ids: Sequence[int], *, message_id: int | None = Non
 
 
 def mark_message_error(message_id: int, error: BaseException, *, stage: str) -> None:
-    """Record on the message that ``stage`` failed, with a scrubbed traceback."""
-    message = Message.objects.get(pk=message_id)
+    """Record on the message that ``stage`` failed, with a scrubbed traceback.
+
+    Never raises because the message is gone (deleted meanwhile): the error is logged,
+    so the caller's own error is the one that propagates.
+    """
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None:
+        logger.error("Message %s vanished; its %s error was: %s", message_id, stage, error)
+        return
     errors = list(message.status_data.get("errors", []))
-    errors.append({"stage": stage, **error_entry(error)})
+    errors.append({"stage": stage, **Failure.of(error).entry()})
     message.status_data = {**message.status_data, "errors": errors[-conf.max_stored_errors() :]}
     message.status = Message.Status.ERROR
     message.save(update_fields=["status", "status_data"])
@@ -140,85 +146,7 @@ def consumed_send(now: datetime) -> Case:
     )
 
 
-# --- classifying failures ---------------------------------------------------------------
-
-# Errors that say the mail setup itself is wrong: every receiver would fail the same way.
-BATCH_ERRORS: tuple[type[BaseException], ...] = (
-    smtplib.SMTPAuthenticationError,
-    smtplib.SMTPSenderRefused,
-    smtplib.SMTPNotSupportedError,
-)
-
-
-# Errors of the mail setup or server rather than of the recipient: never permanent for it.
-SETUP_ERRORS: tuple[type[BaseException], ...] = (
-    *BATCH_ERRORS,
-    smtplib.SMTPConnectError,
-    smtplib.SMTPHeloError,
-)
-
-
-class ConnectionOpenError(Exception):
-    """Opening the mail connection failed; wraps the original error."""
-
-
-def smtp_code(error: BaseException) -> int | None:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _msg in error.recipients.values()]
-        return max(codes) if codes else None
-    return getattr(error, "smtp_code", None)
-
-
-def is_permanent(error: BaseException) -> bool:
-    """A refusal that a retry cannot fix: a bad address or a 5xx reply about the recipient.
-
-    A 5xx reply about the setup (e.g. 535 authentication refused) is not permanent for
-    the receiver: it is retried once the setup is fixed.
-    """
-    if isinstance(error, InvalidRecipientError):
-        return True
-    if isinstance(error, SETUP_ERRORS):
-        return False
-    code = smtp_code(error)
-    return code is not None and 500 <= code < 600
-
-
-def error_message(error: BaseException) -> str:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        parts = []
-        for address, (code, text) in error.recipients.items():
-            reply = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
-            parts.append(f"{address}: {code} {reply}")
-        return "The mail server refused the recipient: " + "; ".join(parts)
-    if isinstance(error, smtplib.SMTPResponseException):
-        reply = error.smtp_error
-        text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
-        return f"The mail server answered {error.smtp_code}: {text}"
-    if isinstance(error, socket.timeout | TimeoutError):
-        return f"The mail server did not answer in time ({error or 'timeout'})."
-    return f"{type(error).__name__}: {error}"
-
-
-def scrub(text: str) -> str:
-    """Remove the values of secret settings (passwords, keys) from ``text``."""
-    for name in conf.secret_setting_names():
-        value = getattr(settings, name, None)
-        if value and isinstance(value, str) and len(value) >= 3:
-            text = text.replace(value, "********")
-    return text
-
-
-def error_entry(error: BaseException) -> dict:
-    """The record of one failed attempt stored in ``status_data["errors"]``."""
-    trace = "".join(traceback.format_exception(error))
-    return {
-        "error_message": scrub(error_message(error)),
-        "timestamp": timezone.now().isoformat(),
-        "exception_traceback": scrub(trace),
-        "exception_class": f"{type(error).__module__}.{type(error).__qualname__}",
-        "smtp_code": smtp_code(error),
-        "permanent": is_permanent(error),
-    }
+# --- retry timing ---------------------------------------------------------------------
 
 
 def backoff_delay(failed_count: int) -> timedelta:
@@ -289,20 +217,30 @@ def relaxed_commits() -> Iterator[None]:
             cursor.execute("RESET synchronous_commit")
 
 
-def record_failure(receiver: MessageReceiver, token: str, error: BaseException) -> bool:
-    """Count a failed attempt: ``failed`` while within the resend limit, else ``error``."""
+def record_failure(
+    receiver: MessageReceiver, token: str, failure: Failure, *, retry_now: bool = False
+) -> bool:
+    """Count a failed attempt: ``failed`` while within the resend limit, else ``error``.
+
+    With ``retry_now`` the receiver keeps its claim: this batch tries it again at once.
+    The in-memory ``receiver`` is updated too, so a second failure adds to the first.
+    """
     failed = receiver.sending_failed_count + 1
-    permanent = is_permanent(error)
-    final = permanent or failed > conf.resend_limit()
-    errors = [*receiver.status_data.get("errors", []), error_entry(error)]
-    updated = MessageReceiver.objects.filter(pk=receiver.pk, claim_token=token).update(
-        status=Status.ERROR if final else Status.FAILED,
-        sending_failed_count=F("sending_failed_count") + 1,
-        status_data={**receiver.status_data, "errors": errors[-conf.max_stored_errors() :]},
-        next_attempt_at=None if final else timezone.now() + backoff_delay(failed),
-        send_to=receiver.send_to,
-        claimed_until=None,
-    )
+    final = failure.permanent or failed > conf.resend_limit()
+    retry_now = retry_now and not final
+    errors = [*receiver.status_data.get("errors", []), failure.entry()]
+    status_data = {**receiver.status_data, "errors": errors[-conf.max_stored_errors() :]}
+    changes = {
+        "status": Status.ERROR if final else Status.FAILED,
+        "sending_failed_count": F("sending_failed_count") + 1,
+        "status_data": status_data,
+        "next_attempt_at": None if final or retry_now else timezone.now() + backoff_delay(failed),
+        "send_to": receiver.send_to,
+    }
+    if not retry_now:
+        changes["claimed_until"] = None
+    updated = MessageReceiver.objects.filter(pk=receiver.pk, claim_token=token).update(**changes)
+    receiver.sending_failed_count, receiver.status_data = failed, status_data
     return bool(updated)
 
 
@@ -430,14 +368,17 @@ class BatchOutcome:
     sent: int = 0
     failed: int = 0
     released: int = 0
+    reconnects: int = 0
     batch_error: str = ""
     message_ids: set[int] = field(default_factory=set)
+    retried: set[int] = field(default_factory=set)  # tried again at once after a 421
 
     def as_dict(self) -> dict:
         return {
             "sent": self.sent,
             "failed": self.failed,
             "released": self.released,
+            "reconnects": self.reconnects,
             "batch_error": self.batch_error,
         }
 
@@ -551,27 +492,30 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
     """Send claimed receivers over one mail connection, recording each outcome in turn.
 
     A success is recorded before the next email is delivered, so at most one email is
-    ever sent but unrecorded; failures are recorded at once.
+    ever sent but unrecorded; failures are recorded at once. When the server closes the
+    connection (421, e.g. a per-connection message limit), the batch reconnects and goes
+    on, up to ``MESSAGING_RECONNECT_LIMIT`` times; see :func:`on_failure`.
     """
     outcome = BatchOutcome(message_ids={r.message_id for r in receivers})
     connection = get_connection()
     previous = recorder()
     limiter, lease = worker_rate_limiter(), LeaseKeeper(receivers, token, previous.flush)
+    queue = list(receivers)
     try:
-        for index, receiver in enumerate(receivers):
+        index = 0
+        while index < len(queue):
+            receiver = queue[index]
+            index += 1
             limiter.wait()
-            if not lease.holds(receiver, receivers[index:]):
+            if not lease.holds(receiver, queue[index - 1 :]):
                 continue  # taken over after this worker lost its lease
             try:
                 address = send_one(receiver, connection, previous.flush)
             except Exception as error:
-                record_failure(receiver, token, batch_cause(error))
-                outcome.failed += 1
-                if not keeps_connection(error):
+                failure = Failure.of(error)
+                if not failure.connection_survives:
                     close_quietly(connection)
-                if isinstance(error, (ConnectionOpenError, *BATCH_ERRORS)):
-                    outcome.released = release(receivers[index + 1 :], token)
-                    outcome.batch_error = error_message(batch_cause(error))
+                if on_failure(receiver, token, failure, outcome, queue, index):
                     break
             else:
                 previous.defer(receiver, token, address)
@@ -582,17 +526,37 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
     return outcome
 
 
-def keeps_connection(error: BaseException) -> bool:
-    """Whether the mail connection is still good after ``error``: a refused recipient."""
-    if isinstance(error, InvalidRecipientError):
+def on_failure(
+    receiver: MessageReceiver,
+    token: str,
+    failure: Failure,
+    outcome: BatchOutcome,
+    queue: list[MessageReceiver],
+    index: int,
+) -> bool:
+    """Record ``failure``; returns whether the batch stops (the rest are released).
+
+    A 421 costs one of the batch's reconnects; the receiver that got it is ``failed`` and,
+    the first time, tried again at once on the new connection (the server refused the
+    connection, not the email). Past the limit, or when every receiver would fail alike
+    (:attr:`Kind.SETUP`), the rest are released for ``resend_failed_messages``.
+    """
+    closing = failure.kind is Kind.CLOSING
+    reconnect = closing and outcome.reconnects < conf.reconnect_limit()
+    retry_now = reconnect and receiver.pk not in outcome.retried
+    if record_failure(receiver, token, failure, retry_now=retry_now) and retry_now:
+        outcome.retried.add(receiver.pk)
+        queue.insert(index, receiver)
+    else:
+        outcome.failed += 1
+    if reconnect:
+        outcome.reconnects += 1
+        return False
+    if closing or failure.kind is Kind.SETUP:
+        outcome.released = release(queue[index:], token)
+        outcome.batch_error = failure.message
         return True
-    return isinstance(error, smtplib.SMTPRecipientsRefused) and smtp_code(error) != 421
-
-
-def batch_cause(error: BaseException) -> BaseException:
-    if isinstance(error, ConnectionOpenError) and error.__cause__ is not None:
-        return error.__cause__
-    return error
+    return False
 
 
 def finish_batch(receiver_ids: Sequence[int], message_ids: set[int], requeue: bool) -> None:

@@ -390,22 +390,73 @@ def test_bulk_resend_post_resends_whatever_the_status(admin_client, records, on_
 def test_select_all_respects_filters_and_search(admin_client, records):
     url = f"{RESEND}?id=all&status=failed&status=not_sent&q=bob&next={RECEIVERS}"
     html = admin_client.get(url).content.decode()
-    assert "Assignment 3 deadline" in html
+    assert "Assignment 3 deadline" in html and "Resend to 2 receivers" in html
     assert "Deadline moved" not in html  # records["sent"] is outside the filter
-    with pytest.MonkeyPatch.context() as patch:
-        asked = []
-        patch.setattr("messaging.bulk_actions.request_sends", lambda ids: asked.extend(ids) or 0)
-        admin_client.post(url)
+    response = admin_client.post(url, follow=True)
+    assert "2 receivers were queued for sending." in response.content.decode()
+    asked = MessageReceiver.objects.filter(pending_sends=1).values_list("pk", flat=True)
     assert sorted(asked) == sorted([records["failed"].pk, records["not_sent"].pk])
 
 
 def test_select_all_with_an_invalid_filter_selects_nothing(admin_client, records):
     url = f"{RESEND}?id=all&status=bogus&next={RECEIVERS}"
-    with pytest.MonkeyPatch.context() as patch:
-        asked = []
-        patch.setattr("messaging.bulk_actions.request_sends", lambda ids: asked.extend(ids) or 0)
-        admin_client.post(url)
-    assert asked == []
+    html = admin_client.get(url).content.decode()
+    assert "A filter cannot be used: status:" in html
+    admin_client.post(url)
+    assert not MessageReceiver.objects.filter(pending_sends__gt=0).exists()
+
+
+def test_select_all_of_many_receivers_confirms_a_count_then_asks_in_chunks(
+    admin_client, make_user, django_capture_on_commit_callbacks, settings
+):
+    """Issue 9: a select-all resend reads ids only and shows a count, not every row."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.MESSAGING_BATCH_SIZE = 1000
+    message = Message.objects.create(status=Message.Status.SENT)
+    user = make_user("many")
+    MessageReceiver.objects.bulk_create(
+        [MessageReceiver(message=message, user=user, subject=f"S{i}") for i in range(2500)]
+    )
+    url = f"{RESEND}?id=all&message={message.pk}&next={RECEIVERS}"
+    response = admin_client.get(url)
+    html = response.content.decode()
+    assert "Resend to 2500 receivers" in html and "… and 2300 more." in html
+    assert len(response.context["items"]) == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, follow=True)
+    assert "2500 receivers were queued for sending." in response.content.decode()
+    assert MessageReceiver.objects.filter(pending_sends=1).count() == 2500
+    from django_tasks import default_task_backend
+
+    enqueued = [len(result.args[0]) for result in default_task_backend.results]
+    assert enqueued == [1000, 1000, 500]
+
+
+@pytest.mark.parametrize("ids", ["id=abc", "id=", "id=1&id=x", "id=99999999999999999999999"])
+def test_bulk_resend_refuses_garbage_ids(admin_client, records, ids):
+    response = admin_client.get(f"{RESEND}?{ids}&next={RECEIVERS}")
+    assert response.status_code == 400
+    assert admin_client.post(f"{RESEND}?{ids}&next={RECEIVERS}").status_code == 400
+    assert not MessageReceiver.objects.filter(pending_sends__gt=0).exists()
+
+
+def test_listing_with_an_impossible_message_id_is_empty_with_a_message(admin_client, records):
+    response = admin_client.get(f"{RECEIVERS}?message=99999999999999999999999")
+    assert response.status_code == 200
+    assert listed_ids(response) == set()
+    assert "A filter cannot be used: message:" in response.content.decode()
+
+
+def test_search_with_a_nul_byte_is_empty_with_a_message(admin_client, records):
+    response = admin_client.get(f"{RECEIVERS}?q=%00")
+    assert response.status_code == 200
+    assert listed_ids(response) == set()
+    assert "The search text cannot be used" in response.content.decode()
+    url = f"{RESEND}?id=all&q=%00&next={RECEIVERS}"
+    html = admin_client.get(url).content.decode()
+    assert "The search text cannot be used" in html
+    admin_client.post(url)
+    assert not MessageReceiver.objects.filter(pending_sends__gt=0).exists()
 
 
 def test_staff_without_resend_permission_is_refused(staff_client, records):
@@ -461,6 +512,18 @@ def test_traceback_panel_newest_first_and_highlighted(admin_client, records):
     assert "send_one" in html
     assert "\n    connection.send_messages" in html or "connection.send_messages" in html
     assert "\\n" not in html.split("data-traceback-panel")[1].split("</section>")[0]
+
+
+def test_traceback_panel_warns_when_a_resend_may_duplicate(admin_client, records):
+    receiver = records["failed"]
+    dropped = {**error("connection dropped after data", 1), "ambiguous": True}
+    receiver.status_data = {"errors": [error("refused", 2), dropped]}
+    receiver.save()
+    html = inspect(admin_client, receiver).content.decode()
+    panel = html.split("data-traceback-panel")[1].split("</section>")[0]
+    assert panel.count("data-error-ambiguous") == 1
+    assert "may have delivered it. A resend may deliver it twice." in panel
+    assert panel.index("connection dropped") < panel.index("data-error-ambiguous")
 
 
 def test_long_tracebacks_are_collapsed(admin_client, records):

@@ -123,3 +123,13 @@ def test_enqueue_failure_marks_the_message_error(make_user, settings, on_commit)
     assert message.status_data["errors"][0]["stage"] == "enqueue"
     receiver = message.receivers.get()
     assert receiver.pending_sends == 1  # kept, so the cron command can pick it up
+
+
+def test_recording_an_error_on_a_vanished_message_does_not_raise(caplog):
+    from messaging.sending import mark_message_error
+
+    message = Message.objects.create(status="preparing")
+    Message.objects.filter(pk=message.pk).delete()
+    mark_message_error(message.pk, ValueError("the real error"), stage="prepare")
+    [record] = [r for r in caplog.records if r.name == "messaging.sending"]
+    assert "vanished" in record.getMessage() and "the real error" in record.getMessage()

@@ -62,3 +62,13 @@ def test_prepare_benchmark_prints_both_metric_lines(bench_db):
         pattern = rf"METRIC {name} ours={NUMBER} baseline={NUMBER} ratio={NUMBER}"
         assert [line for line in lines if re.fullmatch(pattern, line)], lines
     assert MessageReceiver.objects.filter(message__template__key="bench-prepare").count() == 0
+
+
+def test_bulk_resend_memory_prints_its_metric_line(bench_db):
+    from config.benchmarks import bulk_resend
+
+    out = StringIO()
+    bulk_resend.run(out, sizes=(300, 600))
+    pattern = rf"METRIC bulk_resend_memory n10k={NUMBER} n50k={NUMBER} ratio={NUMBER}"
+    assert re.fullmatch(pattern, out.getvalue().splitlines()[-1])
+    assert not MessageReceiver.objects.exists()  # cleared afterwards

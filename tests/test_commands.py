@@ -139,7 +139,18 @@ def test_delete_message_receivers_rejects_bad_days(days, failed_receivers):
 )
 def test_delete_messages_without_receivers(command, failed_receivers):
     failed_receivers(1)
-    Message.objects.create()
-    Message.objects.create()
+    old = timezone.now() - timedelta(hours=2)
+    Message.objects.create(status="sent", created_datetime=old)
+    Message.objects.create(status="error", created_datetime=old)
+    preparing = Message.objects.create(status="preparing", created_datetime=old)
+    young = Message.objects.create(status="sent")
     assert "Deleted 2 messages without receivers." in run(command)
-    assert Message.objects.count() == 1
+    assert Message.objects.count() == 3
+    assert Message.objects.filter(pk__in=[preparing.pk, young.pk]).count() == 2
+
+
+def test_delete_message_receivers_names_the_allowed_range(failed_receivers):
+    failed_receivers(1, created_datetime=timezone.now() - timedelta(days=40))
+    with pytest.raises(CommandError, match=r"allowed: 0 to 36500"):
+        run("delete_message_receivers", "1000000000")
+    assert MessageReceiver.objects.count() == 1

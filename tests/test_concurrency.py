@@ -187,3 +187,38 @@ def test_batch_slower_than_its_lease_keeps_its_claims_while_cron_runs(request, p
 
     assert deliveries == dict.fromkeys(addresses, 1)
     assert not any(recovered)
+
+
+# --- issue 9: nightly cleanup while a message is being prepared ------------------------
+
+# Set by the test: runs the cleanup command in another process, once.
+DURING_PREPARE: list = []
+
+
+def language_while_cleanup_runs(user) -> str:
+    """A slow ``MESSAGING_USER_LANGUAGE``: the cleanup cron job runs while it works."""
+    while DURING_PREPARE:
+        DURING_PREPARE.pop()()
+    return "en"
+
+
+def test_cleanup_never_deletes_a_message_being_prepared(request, processes, settings, make_user):
+    from messaging.api import send_message
+    from messaging.models import Message, MessageTemplate
+
+    shared_db = shared_database(request, postgres_only=True)
+    settings.MESSAGING_USER_LANGUAGE = f"{__name__}.language_while_cleanup_runs"
+    env = worker_env(shared_db, 25)
+    outputs = []
+    DURING_PREPARE.append(
+        lambda: outputs.append(processes.run(["delete_messages_without_receivers"], env))
+    )
+    template = MessageTemplate.objects.create(
+        key="moved", name="Moved", subject_en="Moved", body_en="<p>Moved</p>"
+    )
+    users = [make_user() for _ in range(3)]
+    message = send_message(template, users=users)
+    assert outputs and "Deleted 0 messages without receivers." in outputs[0]
+    message.refresh_from_db()
+    assert message.status in {Message.Status.SENDING, Message.Status.SENT}
+    assert message.receivers.count() == 3

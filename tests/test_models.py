@@ -63,10 +63,27 @@ def test_filter_old_receivers(make_user):
 
 
 def test_filter_message_with_no_message_receivers(make_user):
-    empty = Message.objects.create()
-    full = Message.objects.create()
+    old = timezone.now() - timedelta(hours=2)
+    empty = Message.objects.create(status="sent", created_datetime=old)
+    full = Message.objects.create(status="sent", created_datetime=old)
     MessageReceiver.objects.create(message=full, user=make_user())
     assert list(Message.objects.filter_message_with_no_message_receivers()) == [empty]
+
+
+@pytest.mark.parametrize(
+    "status,age",
+    [
+        ("draft", timedelta(days=2)),
+        ("preparing", timedelta(days=2)),
+        ("sending", timedelta(days=2)),
+        ("sent", timedelta(minutes=50)),
+        ("error", timedelta(minutes=50)),
+    ],
+)
+def test_messages_being_written_or_young_are_never_empty_ones(status, age):
+    """Their receivers may not be committed yet (issue 9: cleanup raced send_message)."""
+    Message.objects.create(status=status, created_datetime=timezone.now() - age)
+    assert list(Message.objects.filter_message_with_no_message_receivers()) == []
 
 
 def test_resend_permission_is_declared():

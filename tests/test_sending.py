@@ -205,7 +205,9 @@ def test_real_smtp_transient_failures_are_failed_with_backoff(
     receiver = receiver_for(email=f"someone+{tag}@example.org")
     on_commit(receiver.send)
     receiver.refresh_from_db()
-    assert (receiver.status, receiver.sending_failed_count) == ("failed", 1)
+    # A 421 closes the connection: the batch reconnects and tries that receiver once more.
+    attempts = 2 if code == 421 else 1
+    assert (receiver.status, receiver.sending_failed_count) == ("failed", attempts)
     assert receiver.next_attempt_at is not None
     error = receiver.status_data["errors"][0]
     assert error["smtp_code"] == code
@@ -336,3 +338,139 @@ def test_postgresql_workers_record_successes_pipelined(
     assert len(sent_queries) == 4
     assert not message.receivers.filter(claimed_until__isnull=False).exists()
     assert message.receivers.filter(status="sent", sent_datetime__isnull=False).count() == 4
+
+
+# --- issue 9: per-connection limits, drops after DATA, secrets, retry timing -----------
+
+
+def pending_receivers(make_user, addresses: list[str]) -> list[int]:
+    message = Message.objects.create(status="sending")
+    return [
+        MessageReceiver.objects.create(
+            message=message,
+            user=make_user(email=address),
+            subject="Hi",
+            message_content_plain="Hi",
+            pending_sends=1,
+        ).pk
+        for address in addresses
+    ]
+
+
+@pytest.fixture(params=[True, False], ids=["pipelining", "no-pipelining"])
+def limited_smtp(request, settings):
+    """A real server that closes each connection with 421 after 3 emails."""
+    from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
+
+    handler = FaultInjectingHandler(pipelining=request.param, messages_per_connection=3)
+    with SMTPServer(handler) as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        settings.EMAIL_TIMEOUT = 2
+        yield server
+
+
+def test_per_connection_limit_reconnects_and_delivers_the_whole_batch(make_user, limited_smtp):
+    from messaging.sending import deliver
+
+    ids = pending_receivers(make_user, [f"u{i}@example.org" for i in range(10)])
+    outcome = deliver(ids)
+    assert (outcome["sent"], outcome["released"], outcome["reconnects"]) == (10, 0, 3)
+    assert limited_smtp.handler.total() == 10
+    assert limited_smtp.handler.connections_closed_at_limit == 3
+    receivers = MessageReceiver.objects.filter(pk__in=ids).order_by("pk")
+    assert {r.status for r in receivers} == {"sent"}
+    assert not receivers.filter(pending_sends__gt=0).exists()
+    # The receivers that got the 421 keep the record of that failed attempt.
+    refused = [r for r in receivers if r.sending_failed_count]
+    assert [r.pk for r in refused] == [ids[3], ids[6], ids[9]]
+    [entry] = refused[0].status_data["errors"]
+    assert (entry["smtp_code"], entry["kind"], entry["permanent"]) == (421, "closing", False)
+
+
+def test_reconnects_per_batch_are_bounded_then_the_rest_is_released(
+    make_user, limited_smtp, settings
+):
+    from messaging.sending import deliver
+
+    settings.MESSAGING_RECONNECT_LIMIT = 1
+    ids = pending_receivers(make_user, [f"u{i}@example.org" for i in range(10)])
+    outcome = deliver(ids)
+    assert (outcome["sent"], outcome["reconnects"], outcome["released"]) == (6, 1, 3)
+    assert "421" in outcome["batch_error"]
+    rows = dict(MessageReceiver.objects.filter(pk__in=ids).values_list("pk", "status"))
+    assert [rows[pk] for pk in ids] == ["sent"] * 6 + ["failed"] + ["not_sent"] * 3
+    seventh = MessageReceiver.objects.get(pk=ids[6])
+    assert seventh.next_attempt_at is not None and seventh.claimed_until is None
+    assert list(
+        MessageReceiver.objects.filter(pk__in=ids[7:]).values_list("pending_sends", flat=True)
+    ) == [1, 1, 1]
+    assert limited_smtp.handler.total() == 6
+
+
+def test_drop_after_data_is_recorded_as_ambiguous(make_user, smtp_server):
+    from messaging.sending import deliver
+
+    ids = pending_receivers(make_user, ["x+dropdata@example.org", "y+drop@example.org"])
+    deliver(ids)
+    dropped_after_data, dropped_at_rcpt = MessageReceiver.objects.filter(pk__in=ids).order_by("pk")
+    [entry] = dropped_after_data.status_data["errors"]
+    assert dropped_after_data.status == "failed"
+    assert entry["ambiguous"] is True
+    assert smtp_server.handler.total() == 1  # the server did take it
+    # A drop before the data was sent is no doubt: nothing was delivered.
+    assert "ambiguous" not in dropped_at_rcpt.status_data["errors"][0]
+
+
+def test_secret_settings_may_be_dicts_and_lists(receiver_for, on_commit, settings, monkeypatch):
+    settings.EMAIL_BACKEND = "tests.test_sending.FailingBackend"
+    settings.ANYMAIL = {"MAILGUN_API_KEY": "key-mailgun-123", "EXTRA": ["list-secret-456"]}
+    settings.MESSAGING_SECRET_SETTINGS = ["ANYMAIL"]
+    error = smtplib.SMTPException("refused key-mailgun-123 and list-secret-456")
+    monkeypatch.setattr(FailingBackend, "error", error)
+    receiver = receiver_for()
+    on_commit(receiver.send)
+    receiver.refresh_from_db()
+    [entry] = receiver.status_data["errors"]
+    stored = entry["error_message"] + entry["exception_traceback"]
+    assert "key-mailgun-123" not in stored and "list-secret-456" not in stored
+    assert "refused ******** and ********" in entry["error_message"]
+
+
+def test_non_ascii_password_is_scrubbed_in_every_form(
+    receiver_for, on_commit, settings, monkeypatch
+):
+    import json
+
+    password = "pässwörd-€"
+    forms = [password, repr(password.encode())[2:-1], ascii(password)[1:-1]]
+    forms.append(json.dumps(password)[1:-1])  # \u00e4 ... \u20ac
+    settings.EMAIL_BACKEND = "tests.test_sending.FailingBackend"
+    settings.EMAIL_HOST_PASSWORD = password
+    reply = f"5.7.8 {password} / {' / '.join(forms[1:])}".encode()
+    monkeypatch.setattr(FailingBackend, "error", smtplib.SMTPAuthenticationError(535, reply))
+    receiver = receiver_for()
+    on_commit(receiver.send)
+    receiver.refresh_from_db()
+    [entry] = receiver.status_data["errors"]
+    stored = entry["error_message"] + entry["exception_traceback"]
+    assert [form for form in forms if form in stored] == []
+    assert entry["error_message"].count("********") == 4
+
+
+def test_first_retry_waits_at_least_30_minutes_by_default(receiver_for, on_commit, settings):
+    """RFC 5321 4.5.4.1: a retry interval of at least 30 minutes."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    for name in ("MESSAGING_RETRY_BASE_DELAY", "MESSAGING_RETRY_MAX_DELAY"):
+        if hasattr(settings, name):
+            delattr(settings, name)
+    settings.EMAIL_BACKEND = "tests.test_sending.FailingBackend"
+    receiver = receiver_for()
+    before = timezone.now()
+    on_commit(receiver.send)
+    receiver.refresh_from_db()
+    assert receiver.status == "failed"
+    assert receiver.next_attempt_at >= before + timedelta(minutes=30)

@@ -28,6 +28,7 @@ from hypothesis.stateful import (
 )
 
 from messaging import conf, sending
+from messaging.failures import Failure
 from messaging.maintenance import resend_failed
 from messaging.models import Message, MessageReceiver
 
@@ -236,5 +237,5 @@ def test_send_asked_for_while_a_dead_claim_waits_is_not_lost(make_user):
 
 def test_refused_login_is_retried_not_an_error():
     error = smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed")
-    assert not sending.is_permanent(error)
-    assert sending.is_permanent(smtplib.SMTPRecipientsRefused({"a@b.c": (550, b"no")}))
+    assert not Failure.of(error).permanent
+    assert Failure.of(smtplib.SMTPRecipientsRefused({"a@b.c": (550, b"no")})).permanent

@@ -12,11 +12,11 @@ from typing import TextIO
 
 from .common import throwaway_database
 
-PARTS = ("prepare", "send", "resend_memory", "admin")
+PARTS = ("prepare", "send", "resend_memory", "bulk_resend_memory", "admin")
 
 
 def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
-    from . import admin, memory, prepare, send
+    from . import admin, bulk_resend, memory, prepare, send
 
     if part == "prepare":
         prepare.run(receivers, stdout)
@@ -24,6 +24,8 @@ def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
         send.run(receivers, stdout, sink=sink)
     elif part == "resend_memory":
         memory.run(stdout)
+    elif part == "bulk_resend_memory":
+        bulk_resend.run(stdout)
     elif part == "admin":
         admin.run(stdout)
 

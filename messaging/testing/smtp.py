@@ -5,9 +5,13 @@ each recipient is chosen by its address:
 
 - a ``+TAG`` in the local part: ``+550`` / ``+551`` / ``+552`` / ``+553`` / ``+554``,
   ``+421`` / ``+450`` / ``+451`` / ``+452`` answer that code; ``+drop`` closes the
-  connection; ``+stall`` waits ``stall_seconds`` before answering;
+  connection; ``+dropdata`` takes the email, then drops the connection without answering
+  its data; ``+stall`` waits ``stall_seconds`` before answering;
 - a domain listed in ``refuse_domains`` gets 550, one in ``defer_domains`` gets 451;
 - anything else is accepted (250) and stored.
+
+With ``messages_per_connection`` set, a connection that carried that many emails gets
+421 to its next MAIL FROM and is closed, as a server with a per-connection limit does.
 
 It offers PIPELINING unless told not to, so both ways of sending are exercised.
 """
@@ -26,7 +30,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-TAG_RE = re.compile(r"\+(\d{3}|drop|stall)@", re.IGNORECASE)
+TAG_RE = re.compile(r"\+(\d{3}|dropdata|drop|stall)@", re.IGNORECASE)
 
 REPLIES = {
     421: "421 4.3.2 Service not available, closing transmission channel",
@@ -52,6 +56,7 @@ class FaultInjectingHandler:
         stall_seconds: float = 30.0,
         keep_messages: bool = True,
         pipelining: bool = True,
+        messages_per_connection: int | None = None,
     ) -> None:
         self.store_dir = Path(store_dir) if store_dir else None
         self.refuse_domains = {domain.lower() for domain in refuse_domains}
@@ -59,6 +64,8 @@ class FaultInjectingHandler:
         self.stall_seconds = stall_seconds
         self.keep_messages = keep_messages
         self.pipelining = pipelining
+        self.messages_per_connection = messages_per_connection
+        self.connections_closed_at_limit = 0
         self.deliveries: Counter[str] = Counter()
         self.messages: list[EmailMessage] = []
         self.lock = threading.Lock()
@@ -69,7 +76,7 @@ class FaultInjectingHandler:
         match = TAG_RE.search(address)
         if match:
             tag = match.group(1).lower()
-            return tag if tag in {"drop", "stall"} else int(tag)
+            return tag if tag in {"drop", "dropdata", "stall"} else int(tag)
         domain = address.rsplit("@", 1)[-1].lower()
         if domain in self.refuse_domains:
             return 550
@@ -84,6 +91,18 @@ class FaultInjectingHandler:
             responses.insert(1, "250-PIPELINING")
         return responses
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        """421 and close once this connection carried ``messages_per_connection`` emails."""
+        limit = self.messages_per_connection
+        if limit is not None and getattr(session, "messages_taken", 0) >= limit:
+            with self.lock:
+                self.connections_closed_at_limit += 1
+            asyncio.get_running_loop().call_soon(server.transport.close)  # after the reply
+            return "421 4.7.0 Too many messages on this connection, closing"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         decision = self.decide(address)
         if decision == "drop":
@@ -94,6 +113,8 @@ class FaultInjectingHandler:
         elif isinstance(decision, int):
             return REPLIES.get(decision, f"{decision} Refused")
         envelope.rcpt_tos.append(address)
+        if decision == "dropdata":
+            session.drop_after_data = True
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
@@ -106,6 +127,9 @@ class FaultInjectingHandler:
         if self.store_dir:
             name = f"{time.time_ns()}-{len(envelope.rcpt_tos)}.eml"
             (self.store_dir / name).write_bytes(content)
+        session.messages_taken = getattr(session, "messages_taken", 0) + 1
+        if getattr(session, "drop_after_data", False):
+            server.transport.abort()  # taken, but the client never hears so
         return "250 Message accepted for delivery"
 
     def total(self) -> int:

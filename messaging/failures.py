@@ -1,0 +1,203 @@
+"""One classification of delivery failures: what kind, whether the connection survives,
+what to store.
+
+Every decision the delivery loop takes about a failed attempt reads a :class:`Failure`:
+``failure.kind`` says whether the receiver is refused for good, should be retried later,
+whether the mail setup is wrong (stop the batch), or the server is closing the connection
+(reconnect and go on); ``failure.connection_survives`` whether the next email may use the
+same connection; :meth:`Failure.entry` is what is stored in ``status_data["errors"]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import smtplib
+import socket
+import traceback
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.conf import settings
+from django.utils import timezone
+
+from . import conf
+from .exceptions import DeliveryUnconfirmedError, InvalidRecipientError
+
+# Errors that say the mail setup itself is wrong: every receiver would fail the same way.
+SETUP_ERRORS: tuple[type[BaseException], ...] = (
+    smtplib.SMTPAuthenticationError,
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPNotSupportedError,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPHeloError,
+)
+CLOSING_CODE = 421  # RFC 5321 4.2.3: the server is closing this transmission channel
+MASK = "********"
+
+
+class ConnectionOpenError(Exception):
+    """Opening the mail connection failed; wraps the original error."""
+
+
+class Kind(StrEnum):
+    """What a failed attempt means for its receiver and for the rest of the batch."""
+
+    RECIPIENT = "recipient"
+    """Refused for good (a bad address, a 5xx about the recipient): ``error`` at once."""
+    TRANSIENT = "transient"
+    """Might work later (4xx, timeout, dropped connection): ``failed``, retried with backoff."""
+    SETUP = "setup"
+    """Every receiver would fail the same way (login refused, server unreachable): the
+    batch stops and the rest wait for ``resend_failed_messages``."""
+    CLOSING = "closing"
+    """The server closes this connection (421): reconnect and go on with the batch."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A classified failed attempt; build it with :meth:`of`."""
+
+    error: BaseException
+    kind: Kind
+    connection_survives: bool
+    message: str
+    smtp_code: int | None
+    ambiguous: bool = False
+    """The server may have taken the email (the connection dropped after its data)."""
+
+    @classmethod
+    def of(cls, error: BaseException) -> Failure:
+        opening = isinstance(error, ConnectionOpenError)
+        cause = (error.__cause__ if opening else None) or error
+        code = smtp_code(cause)
+        kind = classify(cause, code)
+        if opening and kind is Kind.TRANSIENT:
+            kind = Kind.SETUP  # no connection at all: the next receiver would fail alike
+        return cls(
+            error=cause,
+            kind=kind,
+            connection_survives=survives(cause, code),
+            message=scrub(error_message(cause)),
+            smtp_code=code,
+            ambiguous=dropped_after_data(cause),
+        )
+
+    @property
+    def permanent(self) -> bool:
+        return self.kind is Kind.RECIPIENT
+
+    def entry(self) -> dict:
+        """The record of this attempt stored in ``status_data["errors"]``."""
+        trace = "".join(traceback.format_exception(self.error))
+        entry = {
+            "error_message": self.message,
+            "timestamp": timezone.now().isoformat(),
+            "exception_traceback": scrub(trace),
+            "exception_class": f"{type(self.error).__module__}.{type(self.error).__qualname__}",
+            "smtp_code": self.smtp_code,
+            "permanent": self.permanent,
+            "kind": str(self.kind),
+        }
+        if self.ambiguous:
+            entry["ambiguous"] = True
+        return entry
+
+
+def smtp_code(error: BaseException) -> int | None:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in error.recipients.values()]
+        return max(codes) if codes else None
+    return getattr(error, "smtp_code", None)
+
+
+def classify(error: BaseException, code: int | None) -> Kind:
+    if isinstance(error, InvalidRecipientError):
+        return Kind.RECIPIENT
+    if code == CLOSING_CODE:
+        return Kind.CLOSING
+    if isinstance(error, SETUP_ERRORS):
+        # A connect or greeting failure other than 421 is as wrong for every receiver.
+        return Kind.SETUP
+    if code is not None and 500 <= code < 600:
+        return Kind.RECIPIENT
+    return Kind.TRANSIENT
+
+
+def survives(error: BaseException, code: int | None) -> bool:
+    """A refused recipient leaves the session usable; anything else may have broken it."""
+    if isinstance(error, InvalidRecipientError):
+        return True
+    return isinstance(error, smtplib.SMTPRecipientsRefused) and code != CLOSING_CODE
+
+
+def dropped_after_data(error: BaseException) -> bool:
+    """Whether the connection broke after the email's data was written.
+
+    The server may then have taken the email although no reply says so (RFC 5321 6.1
+    calls this the "reliable delivery" gap), so a resend may duplicate it. Seen in
+    :func:`messaging.pipelining.finish` (which raises :class:`DeliveryUnconfirmedError`)
+    and in ``smtplib.SMTP.data`` once it has sent the quoted data (its local ``q``).
+    """
+    if isinstance(error, DeliveryUnconfirmedError):
+        return True
+    if not isinstance(error, smtplib.SMTPServerDisconnected | OSError):
+        return False
+    data = smtplib.SMTP.data.__code__
+    frames = (frame for frame, _line in traceback.walk_tb(error.__traceback__))
+    return any(frame.f_code is data and "q" in frame.f_locals for frame in frames)
+
+
+def error_message(error: BaseException) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        parts = []
+        for address, (code, text) in error.recipients.items():
+            reply = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+            parts.append(f"{address}: {code} {reply}")
+        return "The mail server refused the recipient: " + "; ".join(parts)
+    if isinstance(error, smtplib.SMTPResponseException):
+        reply = error.smtp_error
+        text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+        return f"The mail server answered {error.smtp_code}: {text}"
+    if isinstance(error, socket.timeout | TimeoutError):
+        return f"The mail server did not answer in time ({error or 'timeout'})."
+    return f"{type(error).__name__}: {error}"
+
+
+# --- secrets ----------------------------------------------------------------------------
+
+
+def secret_strings(value) -> list[str]:
+    """Every string inside a setting's value (a string, or dicts and lists of them)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, bytes):
+        return [value.decode(errors="replace")]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in secret_strings(item)]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [text for item in value for text in secret_strings(item)]
+    return []
+
+
+def spellings(secret: str) -> set[str]:
+    """The forms ``secret`` can take in a traceback: itself, the ``repr`` of its bytes,
+    ``ascii()``'s ``\\x``/``\\u`` escapes and JSON's ``\\u`` escapes."""
+    forms = {secret, ascii(secret)[1:-1], json.dumps(secret)[1:-1]}
+    for encoding in ("utf-8", "latin-1"):
+        with contextlib.suppress(UnicodeEncodeError):  # not every secret has a latin-1 form
+            forms.add(repr(secret.encode(encoding))[2:-1])
+    return forms
+
+
+def scrub(text: str) -> str:
+    """Remove the values of secret settings (passwords, keys) from ``text``."""
+    secrets = set()
+    for name in conf.secret_setting_names():
+        for value in secret_strings(getattr(settings, name, None)):
+            if len(value) >= 3:
+                secrets |= spellings(value)
+    # Longest first, so a secret's escaped form is not half-replaced by a shorter one.
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
