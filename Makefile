@@ -15,7 +15,7 @@ COMPILEMESSAGES := if [ -d messaging/locale ]; then $(PY) manage.py compilemessa
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,rq]"
+	$(PY) -m pip install --quiet -e ".[test]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
