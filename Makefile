@@ -1,5 +1,6 @@
 # make demo: set up everything and serve the demo on http://127.0.0.1:8000/admin/
 # make test: run the whole test suite
+# make test VENV=.venv312 PYTHON=python3.12: the same on Django 6.1 (see .ci/run)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,14 +9,14 @@ SMTP_PORT ?= 8025
 export EMAIL_PORT := $(SMTP_PORT)
 
 # Django's compilemessages refuses to run where no locale folder exists yet.
-COMPILEMESSAGES := if [ -d messaging/locale ]; then $(PY) manage.py compilemessages --ignore=.venv >/dev/null; fi
+COMPILEMESSAGES := if [ -d messaging/locale ]; then $(PY) manage.py compilemessages --ignore=.venv* >/dev/null; fi
 
 .PHONY: demo test lint format install messages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,rq]"
+	$(PY) -m pip install --quiet -e ".[test]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -47,4 +48,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 messages: $(STAMP)
-	$(PY) manage.py makemessages -l nb --ignore=.venv --ignore=var --no-obsolete
+	$(PY) manage.py makemessages -l nb --ignore=.venv* --ignore=var --no-obsolete

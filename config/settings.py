@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -94,6 +95,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 30,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Wagtail's search index uses PostgreSQL fields and indexes whose app Django 6.1 checks for.
+    INSTALLED_APPS.append("django.contrib.postgres")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en"
@@ -115,14 +119,26 @@ WAGTAIL_SITE_NAME = os.environ.get("SITE_NAME", "Example University")
 WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 
-# Email: by default SMTP to the local server that `make demo` starts.
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "8025"))
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "30"))
+# Email: by default SMTP to the local server that `make demo` starts. Django 6.1 takes the
+# mailer from MAILERS and deprecates the EMAIL_* settings; Django 5.2 knows only EMAIL_*.
+MAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+SMTP_OPTIONS = {
+    "host": os.environ.get("EMAIL_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("EMAIL_PORT", "8025")),
+    "username": os.environ.get("EMAIL_HOST_USER", ""),
+    "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+    "use_tls": env_bool("EMAIL_USE_TLS", False),
+    "timeout": float(os.environ.get("EMAIL_TIMEOUT", "30")),
+}
+if django.VERSION >= (6, 1):
+    # Only the SMTP backend takes these options; Django refuses unknown ones.
+    _smtp = MAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+    MAILERS = {"default": {"BACKEND": MAIL_BACKEND, "OPTIONS": SMTP_OPTIONS if _smtp else {}}}
+else:
+    EMAIL_BACKEND = MAIL_BACKEND
+    EMAIL_HOST, EMAIL_PORT = SMTP_OPTIONS["host"], SMTP_OPTIONS["port"]
+    EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = SMTP_OPTIONS["username"], SMTP_OPTIONS["password"]
+    EMAIL_USE_TLS, EMAIL_TIMEOUT = SMTP_OPTIONS["use_tls"], SMTP_OPTIONS["timeout"]
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Messaging <noreply@example.org>")
 
 # Tasks: the database backend and `manage.py db_worker` by default; RQ on Redis for many

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
-from django.core.mail.message import sanitize_address
+
+from . import compat
 
 from .exceptions import DeliveryUnconfirmedError
 
@@ -50,9 +51,9 @@ def start(backend, email: EmailMessage) -> Envelope | None:
     if smtp is None or len(recipients) != 1:
         return None
     encoding = email.encoding or settings.DEFAULT_CHARSET
-    sender = sanitize_address(email.from_email, encoding)
-    recipient = sanitize_address(recipients[0], encoding)
-    data = email.message().as_bytes(linesep="\r\n")
+    sender = compat.envelope_address(backend, email.from_email, encoding)
+    recipient = compat.envelope_address(backend, recipients[0], encoding)
+    data = compat.message_bytes(email)
     size = f" SIZE={len(data)}" if smtp.has_extn("size") else ""
     commands = (
         f"MAIL FROM:{smtplib.quoteaddr(sender)}{size}\r\n"

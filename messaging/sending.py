@@ -28,14 +28,14 @@ from functools import cache, partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
 from django.db.models import Case, Exists, F, OuterRef, When
 from django.utils import timezone
 
-from . import conf, pipelining
+from . import compat, conf, pipelining
 from .exceptions import InvalidRecipientError
 from .failures import ConnectionOpenError, Failure, Kind
 from .models import Message, MessageReceiver
@@ -497,7 +497,7 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
     on, up to ``MESSAGING_RECONNECT_LIMIT`` times; see :func:`on_failure`.
     """
     outcome = BatchOutcome(message_ids={r.message_id for r in receivers})
-    connection = get_connection()
+    connection = compat.mail_connection()
     previous = recorder()
     limiter, lease = worker_rate_limiter(), LeaseKeeper(receivers, token, previous.flush)
     queue = list(receivers)

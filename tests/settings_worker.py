@@ -12,7 +12,9 @@ import config.settings
 from config.settings import *  # noqa: F403
 
 DEBUG = False
-EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "5"))
+config.settings.SMTP_OPTIONS["timeout"] = float(os.environ.get("EMAIL_TIMEOUT", "5"))
+if not hasattr(config.settings, "MAILERS"):  # Django 5.2
+    EMAIL_TIMEOUT = config.settings.SMTP_OPTIONS["timeout"]
 
 for _name, _cast in [
     ("MESSAGING_CLAIM_LEASE_SECONDS", int),

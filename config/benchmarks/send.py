@@ -90,7 +90,13 @@ def running_sink(preference: str = "auto") -> Iterator[tuple[str, int]]:
 
 
 def sink_settings(port: int) -> override_settings:
+    # Django 6.1 reads a site's MAILERS and ignores EMAIL_* while MAILERS is set.
+    smtp = {"host": "127.0.0.1", "port": port, "username": "", "password": "", "use_tls": False}
+    mailers = {
+        "default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": smtp}
+    }
     return override_settings(
+        **({"MAILERS": mailers} if hasattr(settings, "MAILERS") else {}),
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=port,

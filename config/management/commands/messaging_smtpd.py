@@ -15,7 +15,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--port", type=int, default=getattr(settings, "EMAIL_PORT", 8025))
+        parser.add_argument("--port", type=int, default=settings.SMTP_OPTIONS["port"])
         parser.add_argument("--store", default=str(settings.VAR_DIR / "mail"))
         parser.add_argument("--refuse-domain", action="append", default=["refused.example.org"])
         parser.add_argument("--defer-domain", action="append", default=["busy.example.org"])

@@ -1,0 +1,45 @@
+"""What differs between the supported Django versions (5.2 LTS and 6.1), in one place.
+
+Django 6.0 moved email to Python's modern email API and 6.1 to ``MAILERS``; the old
+calls still work there but are deprecated. Callers use these functions and stay the same
+on both versions.
+"""
+
+from __future__ import annotations
+
+import email.policy
+
+import django
+from django.core.mail import EmailMessage
+from django.core.mail.backends.base import BaseEmailBackend
+
+MODERN_EMAIL = django.VERSION >= (6, 0)
+HAS_MAILERS = django.VERSION >= (6, 1)
+
+
+def mail_connection() -> BaseEmailBackend:
+    """A new connection of the site's default mailer (``MAILERS`` or ``EMAIL_*``)."""
+    if HAS_MAILERS:
+        from django.core.mail import mailers
+
+        # Falls back to the EMAIL_* settings where MAILERS is not set.
+        return mailers.default
+    from django.core.mail import get_connection
+
+    return get_connection()
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """``message`` as Django's SMTP backend writes it in DATA (CRLF line ends)."""
+    if MODERN_EMAIL:
+        return message.message(policy=email.policy.SMTP).as_bytes()
+    return message.message().as_bytes(linesep="\r\n")
+
+
+def envelope_address(backend: BaseEmailBackend, address: str, encoding: str) -> str:
+    """The address for ``MAIL FROM``/``RCPT TO``, as Django's SMTP backend prepares it."""
+    if hasattr(backend, "prep_address"):  # Django 6.1
+        return backend.prep_address(address)
+    from django.core.mail.message import sanitize_address
+
+    return sanitize_address(address, encoding)
