@@ -15,3 +15,7 @@ class InvalidRecipientError(MessagingError):
 
 class TemplateRenderError(MessagingError):
     """An editor's message template could not be rendered."""
+
+
+class SendingDisabledError(MessagingError):
+    """Sending email to users is switched off (``MESSAGING_SEND_EMAIL_TO_USERS``)."""

@@ -47,7 +47,7 @@ from django.utils.safestring import SafeData, mark_safe
 from modeltranslation.utils import build_localized_fieldname
 from wagtail.rich_text import expand_db_html
 
-from . import conf
+from . import conf, users
 from .exceptions import TemplateRenderError
 from .models import MessageTemplate, html_to_plain
 
@@ -259,18 +259,8 @@ def plain_context(context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def user_context(user: Any) -> dict[str, str]:
-    """The receiver's safe fields, as a plain dict (never the model instance)."""
-    if user is None:
-        return {"first_name": "", "last_name": "", "full_name": "", "username": "", "email": ""}
-    first = getattr(user, "first_name", "") or ""
-    last = getattr(user, "last_name", "") or ""
-    return {
-        "first_name": first,
-        "last_name": last,
-        "full_name": f"{first} {last}".strip() or user.get_username(),
-        "username": user.get_username(),
-        "email": getattr(user, "email", "") or "",
-    }
+    """The receiver's values as a plain dict of text (``MESSAGING_USER_CONTEXT``)."""
+    return users.user_context(user)
 
 
 # --- languages ---------------------------------------------------------------------------
@@ -365,8 +355,21 @@ def render_layout(body_html: str, subject: str, language: str) -> str:
             "subject": subject,
             "language": language,
             "site_name": getattr(settings, "WAGTAIL_SITE_NAME", ""),
+            "signature": conf.email_signature(language),
         },
     )
+
+
+def with_signature(plain: str, language: str) -> str:
+    """An editor's plain-text body with the signature (``MESSAGING_EMAIL_SIGNATURE``) after it.
+
+    The HTML gets the signature from the layout; a plain text made from that HTML has it
+    already.
+    """
+    signature = conf.email_signature(language)
+    if not signature:
+        return plain
+    return f"{plain.rstrip()}\n\n{signature}\n"
 
 
 def inline_css(document: str) -> str:
@@ -473,6 +476,7 @@ def render_values(template: MessageTemplate, values: dict, language: str) -> Ren
         text_source = translated(template, "body_text", language)
         if text_source:
             plain = compile_source(text_source).render(Context(values, autoescape=False))
+            plain = with_signature(plain, language)
         else:
             plain = html_to_plain(document)
     return RenderedEmail(subject=subject, html=document, plain=plain, language=language)
@@ -605,7 +609,9 @@ class CompiledEmail:
             return render_values(self.template, values, self.language)
         document = fill(skeleton, sink)
         if self.text is not None:
-            plain = self.text.render(Context(values, autoescape=False))
+            plain = with_signature(
+                self.text.render(Context(values, autoescape=False)), self.language
+            )
         else:
             plain = self.plain_text(skeleton, sink, document)
         return RenderedEmail(subject=subject, html=document, plain=plain, language=self.language)
