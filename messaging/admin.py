@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 
 from .models import Message, MessageReceiver
 from .sending import request_sends
+from .users import user_search_fields
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -112,10 +113,12 @@ class MessageReceiverAdmin(ReadOnlyAdmin):
         "message_type",
     ]
     list_filter = ["status", "sent_datetime", "message__context_type"]
-    search_fields = ["subject", "user__username", "user__email", "send_to"]
     list_select_related = ["user", "message"]
     actions = [resend_receivers]
     show_full_result_count = False
+
+    def get_search_fields(self, request) -> list[str]:
+        return ["subject", "send_to", *(f"user__{name}" for name in user_search_fields())]
 
     def has_resend_permission(self, request) -> bool:
         return request.user.is_superuser or request.user.has_perm(

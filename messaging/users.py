@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+
 from . import conf
 from .exceptions import ConfigurationError
 
@@ -34,6 +36,17 @@ def default_user_context(user: Any) -> dict[str, str]:
         "username": user.get_username(),
         "email": emails[0] if emails else "",
     }
+
+
+def user_search_fields() -> list[str]:
+    """The user model's username, email and name fields that exist, for admin lists.
+
+    The original product's user model has no ``email``, ``first_name`` or ``last_name``.
+    """
+    model = get_user_model()
+    names = [model.USERNAME_FIELD, model.get_email_field_name(), "first_name", "last_name"]
+    concrete = {field.name for field in model._meta.concrete_fields}
+    return [name for name in dict.fromkeys(names) if name in concrete]
 
 
 def user_emails(user: Any) -> list[str]:
