@@ -11,7 +11,7 @@ export EMAIL_PORT := $(SMTP_PORT)
 # Django's compilemessages refuses to run where no locale folder exists yet.
 COMPILEMESSAGES := if [ -d messaging/locale ]; then $(PY) manage.py compilemessages --ignore=.venv* >/dev/null; fi
 
-.PHONY: demo test lint format install messages
+.PHONY: demo test test-devilry lint format install messages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(COMPILEMESSAGES)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The tests under a user model shaped like the original product's (see README, Tests).
+test-devilry: $(STAMP)
+	$(PY) -m pytest --ds=tests.settings_devilry $(PYTEST_ARGS) tests/devilry
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

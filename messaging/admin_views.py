@@ -27,6 +27,7 @@ from wagtail.admin.views import generic
 from wagtail.admin.widgets.button import HeaderButton
 
 from . import admin_formatting as formatting
+from . import users
 from .admin_permissions import can_resend
 from .filters import MessageFilterSet, MessageReceiverFilterSet, search_receivers
 from .models import Message, MessageReceiver
@@ -45,10 +46,6 @@ RECEIVER_LIST_FIELDS = [
     "message__id",
     "message__context_type",
     "user__id",
-    "user__username",
-    "user__first_name",
-    "user__last_name",
-    "user__email",
 ]
 
 
@@ -206,7 +203,9 @@ class ReceiverIndexView(generic.IndexView):
 
     def get_base_queryset(self) -> QuerySet:
         # The wide columns (HTML, text, status_data) stay in the database.
-        return MessageReceiver.objects.select_related("user", "message").only(*RECEIVER_LIST_FIELDS)
+        return MessageReceiver.objects.select_related("user", "message").only(
+            *RECEIVER_LIST_FIELDS, *(f"user__{name}" for name in users.user_search_fields())
+        )
 
     def as_spreadsheet(self, queryset: QuerySet, spreadsheet_format: str):
         return super().as_spreadsheet(Chunked(queryset), spreadsheet_format)

@@ -8,9 +8,18 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from . import rendering
+from . import conf, rendering
+from .exceptions import SendingDisabledError
+from .failures import Failure
 from .models import Message, MessageReceiver, MessageTemplate
-from .sending import chunked, enqueue_batches, mark_message_error, one_line
+from .sending import (
+    check_sending_enabled,
+    chunked,
+    enqueue_batches,
+    mark_message_error,
+    one_line,
+)
+from .users import user_emails
 
 
 def send_message(
@@ -78,6 +87,8 @@ def prepare_receivers(
             else:
                 emails = rendering.render_direct(chunk, subject, html, plain)
             ids += insert_receivers(message, chunk, emails, now)
+        if not conf.send_email_to_users():
+            ids = []  # recorded as refused by the kill switch: nothing is enqueued
         message.status = Message.Status.SENDING if ids else Message.Status.SENT
         message.save(update_fields=["status"])
         transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))
@@ -86,21 +97,38 @@ def prepare_receivers(
 def insert_receivers(
     message: Message, users: list[Any], emails: list[rendering.RenderedEmail], now
 ) -> list[int]:
-    """Insert one receiver per user with its rendered email and one send asked for."""
+    """Insert one receiver per user with its rendered email and one send asked for.
+
+    While ``MESSAGING_SEND_EMAIL_TO_USERS`` is off, each is recorded as ``error`` with the
+    reason instead, and no send is asked for: only a deliberate resend sends it later.
+    """
+    prefix, state = conf.subject_prefix(), delivery_state(now)
     receivers = MessageReceiver.objects.bulk_create(
         [
             MessageReceiver(
                 message=message,
                 user=user,
-                send_to=getattr(user, "email", "") or "",
+                send_to=", ".join(user_emails(user)) if user is not None else "",
                 language=email.language,
-                subject=one_line(email.subject),
+                subject=one_line(prefix + email.subject),
                 message_content_html=email.html,
                 message_content_plain=email.plain,
-                pending_sends=1,
-                send_requested_at=now,
+                **state,
             )
             for user, email in zip(users, emails, strict=True)
         ]
     )
     return [receiver.pk for receiver in receivers]
+
+
+def delivery_state(now) -> dict[str, Any]:
+    """The delivery fields of a new receiver: one send asked for, or the kill switch's error."""
+    try:
+        check_sending_enabled()
+    except SendingDisabledError as error:
+        return {
+            "status": MessageReceiver.Status.ERROR,
+            "sending_failed_count": 1,
+            "status_data": {"errors": [Failure.of(error).entry()]},
+        }
+    return {"pending_sends": 1, "send_requested_at": now}

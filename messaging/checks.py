@@ -21,11 +21,22 @@ def check_settings(app_configs=None, **kwargs) -> list[Error]:
         conf.user_language_resolver,
         conf.reconnect_limit,
     )
-    for number, reader in enumerate(readers, start=1):
+    # The original product's settings and the user resolvers: E011 onwards (E010 is taken).
+    later_readers = (
+        conf.task_queue,
+        conf.send_email_to_users,
+        conf.email_signature,
+        conf.subject_prefix,
+        conf.from_email,
+        conf.user_emails_resolver,
+        conf.user_context_resolver,
+    )
+    numbered = [*enumerate(readers, start=1), *enumerate(later_readers, start=11)]
+    for number, reader in numbered:
         try:
             reader()
         except ConfigurationError as error:
-            errors.append(Error(str(error), id=f"messaging.E00{number}"))
+            errors.append(Error(str(error), id=f"messaging.E{number:03d}"))
     tasks = getattr(settings, "TASKS", {})
     rq_queues = getattr(settings, "RQ_QUEUES", {})
     for alias, options in tasks.items():

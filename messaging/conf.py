@@ -106,9 +106,118 @@ def max_per_second() -> float | None:
     return rate
 
 
+def _first_set(*names: str, default: Any) -> tuple[str | None, Any]:
+    """The first of ``names`` that the settings define, with its value; else the default."""
+    for name in names:
+        value = _get(name, _UNSET)
+        if value is not _UNSET:
+            return name, value
+    return None, default
+
+
 def task_queue() -> str:
-    """The tasks queue that delivery is enqueued on."""
-    return str(_get("MESSAGING_TASK_QUEUE", "default"))
+    """The tasks queue that delivery is enqueued on.
+
+    ``MESSAGING_TASK_QUEUE``, else the original's ``DEVILRY_MESSAGE_RQ_QUEUENAME``,
+    else ``"default"``.
+    """
+    name, value = _first_set(
+        "MESSAGING_TASK_QUEUE", "DEVILRY_MESSAGE_RQ_QUEUENAME", default="default"
+    )
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{name} must be the name of a tasks queue, got {value!r}.")
+    return value
+
+
+def send_email_to_users() -> bool:
+    """Whether emails go out at all (the kill switch).
+
+    ``MESSAGING_SEND_EMAIL_TO_USERS``, else ``DEVILRY_SEND_EMAIL_TO_USERS``, else ``True``.
+    """
+    name, value = _first_set(
+        "MESSAGING_SEND_EMAIL_TO_USERS", "DEVILRY_SEND_EMAIL_TO_USERS", default=True
+    )
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, got {value!r}.")
+    return value
+
+
+def send_email_setting_name() -> str:
+    """The name of the setting that decides :func:`send_email_to_users`, for messages."""
+    name, _value = _first_set(
+        "MESSAGING_SEND_EMAIL_TO_USERS", "DEVILRY_SEND_EMAIL_TO_USERS", default=None
+    )
+    return name or "MESSAGING_SEND_EMAIL_TO_USERS"
+
+
+def email_signature(language: str | None = None) -> str:
+    """The text appended to every email (HTML and plain text); ``""`` for none.
+
+    ``MESSAGING_EMAIL_SIGNATURE``, else ``DEVILRY_EMAIL_SIGNATURE``. A dict maps language
+    codes to text; a language it lacks gets ``LANGUAGE_CODE``'s text, else none.
+    """
+    name, value = _first_set("MESSAGING_EMAIL_SIGNATURE", "DEVILRY_EMAIL_SIGNATURE", default="")
+    if isinstance(value, dict):
+        if not all(isinstance(text, str) for text in value.values()):
+            raise ConfigurationError(f"{name} must map language codes to text, got {value!r}.")
+        value = value.get(language or "", value.get(settings.LANGUAGE_CODE, ""))
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"{name} must be text or a dict of language code -> text, got {value!r}."
+        )
+    return value
+
+
+def subject_prefix() -> str:
+    """Text put before every subject (``MESSAGING_SUBJECT_PREFIX``, default ``""``)."""
+    value = _get("MESSAGING_SUBJECT_PREFIX", "")
+    if not isinstance(value, str):
+        raise ConfigurationError(f"MESSAGING_SUBJECT_PREFIX must be text, got {value!r}.")
+    return value
+
+
+def from_email() -> str:
+    """The sender address.
+
+    ``MESSAGING_FROM_EMAIL``, else ``DEVILRY_EMAIL_DEFAULT_FROM``, else ``DEFAULT_FROM_EMAIL``.
+    """
+    for name in ("MESSAGING_FROM_EMAIL", "DEVILRY_EMAIL_DEFAULT_FROM", "DEFAULT_FROM_EMAIL"):
+        value = _get(name, None)
+        if value:
+            if not isinstance(value, str):
+                raise ConfigurationError(f"{name} must be an email address, got {value!r}.")
+            return value
+    raise ConfigurationError("No sender address: set MESSAGING_FROM_EMAIL or DEFAULT_FROM_EMAIL.")
+
+
+def _callable_setting(name: str, default: str, contract: str) -> Callable[[Any], Any]:
+    path = _get(name, default)
+    try:
+        return import_string(path)
+    except ImportError as error:
+        raise ConfigurationError(
+            f"{name}={path!r} cannot be imported ({error}). Give the dotted path of a {contract}."
+        ) from error
+
+
+def user_emails_resolver() -> Callable[[Any], list[str]]:
+    """The callable giving a user's addresses (``MESSAGING_USER_EMAILS``)."""
+    return _callable_setting(
+        "MESSAGING_USER_EMAILS",
+        "messaging.users.default_user_emails",
+        "callable(user) -> list[str]",
+    )
+
+
+def user_context_resolver() -> Callable[[Any], dict[str, str]]:
+    """The callable giving what templates see as ``user`` (``MESSAGING_USER_CONTEXT``)."""
+    return _callable_setting(
+        "MESSAGING_USER_CONTEXT",
+        "messaging.users.default_user_context",
+        "callable(user) -> dict[str, str]",
+    )
 
 
 def context_types() -> list[tuple[str, Any]]:
@@ -134,14 +243,11 @@ def context_variables() -> dict[str, dict[str, Any]]:
 
 def user_language_resolver() -> Callable[[Any], str]:
     """The callable that gives a user's language code (``MESSAGING_USER_LANGUAGE``)."""
-    path = _get("MESSAGING_USER_LANGUAGE", "messaging.rendering.default_user_language")
-    try:
-        return import_string(path)
-    except ImportError as error:
-        raise ConfigurationError(
-            f"MESSAGING_USER_LANGUAGE={path!r} cannot be imported ({error}). "
-            "Give the dotted path of a callable(user) -> language code."
-        ) from error
+    return _callable_setting(
+        "MESSAGING_USER_LANGUAGE",
+        "messaging.rendering.default_user_language",
+        "callable(user) -> language code",
+    )
 
 
 def secret_setting_names() -> list[str]:

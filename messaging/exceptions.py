@@ -28,3 +28,7 @@ class DeliveryUnconfirmedError(MessagingError, smtplib.SMTPServerDisconnected):
 
     Resending may deliver it twice; the stored error entry says so (``"ambiguous": true``).
     """
+
+
+class SendingDisabledError(MessagingError):
+    """Sending email to users is switched off (``MESSAGING_SEND_EMAIL_TO_USERS``)."""

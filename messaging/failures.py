@@ -22,7 +22,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import conf
-from .exceptions import DeliveryUnconfirmedError, InvalidRecipientError
+from .exceptions import DeliveryUnconfirmedError, InvalidRecipientError, SendingDisabledError
 
 # Errors that say the mail setup itself is wrong: every receiver would fail the same way.
 SETUP_ERRORS: tuple[type[BaseException], ...] = (
@@ -106,13 +106,14 @@ class Failure:
 
 def smtp_code(error: BaseException) -> int | None:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
+        # The lowest: when any address was only deferred (4xx), a retry may still reach it.
         codes = [code for code, _msg in error.recipients.values()]
-        return max(codes) if codes else None
+        return min(codes) if codes else None
     return getattr(error, "smtp_code", None)
 
 
 def classify(error: BaseException, code: int | None) -> Kind:
-    if isinstance(error, InvalidRecipientError):
+    if isinstance(error, InvalidRecipientError | SendingDisabledError):
         return Kind.RECIPIENT
     if code == CLOSING_CODE:
         return Kind.CLOSING
@@ -126,7 +127,7 @@ def classify(error: BaseException, code: int | None) -> Kind:
 
 def survives(error: BaseException, code: int | None) -> bool:
     """A refused recipient leaves the session usable; anything else may have broken it."""
-    if isinstance(error, InvalidRecipientError):
+    if isinstance(error, InvalidRecipientError | SendingDisabledError):
         return True
     return isinstance(error, smtplib.SMTPRecipientsRefused) and code != CLOSING_CODE
 
@@ -190,13 +191,27 @@ def spellings(secret: str) -> set[str]:
     return forms
 
 
+def mailer_credentials() -> list[str]:
+    """The user names and passwords in Django 6.1's ``MAILERS`` (the ``EMAIL_*`` settings'
+    successor), which hold what ``EMAIL_HOST_USER``/``EMAIL_HOST_PASSWORD`` held."""
+    mailers = getattr(settings, "MAILERS", None)
+    if not isinstance(mailers, dict):
+        return []
+    found = []
+    for mailer in mailers.values():
+        options = mailer.get("OPTIONS", {}) if isinstance(mailer, dict) else {}
+        found += [options.get(key) for key in ("username", "password") if options.get(key)]
+    return found
+
+
 def scrub(text: str) -> str:
     """Remove the values of secret settings (passwords, keys) from ``text``."""
     secrets = set()
-    for name in conf.secret_setting_names():
-        for value in secret_strings(getattr(settings, name, None)):
-            if len(value) >= 3:
-                secrets |= spellings(value)
+    values = [getattr(settings, name, None) for name in conf.secret_setting_names()]
+    for value in [*values, *mailer_credentials()]:
+        for secret in secret_strings(value):
+            if len(secret) >= 3:
+                secrets |= spellings(secret)
     # Longest first, so a secret's escaped form is not half-replaced by a shorter one.
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, MASK)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
 
 import django_filters
 from django import forms
@@ -15,6 +17,7 @@ from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 
 from . import conf
 from .models import Message, MessageReceiver
+from .users import user_search_fields
 
 # The largest id a database column can hold; a larger one typed in a URL is refused.
 MAX_ID = 2**63 - 1
@@ -130,10 +133,7 @@ def search_receivers(queryset: QuerySet, query: str) -> QuerySet:
     users = (
         get_user_model()
         .objects.filter(
-            Q(username__icontains=query)
-            | Q(first_name__icontains=query)
-            | Q(last_name__icontains=query)
-            | Q(email__icontains=query)
+            reduce(or_, (Q(**{f"{name}__icontains": query}) for name in user_search_fields()))
         )
         .order_by()
         .values_list("pk", flat=True)

@@ -187,15 +187,17 @@ class MessageReceiver(models.Model):
     message = models.ForeignKey(
         Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="receivers"
     )
+    # Deleting a user deletes their receivers: they hold the user's personal data.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("user"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.CASCADE,
         related_name="message_receivers",
     )
-    send_to = models.CharField(_("send to"), max_length=320, blank=True)
+    # Every address of the user the email went to, comma-separated (MESSAGING_USER_EMAILS).
+    send_to = models.TextField(_("send to"), blank=True)
     language = models.CharField(_("language"), max_length=16, blank=True, db_index=True)
     subject = models.CharField(_("subject"), max_length=998, blank=True)
     message_content_html = models.TextField(_("HTML content"), blank=True)

@@ -19,7 +19,6 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
 from . import compat
-
 from .exceptions import DeliveryUnconfirmedError
 
 LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -31,7 +30,7 @@ class Envelope:
 
     smtp: smtplib.SMTP
     sender: str
-    recipient: str
+    recipients: tuple[str, ...]
     data: bytes
 
 
@@ -44,43 +43,55 @@ def pipelining(backend) -> smtplib.SMTP | None:
     return smtp if smtp.has_extn("pipelining") else None
 
 
+def envelope_parts(backend, email: EmailMessage) -> tuple[str, list[str], bytes]:
+    """Sender, recipients and bytes of ``email``, as Django's SMTP backend sends them."""
+    encoding = email.encoding or settings.DEFAULT_CHARSET
+    sender = compat.envelope_address(backend, email.from_email, encoding)
+    recipients = [
+        compat.envelope_address(backend, address, encoding) for address in email.recipients()
+    ]
+    return sender, recipients, compat.message_bytes(email)
+
+
 def start(backend, email: EmailMessage) -> Envelope | None:
     """Write the envelope of ``email`` without waiting; ``None`` when not possible."""
     smtp = pipelining(backend)
-    recipients = email.recipients()
-    if smtp is None or len(recipients) != 1:
+    if smtp is None or not email.recipients():
         return None
-    encoding = email.encoding or settings.DEFAULT_CHARSET
-    sender = compat.envelope_address(backend, email.from_email, encoding)
-    recipient = compat.envelope_address(backend, recipients[0], encoding)
-    data = compat.message_bytes(email)
+    sender, recipients, data = envelope_parts(backend, email)
     size = f" SIZE={len(data)}" if smtp.has_extn("size") else ""
-    commands = (
-        f"MAIL FROM:{smtplib.quoteaddr(sender)}{size}\r\n"
-        f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\nDATA\r\n"
-    )
+    rcpts = "".join(f"RCPT TO:{smtplib.quoteaddr(address)}\r\n" for address in recipients)
+    commands = f"MAIL FROM:{smtplib.quoteaddr(sender)}{size}\r\n{rcpts}DATA\r\n"
     if not commands.isascii():
         return None  # leave internationalised addresses to smtplib's own handling
     smtp.send(commands.encode("ascii"))
-    return Envelope(smtp, sender, recipient, data)
+    return Envelope(smtp, sender, tuple(recipients), data)
 
 
-def finish(envelope: Envelope) -> None:
-    """Read the envelope's answers and send the body; raises as ``smtplib.sendmail`` does."""
+def finish(envelope: Envelope) -> dict[str, tuple[int, bytes]]:
+    """Read the envelope's answers and send the body; raises as ``smtplib.sendmail`` does.
+
+    Returns the recipients refused while others were accepted, as ``sendmail`` does.
+    """
     smtp = envelope.smtp
     mail = smtp.getreply()
     if mail[0] == 421:  # the server is closing: no more answers will come
         raise smtplib.SMTPSenderRefused(*mail, envelope.sender)
-    rcpt = smtp.getreply()
-    if rcpt[0] == 421:
-        raise smtplib.SMTPRecipientsRefused({envelope.recipient: rcpt})
+    refused = {}
+    for recipient in envelope.recipients:
+        rcpt = smtp.getreply()
+        if rcpt[0] == 421:
+            raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+        if rcpt[0] not in (250, 251):
+            refused[recipient] = rcpt
     data = smtp.getreply()
-    if mail[0] != 250 or rcpt[0] not in (250, 251) or data[0] != 354:
+    none_accepted = len(refused) == len(envelope.recipients)
+    if mail[0] != 250 or none_accepted or data[0] != 354:
         abandon(smtp, data_open=data[0] == 354)
         if mail[0] != 250:
             raise smtplib.SMTPSenderRefused(*mail, envelope.sender)
-        if rcpt[0] not in (250, 251):
-            raise smtplib.SMTPRecipientsRefused({envelope.recipient: rcpt})
+        if none_accepted:
+            raise smtplib.SMTPRecipientsRefused(refused)
         raise smtplib.SMTPDataError(*data)
     body = LEADING_DOT.sub(b"..", envelope.data)
     if not body.endswith(b"\r\n"):
@@ -96,6 +107,22 @@ def finish(envelope: Envelope) -> None:
     if code != 250:
         abandon(smtp, data_open=False)
         raise smtplib.SMTPDataError(code, reply)
+    return refused
+
+
+def send_whole(backend, email: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    """Send ``email`` one command at a time; returns the recipients refused among accepted.
+
+    On Django's SMTP backend this is ``smtplib.sendmail`` on its open connection, which
+    raises ``SMTPRecipientsRefused`` only when every recipient was refused and reports the
+    others here (the backend itself would drop that report). Other backends send as usual.
+    """
+    if isinstance(backend, SMTPBackend) and backend.connection is not None:
+        sender, recipients, data = envelope_parts(backend, email)
+        return backend.connection.sendmail(sender, recipients, data)
+    if not backend.send_messages([email]):
+        raise smtplib.SMTPException("The mail backend reported that nothing was sent.")
+    return {}
 
 
 def abandon(smtp: smtplib.SMTP, *, data_open: bool) -> None:

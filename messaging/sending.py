@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, partial
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
@@ -35,8 +34,8 @@ from django.db import connection as db_connection
 from django.db.models import Case, Exists, F, OuterRef, When
 from django.utils import timezone
 
-from . import compat, conf, pipelining
-from .exceptions import InvalidRecipientError
+from . import compat, conf, pipelining, signals, users
+from .exceptions import InvalidRecipientError, SendingDisabledError
 from .failures import ConnectionOpenError, Failure, Kind
 from .models import Message, MessageReceiver
 
@@ -98,11 +97,12 @@ def mark_message_error(message_id: int, error: BaseException, *, stage: str) -> 
     if message is None:
         logger.error("Message %s vanished; its %s error was: %s", message_id, stage, error)
         return
-    errors = list(message.status_data.get("errors", []))
-    errors.append({"stage": stage, **Failure.of(error).entry()})
+    entry = {"stage": stage, **Failure.of(error).entry()}
+    errors = [*message.status_data.get("errors", []), entry]
     message.status_data = {**message.status_data, "errors": errors[-conf.max_stored_errors() :]}
     message.status = Message.Status.ERROR
     message.save(update_fields=["status", "status_data"])
+    signals.send(signals.message_error, Message, message=message, error=entry, stage=stage)
 
 
 # --- claiming ---------------------------------------------------------------------------
@@ -159,10 +159,11 @@ def backoff_delay(failed_count: int) -> timedelta:
 
 
 def record_success(receiver: MessageReceiver, token: str, address: str) -> bool:
-    """Mark ``receiver`` sent and release its claim, in one statement (its own commit).
+    """Mark ``receiver`` sent to ``address`` (the addresses, comma-separated) and release it.
 
-    This runs once per email on the hot path, so the UPDATE is written once in SQL rather
-    than built by the ORM each time (which costs more than running it on SQLite).
+    One statement, its own commit. This runs once per email on the hot path, so the UPDATE
+    is written once in SQL rather than built by the ORM each time (which costs more than
+    running it on SQLite).
     """
     params = [
         Status.SENT,
@@ -241,7 +242,29 @@ def record_failure(
         changes["claimed_until"] = None
     updated = MessageReceiver.objects.filter(pk=receiver.pk, claim_token=token).update(**changes)
     receiver.sending_failed_count, receiver.status_data = failed, status_data
+    if updated:
+        signals.send(
+            signals.receiver_failed,
+            MessageReceiver,
+            message_receiver=receiver,
+            error=status_data["errors"][-1],
+            final=final,
+        )
     return bool(updated)
+
+
+def record_refusals(receiver: MessageReceiver, token: str, refused: dict) -> None:
+    """Store the addresses refused in a transaction that others accepted.
+
+    The receiver counts as sent (the user got the email); the refusal is kept among its
+    errors, marked ``partial``, without counting as a failed attempt.
+    """
+    entry = {**Failure.of(smtplib.SMTPRecipientsRefused(refused)).entry(), "partial": True}
+    receiver.refresh_from_db(fields=["status_data"])
+    errors = [*receiver.status_data.get("errors", []), entry]
+    MessageReceiver.objects.filter(pk=receiver.pk, claim_token=token).update(
+        status_data={**receiver.status_data, "errors": errors[-conf.max_stored_errors() :]}
+    )
 
 
 def release(receivers: Iterable[MessageReceiver], token: str) -> int:
@@ -255,27 +278,39 @@ def release(receivers: Iterable[MessageReceiver], token: str) -> int:
 # --- sending ----------------------------------------------------------------------------
 
 
-def recipient_address(receiver: MessageReceiver) -> str:
-    """The user's current address, or :class:`InvalidRecipientError` saying what to fix."""
+def recipient_addresses(receiver: MessageReceiver) -> list[str]:
+    """The user's current addresses (``MESSAGING_USER_EMAILS``), or
+    :class:`InvalidRecipientError` saying what to fix."""
     user = receiver.user
     if user is None:
         raise InvalidRecipientError(
             "This receiver's user was deleted, so there is no address to send to."
         )
-    address = (getattr(user, user.get_email_field_name(), "") or "").strip()
-    if not address:
+    addresses = users.user_emails(user)
+    if not addresses:
         raise InvalidRecipientError(
             f"User {user.get_username()!r} (id {user.pk}) has no email address. "
             "Add one to the user, then resend this receiver."
         )
-    try:
-        validate_email(address)
-    except ValidationError as error:
-        raise InvalidRecipientError(
-            f"User {user.get_username()!r} (id {user.pk}) has an invalid email address "
-            f"{address!r}. Correct it on the user, then resend this receiver."
-        ) from error
-    return address
+    for address in addresses:
+        try:
+            validate_email(address)
+        except ValidationError as error:
+            raise InvalidRecipientError(
+                f"User {user.get_username()!r} (id {user.pk}) has an invalid email address "
+                f"{address!r}. Correct it on the user, then resend this receiver."
+            ) from error
+    return addresses
+
+
+def check_sending_enabled() -> None:
+    """Raise :class:`SendingDisabledError` while the kill switch is off."""
+    if not conf.send_email_to_users():
+        name = conf.send_email_setting_name()
+        raise SendingDisabledError(
+            f"Not sent: {name} is False, so no email goes to users. Set it to True, "
+            "then resend this receiver."
+        )
 
 
 def one_line(text: str) -> str:
@@ -283,12 +318,14 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def build_email(receiver: MessageReceiver, address: str, connection) -> EmailMultiAlternatives:
+def build_email(
+    receiver: MessageReceiver, addresses: list[str], connection
+) -> EmailMultiAlternatives:
     email = EmailMultiAlternatives(
         subject=one_line(receiver.subject),
         body=receiver.message_content_plain,
-        from_email=getattr(settings, "MESSAGING_FROM_EMAIL", None) or settings.DEFAULT_FROM_EMAIL,
-        to=[address],
+        from_email=conf.from_email(),
+        to=addresses,
         connection=connection,
     )
     if receiver.message_content_html:
@@ -400,26 +437,31 @@ def open_connection(connection) -> None:
         raise ConnectionOpenError(str(error)) from error
 
 
-def send_one(receiver: MessageReceiver, connection, record_previous: Callable[[], None]) -> str:
-    """Send one receiver's email; returns the address used. Raises on any failure.
+def send_one(
+    receiver: MessageReceiver, connection, record_previous: Callable[[], None]
+) -> tuple[str, dict]:
+    """Send one receiver's email to all of the user's addresses in one transaction.
 
-    ``record_previous`` is called once before this email can be delivered; with a server
-    that offers pipelining, while the server answers this email's envelope.
+    Returns the addresses (comma-separated, as ``send_to`` stores them) and those the
+    server refused while accepting others. Raises on any failure, including every
+    address refused. ``record_previous`` is called once before this email can be
+    delivered; with a server that offers pipelining, while it answers this envelope.
     """
     envelope = None
     try:
-        address = recipient_address(receiver)
-        receiver.send_to = address
+        check_sending_enabled()
+        addresses = recipient_addresses(receiver)
+        receiver.send_to = ", ".join(addresses)
         open_connection(connection)  # a no-op when already open
-        email = build_email(receiver, address, connection)
+        email = build_email(receiver, addresses, connection)
         envelope = pipelining.start(connection, email)
     finally:
         record_previous()
     if envelope is not None:
-        pipelining.finish(envelope)
-    elif not connection.send_messages([email]):
-        raise smtplib.SMTPException("The mail backend reported that nothing was sent.")
-    return address
+        refused = pipelining.finish(envelope)
+    else:
+        refused = pipelining.send_whole(connection, email)
+    return receiver.send_to, refused
 
 
 class DeferredRecord:
@@ -427,15 +469,30 @@ class DeferredRecord:
 
     def __init__(self) -> None:
         self.pending: Callable[[], object] | None = None
+        self.sent: MessageReceiver | None = None
 
     def defer(self, receiver: MessageReceiver, token: str, address: str) -> None:
         self.flush()
         self.pending = partial(record_success, receiver, token, address)
+        self.sent = receiver
 
     def flush(self) -> None:
         write, self.pending = self.pending, None
         if write is not None:
             write()
+        self.announce()
+
+    def announce(self) -> None:
+        """Send ``receiver_sent`` for the success just recorded (the connection is idle)."""
+        receiver, self.sent = self.sent, None
+        if receiver is not None:
+            addresses = receiver.send_to.split(", ")
+            signals.send(
+                signals.receiver_sent,
+                MessageReceiver,
+                message_receiver=receiver,
+                addresses=addresses,
+            )
 
 
 class PipelinedRecord(DeferredRecord):
@@ -459,6 +516,7 @@ class PipelinedRecord(DeferredRecord):
         self.pgconn.send_query_params(
             numbered_success_sql().encode(), [value.encode() for value in params]
         )
+        self.sent = receiver
 
     def flush(self) -> None:
         from psycopg import pq
@@ -473,6 +531,7 @@ class PipelinedRecord(DeferredRecord):
         if failed:
             message = failed[0].error_message.decode(errors="replace")
             raise DatabaseError(f"Recording a sent email failed: {message}")
+        self.announce()
 
 
 def numbered_success_sql() -> str:
@@ -510,7 +569,7 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
             if not lease.holds(receiver, queue[index - 1 :]):
                 continue  # taken over after this worker lost its lease
             try:
-                address = send_one(receiver, connection, previous.flush)
+                address, refused = send_one(receiver, connection, previous.flush)
             except Exception as error:
                 failure = Failure.of(error)
                 if not failure.connection_survives:
@@ -518,6 +577,8 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
                 if on_failure(receiver, token, failure, outcome, queue, index):
                     break
             else:
+                if refused:
+                    record_refusals(receiver, token, refused)
                 previous.defer(receiver, token, address)
                 outcome.sent += 1
     finally:

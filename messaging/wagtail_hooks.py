@@ -6,6 +6,7 @@ from wagtail import hooks
 from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 
+from .admin_banner import add_kill_switch_banner
 from .admin_permissions import RESEND_PERMISSION, ReadOnlyPermissionPolicy
 from .bulk_actions import ResendBulkAction
 from .models import Message, MessageReceiver
@@ -23,6 +24,7 @@ register_permission_policy(
 register_snippet(MessageTemplateViewSet)
 hooks.register("register_admin_viewset", MessagingViewSetGroup)
 hooks.register("register_bulk_action", ResendBulkAction)
+hooks.register("construct_main_menu", add_kill_switch_banner)
 
 
 @hooks.register("construct_homepage_panels")

@@ -10,6 +10,10 @@ from django.db import connection
 
 from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
 
+# tests/devilry runs on its own, under the settings with the original's user model.
+DEVILRY_SETTINGS = "tests.settings_devilry"
+collect_ignore = [] if os.environ.get("DJANGO_SETTINGS_MODULE") == DEVILRY_SETTINGS else ["devilry"]
+
 REQUIRED_SERVICES = {
     name.strip()
     for name in os.environ.get("MESSAGING_REQUIRE_SERVICES", "").split(",")

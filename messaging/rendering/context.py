@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from .. import conf
+from .. import conf, users
 from ..exceptions import TemplateRenderError
 
 #: Names the pipeline gives templates itself; a context may not use them.
@@ -39,18 +39,8 @@ def plain_context(context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def user_context(user: Any) -> dict[str, str]:
-    """The receiver's safe fields, as a plain dict (never the model instance)."""
-    if user is None:
-        return {"first_name": "", "last_name": "", "full_name": "", "username": "", "email": ""}
-    first = getattr(user, "first_name", "") or ""
-    last = getattr(user, "last_name", "") or ""
-    return {
-        "first_name": first,
-        "last_name": last,
-        "full_name": f"{first} {last}".strip() or user.get_username(),
-        "username": user.get_username(),
-        "email": getattr(user, "email", "") or "",
-    }
+    """The receiver's values as a plain dict of text (``MESSAGING_USER_CONTEXT``)."""
+    return users.user_context(user)
 
 
 def frozen(value: Any) -> Any:

@@ -13,6 +13,7 @@ from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
+from .. import conf
 from ..exceptions import TemplateRenderError
 
 LAYOUT_TEMPLATE = "messaging/email/layout.html"
@@ -44,8 +45,21 @@ def render_layout(body_html: str, subject: str, language: str) -> str:
             "subject": subject,
             "language": language,
             "site_name": getattr(settings, "WAGTAIL_SITE_NAME", ""),
+            "signature": conf.email_signature(language),
         },
     )
+
+
+def with_signature(plain: str, language: str) -> str:
+    """An editor's plain-text body with the signature (``MESSAGING_EMAIL_SIGNATURE``) after it.
+
+    The HTML gets the signature from the layout; a plain text made from that HTML has it
+    already.
+    """
+    signature = conf.email_signature(language)
+    if not signature:
+        return plain
+    return f"{plain.rstrip()}\n\n{signature}\n"
 
 
 def inline_css(document: str) -> str:

@@ -32,7 +32,7 @@ from .engine import (
     tokens,
 )
 from .languages import default_language, translated, user_language, user_languages
-from .layout import html_to_plain, inline_css, render_layout
+from .layout import html_to_plain, inline_css, render_layout, with_signature
 from .urls import internal_library
 
 TRANSLATED_FIELDS = ("subject", "body", "body_text")
@@ -123,7 +123,8 @@ class CompiledEmail:
 
     def plain(self, values: dict[str, Any], subject: str, html: str) -> str:
         if self.body_text is not None:
-            return render_limited(self.body_text, limited_context(values, False))
+            plain = render_limited(self.body_text, limited_context(values, False))
+            return with_signature(plain, self.language)
         if self.body.text is None:
             return html_to_plain(html)
         return render_limited(self.body.text, subject_context(values, subject, False))
@@ -202,6 +203,7 @@ def render_straightforward(
         text_source = translated(template, "body_text", language)
         if text_source:
             plain = render_limited(compile_field(text_source), limited_context(values, False))
+            plain = with_signature(plain, language)
         else:
             plain = html_to_plain(html)
     return RenderedEmail(subject=subject, html=html, plain=plain, language=language)

@@ -1,0 +1,31 @@
+"""Signals that site code and error trackers connect to (see the README's Sentry example).
+
+Each is sent with ``send_robust``: a failing handler is logged and never stops delivery.
+
+- ``receiver_sent(sender=MessageReceiver, message_receiver, addresses)``: the mail server
+  accepted the email (for at least one of ``addresses``) and the success is recorded.
+- ``receiver_failed(sender=MessageReceiver, message_receiver, error, final)``: an attempt
+  failed; ``error`` is the entry stored in ``status_data["errors"]``; ``final`` is true
+  when the receiver is now ``error`` (no automatic retry).
+- ``message_error(sender=Message, message, error, stage)``: preparing or enqueuing a
+  message failed (``stage`` is ``"prepare"`` or ``"enqueue"``); ``error`` as above.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.dispatch import Signal
+
+logger = logging.getLogger(__name__)
+
+receiver_sent = Signal()
+receiver_failed = Signal()
+message_error = Signal()
+
+
+def send(signal: Signal, sender: type, **kwargs) -> None:
+    """Send ``signal`` to every handler; log, never raise, what a handler raises."""
+    for handler, result in signal.send_robust(sender, **kwargs):
+        if isinstance(result, Exception):
+            logger.error("A messaging signal handler failed: %r", handler, exc_info=result)

@@ -1,0 +1,79 @@
+"""Where a user's addresses and template values come from (``MESSAGING_USER_*``).
+
+Sites whose user model has no ``email`` field (the original product keeps addresses in a
+``UserEmail`` table) point ``MESSAGING_USER_EMAILS`` and ``MESSAGING_USER_CONTEXT`` at
+their own callables; see the README's recipe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+
+from . import conf
+from .exceptions import ConfigurationError
+
+USER_KEYS = ("first_name", "last_name", "full_name", "username", "email")
+
+
+def default_user_emails(user: Any) -> list[str]:
+    """The user model's email field, when it is set."""
+    field = getattr(user, "get_email_field_name", lambda: "email")()
+    address = (getattr(user, field, "") or "").strip()
+    return [address] if address else []
+
+
+def default_user_context(user: Any) -> dict[str, str]:
+    """``first_name``, ``last_name``, ``full_name`` (else the username), ``username``, ``email``."""
+    first = getattr(user, "first_name", "") or ""
+    last = getattr(user, "last_name", "") or ""
+    emails = user_emails(user)
+    return {
+        "first_name": first,
+        "last_name": last,
+        "full_name": f"{first} {last}".strip() or user.get_username(),
+        "username": user.get_username(),
+        "email": emails[0] if emails else "",
+    }
+
+
+def user_search_fields() -> list[str]:
+    """The user model's username, email and name fields that exist, for admin lists.
+
+    The original product's user model has no ``email``, ``first_name`` or ``last_name``.
+    """
+    model = get_user_model()
+    names = [model.USERNAME_FIELD, model.get_email_field_name(), "first_name", "last_name"]
+    concrete = {field.name for field in model._meta.concrete_fields}
+    return [name for name in dict.fromkeys(names) if name in concrete]
+
+
+def user_emails(user: Any) -> list[str]:
+    """The addresses to send ``user``'s email to, in order, without blanks or duplicates."""
+    addresses = conf.user_emails_resolver()(user)
+    if isinstance(addresses, str) or not all(isinstance(item, str) for item in addresses or ()):
+        raise ConfigurationError(
+            f"MESSAGING_USER_EMAILS must return a list of addresses (text), got {addresses!r}."
+        )
+    cleaned = (address.strip() for address in addresses or ())
+    return list(dict.fromkeys(address for address in cleaned if address))
+
+
+def user_context(user: Any) -> dict[str, str]:
+    """What templates see as ``user``: a plain dict of text, never the model instance.
+
+    The keys of :data:`USER_KEYS` are always there (empty when the resolver leaves one out);
+    every value is made text, so a template can never reach an object through it.
+    """
+    if user is None:
+        return dict.fromkeys(USER_KEYS, "")
+    values = conf.user_context_resolver()(user)
+    if not isinstance(values, dict):
+        raise ConfigurationError(
+            f"MESSAGING_USER_CONTEXT must return a dict of text, got {values!r}."
+        )
+    return {
+        **dict.fromkeys(USER_KEYS, ""),
+        **{str(key): "" if value is None else str(value) for key, value in values.items()},
+    }

@@ -1,0 +1,192 @@
+"""The original product's settings: each MESSAGING_* name, then its DEVILRY_* name, then the default."""
+
+import pytest
+from django.core import mail
+from django.core.checks import run_checks
+from django_tasks import task_backends
+
+from messaging import conf
+from messaging.api import send_message
+from messaging.models import MessageReceiver, MessageTemplate
+
+pytestmark = pytest.mark.django_db
+
+QUEUES = {
+    "default": {
+        "BACKEND": "django_tasks.backends.dummy.DummyBackend",
+        "QUEUES": ["default", "mail", "devilry"],
+    }
+}
+
+
+@pytest.mark.parametrize(
+    "configured, expected",
+    [
+        ({"MESSAGING_TASK_QUEUE": "mail", "DEVILRY_MESSAGE_RQ_QUEUENAME": "devilry"}, "mail"),
+        ({"DEVILRY_MESSAGE_RQ_QUEUENAME": "devilry"}, "devilry"),
+        ({}, "default"),
+    ],
+)
+def test_task_queue(configured, expected, settings, make_user, on_commit):
+    settings.TASKS = QUEUES
+    for name, value in configured.items():
+        setattr(settings, name, value)
+    on_commit(send_message, users=[make_user()], subject="S", html="<p>x</p>")
+    [result] = task_backends["default"].results
+    assert result.task.queue_name == expected
+
+
+@pytest.mark.parametrize(
+    "configured, expected",
+    [
+        (
+            {"MESSAGING_FROM_EMAIL": "m@example.org", "DEVILRY_EMAIL_DEFAULT_FROM": "d@e.org"},
+            "m@example.org",
+        ),
+        ({"DEVILRY_EMAIL_DEFAULT_FROM": "d@example.org"}, "d@example.org"),
+        ({}, "site@example.org"),
+    ],
+)
+def test_from_email(configured, expected, settings, make_user, on_commit):
+    settings.DEFAULT_FROM_EMAIL = "site@example.org"
+    for name, value in configured.items():
+        setattr(settings, name, value)
+    on_commit(send_message, users=[make_user()], subject="S", html="<p>x</p>")
+    [email] = mail.outbox
+    assert email.from_email == expected
+
+
+def test_subject_prefix_is_in_the_record_and_the_email(settings, make_user, on_commit):
+    settings.MESSAGING_SUBJECT_PREFIX = "[Devilry] "
+    on_commit(send_message, users=[make_user()], subject="Deadline moved", html="<p>x</p>")
+    assert MessageReceiver.objects.get().subject == "[Devilry] Deadline moved"
+    assert mail.outbox[0].subject == "[Devilry] Deadline moved"
+
+
+def test_no_subject_prefix_by_default(make_user, on_commit):
+    on_commit(send_message, users=[make_user()], subject="Deadline moved", html="<p>x</p>")
+    assert mail.outbox[0].subject == "Deadline moved"
+
+
+@pytest.fixture
+def template(db):
+    return MessageTemplate.objects.create(
+        key="t",
+        name="t",
+        subject_en="Hi",
+        subject_nb="Hei",
+        body_en="<p>Body {{ user.username }}</p>",
+        body_nb="<p>Tekst {{ user.username }}</p>",
+    )
+
+
+@pytest.mark.parametrize("name", ["MESSAGING_EMAIL_SIGNATURE", "DEVILRY_EMAIL_SIGNATURE"])
+def test_signature_in_html_and_plain_text(name, settings, template, make_user, on_commit):
+    setattr(settings, name, "The <Team> & co\nDo not reply")
+    on_commit(send_message, template, users=[make_user("kim")])
+    receiver = MessageReceiver.objects.get()
+    assert "The &lt;Team&gt; &amp; co<br>Do not reply" in receiver.message_content_html
+    assert "The <Team> & co" in receiver.message_content_plain
+    assert "Do not reply" in receiver.message_content_plain
+    html, _type = mail.outbox[0].alternatives[0]
+    assert "The &lt;Team&gt; &amp; co" in html
+
+
+def test_messaging_signature_wins_over_devilry(settings, template, make_user, on_commit):
+    settings.MESSAGING_EMAIL_SIGNATURE = "Ours"
+    settings.DEVILRY_EMAIL_SIGNATURE = "Theirs"
+    on_commit(send_message, template, users=[make_user()])
+    plain = MessageReceiver.objects.get().message_content_plain
+    assert "Ours" in plain
+    assert "Theirs" not in plain
+
+
+def test_signature_per_language(settings, template, make_user, on_commit):
+    settings.MESSAGING_EMAIL_SIGNATURE = {"en": "Regards, the team", "nb": "Hilsen teamet"}
+    on_commit(send_message, template, users=[make_user("en"), make_user("nb", language="nb")])
+    english, norwegian = MessageReceiver.objects.order_by("user__username")
+    assert "Regards, the team" in english.message_content_html
+    assert "Hilsen teamet" in norwegian.message_content_html
+    assert "Hilsen teamet" in norwegian.message_content_plain
+    assert "Regards" not in norwegian.message_content_plain
+
+
+def test_signature_after_an_editors_plain_text(settings, template, make_user, on_commit):
+    template.body_text_en = "Text for {{ user.username }}"
+    template.save()
+    settings.MESSAGING_EMAIL_SIGNATURE = "{{ user.username }} is not a variable here"
+    on_commit(send_message, template, users=[make_user("lee")])
+    receiver = MessageReceiver.objects.get()
+    expected = "Text for lee\n\n{{ user.username }} is not a variable here\n"
+    assert receiver.message_content_plain == expected
+    assert "{{ user.username }} is not a variable here" in receiver.message_content_html
+
+
+def test_no_signature_by_default(template, make_user, on_commit):
+    template.body_text_en = "Text"
+    template.save()
+    on_commit(send_message, template, users=[make_user()])
+    receiver = MessageReceiver.objects.get()
+    assert receiver.message_content_plain == "Text"
+    assert "email-signature" not in receiver.message_content_html
+
+
+@pytest.mark.parametrize(
+    "name, value, check_id",
+    [
+        ("MESSAGING_TASK_QUEUE", "", "messaging.E011"),
+        ("MESSAGING_SEND_EMAIL_TO_USERS", "no", "messaging.E012"),
+        ("DEVILRY_SEND_EMAIL_TO_USERS", 0, "messaging.E012"),
+        ("MESSAGING_EMAIL_SIGNATURE", ["x"], "messaging.E013"),
+        ("MESSAGING_SUBJECT_PREFIX", 5, "messaging.E014"),
+        ("MESSAGING_FROM_EMAIL", 5, "messaging.E015"),
+        ("MESSAGING_USER_EMAILS", "nowhere.nothing", "messaging.E016"),
+        ("MESSAGING_USER_CONTEXT", "nowhere.nothing", "messaging.E017"),
+    ],
+)
+def test_system_checks_name_the_bad_setting(name, value, check_id, settings):
+    setattr(settings, name, value)
+    [error] = [e for e in run_checks() if e.id.startswith("messaging.")]
+    assert error.id == check_id
+    assert name in error.msg
+
+
+def test_user_emails_and_context_come_from_the_settings(settings, template, make_user, on_commit):
+    settings.MESSAGING_USER_EMAILS = "tests.test_conf.two_addresses"
+    settings.MESSAGING_USER_CONTEXT = "tests.test_conf.shouting_context"
+    template.body_en = "<p>{{ user.full_name }}|{{ user.username }}|{{ user.email }}</p>"
+    template.save()
+    on_commit(send_message, template, users=[make_user("amy")])
+    receiver = MessageReceiver.objects.get()
+    assert receiver.send_to == "amy@one.org, amy@two.org"
+    assert ">AMY|amy|</p>" in receiver.message_content_html  # objects become text
+    [email] = mail.outbox
+    assert email.to == ["amy@one.org", "amy@two.org"]
+
+
+def two_addresses(user):
+    return [f"{user.username}@one.org", f"{user.username}@two.org", f"{user.username}@one.org"]
+
+
+def shouting_context(user):
+    return {"full_name": user.username.upper(), "email": None, "username": user}
+
+
+def test_a_resolver_returning_a_string_is_a_clear_error(settings, make_user):
+    settings.MESSAGING_USER_EMAILS = "tests.test_conf.one_string"
+    from messaging.exceptions import ConfigurationError
+    from messaging.users import user_emails
+
+    with pytest.raises(ConfigurationError, match="must return a list of addresses"):
+        user_emails(make_user())
+
+
+def one_string(user):
+    return user.email
+
+
+def test_settings_are_read_at_call_time(settings):
+    settings.MESSAGING_SEND_EMAIL_TO_USERS = False
+    assert conf.send_email_to_users() is False
+    settings.MESSAGING_SEND_EMAIL_TO_USERS = True
+    assert conf.send_email_to_users() is True

@@ -1,0 +1,55 @@
+"""The Django admin's message page: receivers inline, user counts; users' receivers cascade."""
+
+import pytest
+from django.test import Client
+
+from messaging.models import Message, MessageReceiver
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client_for_root(make_user):
+    client = Client()
+    client.force_login(make_user("root", is_superuser=True, is_staff=True))
+    return client
+
+
+def receivers_of(message, users):
+    return MessageReceiver.objects.bulk_create(
+        MessageReceiver(message=message, user=user, send_to=user.email, subject="S")
+        for user in users
+    )
+
+
+def test_message_page_shows_the_first_50_receivers_read_only(client_for_root, make_user):
+    message = Message.objects.create(status="sent")
+    receivers_of(message, [make_user(f"u{n:02d}", email=f"u{n:02d}@x.org") for n in range(51)])
+    page = client_for_root.get(f"/django-admin/messaging/message/{message.pk}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "u00@x.org" in html
+    assert "u49@x.org" in html
+    assert "u50@x.org" not in html  # the 51st is in the Wagtail listing
+    assert f'href="/admin/messaging/receivers/?message={message.pk}"' in html
+    assert "All 51 receivers" in html
+    assert 'name="receivers-0-send_to"' not in html  # no form fields: read-only
+
+
+def test_message_list_counts_the_users(client_for_root, make_user):
+    three = Message.objects.create(status="sent")
+    receivers_of(three, [make_user() for _ in range(3)])
+    Message.objects.create(status="draft")
+    page = client_for_root.get("/django-admin/messaging/message/?o=6")  # sorted by users
+    assert page.status_code == 200
+    rows = page.context["cl"].result_list
+    assert [(m.pk, m.user_count) for m in rows][-1] == (three.pk, 3)
+    assert '<td class="field-users">3</td>' in page.content.decode()
+
+
+def test_deleting_a_user_deletes_their_receivers(make_user):
+    message = Message.objects.create(status="sent")
+    gone, kept = make_user(), make_user()
+    receivers_of(message, [gone, kept])
+    gone.delete()
+    assert list(message.receivers.values_list("user", flat=True)) == [kept.pk]
