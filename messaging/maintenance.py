@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 
-from django.db.models import F, QuerySet
+from django.db import connection
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from . import conf
@@ -23,14 +25,30 @@ class ResendReport:
 
 
 def iterate_ids(queryset: QuerySet, batch: int) -> Iterator[list[int]]:
-    """Primary keys of ``queryset`` in ascending batches (keyset pagination: flat memory)."""
-    last = 0
-    while True:
-        ids = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch])
-        if not ids:
-            return
-        yield ids
-        last = ids[-1]
+    """Primary keys of ``queryset`` in ascending lists of at most ``batch``.
+
+    The query runs once and its ids are streamed (a server-side cursor on PostgreSQL,
+    chunked reads on SQLite), so the walk costs one scan and flat memory however many rows
+    match; rows changed while walking are still yielded, so callers check them again.
+    """
+    ids = queryset.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=batch)
+    while chunk := list(islice(ids, batch)):
+        yield chunk
+
+
+def still_matching(queryset: QuerySet, ids: list[int]) -> QuerySet:
+    """The rows among ``ids`` that ``queryset`` matches now, found by primary key.
+
+    SQLite's planner, with no statistics, prefers an index on the queryset's conditions
+    over the key, so an UPDATE of 100 ids would scan every failed row. Checking the
+    conditions in a subquery keyed on the primary key keeps each batch's cost to its own
+    rows; SQLite's single writer makes the check and the write one atomic step. PostgreSQL
+    picks the key by itself and rechecks the conditions on a concurrently changed row.
+    """
+    if connection.vendor != "sqlite":
+        return queryset.filter(pk__in=ids)
+    matching = Exists(queryset.filter(pk=OuterRef("pk")))
+    return queryset.model._default_manager.filter(matching, pk__in=ids).order_by()
 
 
 def resend_failed(
@@ -75,7 +93,7 @@ def update_in_batches(queryset: QuerySet, changes: dict) -> Iterator[int]:
     alone; yields how many rows each batch changed.
     """
     for ids in iterate_ids(queryset, conf.batch_size()):
-        updated = queryset.filter(pk__in=ids).update(**changes)
+        updated = still_matching(queryset, ids).update(**changes)
         if updated:
             enqueue_batches(ids)
         yield updated
@@ -105,10 +123,21 @@ def requeue_stranded(now: datetime) -> int:
     return sum(update_in_batches(stranded, {"send_requested_at": now}))
 
 
+DELETE_CHUNK = 1000  # receivers deleted per statement: no long transaction at 1M rows
+
+
 def delete_old_receivers(days: int) -> int:
-    """Delete receivers created more than ``days`` days ago; returns how many."""
+    """Delete receivers created more than ``days`` days ago, in chunks; returns how many.
+
+    Each chunk is its own short transaction (unless the caller holds one), so workers and
+    the admin are never blocked for long; the count is of rows actually deleted.
+    """
     cutoff = timezone.now() - timedelta(days=days)
-    deleted, _by_model = MessageReceiver.objects.filter_old_receivers(cutoff).delete()
+    old = MessageReceiver.objects.filter_old_receivers(cutoff)
+    deleted = 0
+    for ids in iterate_ids(old, DELETE_CHUNK):
+        _total, by_model = still_matching(old, ids).delete()
+        deleted += by_model.get(MessageReceiver._meta.label, 0)
     return deleted
 
 

@@ -3,6 +3,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from messaging.models import Message, MessageReceiver
@@ -143,3 +145,47 @@ def test_delete_messages_without_receivers(command, failed_receivers):
     Message.objects.create()
     assert "Deleted 2 messages without receivers." in run(command)
     assert Message.objects.count() == 1
+
+
+def resend_queries(count: int) -> list[str]:
+    """The SQL that ``resend_failed_messages`` runs with ``count`` receivers due."""
+    MessageReceiver.objects.all().delete()
+    message = Message.objects.create(status="sent")
+    MessageReceiver.objects.bulk_create(
+        MessageReceiver(message=message, status="failed", sending_failed_count=1, subject="S")
+        for _ in range(count)
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert f"{count} messages were automatically resent." in run("resend_failed_messages")
+    assert MessageReceiver.objects.filter(pending_sends=1).count() == count
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def test_resend_reads_the_due_receivers_once_and_updates_batch_by_batch(settings, dummy_tasks):
+    settings.MESSAGING_BATCH_SIZE = 100
+    empty, small, large = (resend_queries(count) for count in (0, 500, 5000))
+
+    def reads_due(sql: str) -> bool:
+        # DECLARE: PostgreSQL's server-side cursor
+        return sql.startswith(("SELECT", "DECLARE")) and '"sending_failed_count" <=' in sql
+
+    # One read of the due receivers however many there are: no re-scan per batch ...
+    assert [sum(map(reads_due, queries)) for queries in (empty, small, large)] == [1, 1, 1]
+    # ... and one UPDATE per batch of 100, so the count grows linearly in batches.
+    assert len(small) - len(empty) == 5
+    assert len(large) - len(empty) == 50
+    assert sum(len(result.args[0]) for result in dummy_tasks.results) == 5500
+
+
+def test_delete_message_receivers_deletes_in_chunks(failed_receivers, monkeypatch):
+    from messaging import maintenance
+
+    monkeypatch.setattr(maintenance, "DELETE_CHUNK", 2)
+    failed_receivers(5, created_datetime=timezone.now() - timedelta(days=40))
+    new = failed_receivers(1)
+    with CaptureQueriesContext(connection) as queries:
+        out = run("delete_message_receivers", "30")
+    assert "Deleted 5 message receivers older than 30 days." in out
+    assert list(MessageReceiver.objects.all()) == new
+    deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
+    assert len(deletes) == 3  # chunks of 2, 2 and 1: no statement holds them all

@@ -12,11 +12,11 @@ from typing import TextIO
 
 from .common import throwaway_database
 
-PARTS = ("prepare", "send", "resend_memory", "admin")
+PARTS = ("prepare", "send", "resend_memory", "resend_time", "delete_time", "admin")
 
 
 def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
-    from . import admin, memory, prepare, send
+    from . import admin, cron, memory, prepare, send
 
     if part == "prepare":
         prepare.run(receivers, stdout)
@@ -24,6 +24,10 @@ def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
         send.run(receivers, stdout, sink=sink)
     elif part == "resend_memory":
         memory.run(stdout)
+    elif part == "resend_time":
+        cron.run_resend(stdout)
+    elif part == "delete_time":
+        cron.run_delete(stdout)
     elif part == "admin":
         admin.run(stdout)
 
