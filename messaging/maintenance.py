@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import islice
 
-from django.db import connection
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from . import conf
+from .batching import still_matching, walk_ids
 from .models import Message, MessageReceiver
 from .sending import enqueue_batches
 
@@ -25,30 +24,8 @@ class ResendReport:
 
 
 def iterate_ids(queryset: QuerySet, batch: int) -> Iterator[list[int]]:
-    """Primary keys of ``queryset`` in ascending lists of at most ``batch``.
-
-    The query runs once and its ids are streamed (a server-side cursor on PostgreSQL,
-    chunked reads on SQLite), so the walk costs one scan and flat memory however many rows
-    match; rows changed while walking are still yielded, so callers check them again.
-    """
-    ids = queryset.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=batch)
-    while chunk := list(islice(ids, batch)):
-        yield chunk
-
-
-def still_matching(queryset: QuerySet, ids: list[int]) -> QuerySet:
-    """The rows among ``ids`` that ``queryset`` matches now, found by primary key.
-
-    SQLite's planner, with no statistics, prefers an index on the queryset's conditions
-    over the key, so an UPDATE of 100 ids would scan every failed row. Checking the
-    conditions in a subquery keyed on the primary key keeps each batch's cost to its own
-    rows; SQLite's single writer makes the check and the write one atomic step. PostgreSQL
-    picks the key by itself and rechecks the conditions on a concurrently changed row.
-    """
-    if connection.vendor != "sqlite":
-        return queryset.filter(pk__in=ids)
-    matching = Exists(queryset.filter(pk=OuterRef("pk")))
-    return queryset.model._default_manager.filter(matching, pk__in=ids).order_by()
+    """Primary keys of ``queryset`` in ascending batches: one scan, flat memory."""
+    return walk_ids(queryset, batch)
 
 
 def resend_failed(

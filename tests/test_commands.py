@@ -166,14 +166,16 @@ def test_resend_reads_the_due_receivers_once_and_updates_batch_by_batch(settings
     empty, small, large = (resend_queries(count) for count in (0, 500, 5000))
 
     def reads_due(sql: str) -> bool:
-        # DECLARE: PostgreSQL's server-side cursor
-        return sql.startswith(("SELECT", "DECLARE")) and '"sending_failed_count" <=' in sql
+        return '"sending_failed_count" <=' in sql and not sql.startswith("UPDATE")
+
+    def asks_again(sql: str) -> bool:
+        return sql.startswith("UPDATE") and '"pending_sends" = (' in sql
 
     # One read of the due receivers however many there are: no re-scan per batch ...
     assert [sum(map(reads_due, queries)) for queries in (empty, small, large)] == [1, 1, 1]
-    # ... and one UPDATE per batch of 100, so the count grows linearly in batches.
-    assert len(small) - len(empty) == 5
-    assert len(large) - len(empty) == 50
+    # ... and one UPDATE per batch of 100: the work grows linearly in batches.
+    assert [sum(map(asks_again, queries)) for queries in (empty, small, large)] == [0, 5, 50]
+    assert len(large) - len(empty) == 10 * (len(small) - len(empty))
     assert sum(len(result.args[0]) for result in dummy_tasks.results) == 5500
 
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 from io import StringIO
 from typing import TextIO
 
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import QuerySet
 from django.test import override_settings
@@ -50,7 +51,7 @@ def seed(count: int) -> None:
                     message_content_html=SAMPLE_HTML,
                     message_content_plain=SAMPLE_PLAIN,
                 )
-                for user in create_users(KEEP, prefix="cronbench")
+                for user in bench_users()
             ],
             batch_size=500,
         )
@@ -67,7 +68,13 @@ def seed(count: int) -> None:
     )
 
 
-def first_pks(count: int) -> QuerySet:
+def bench_users() -> list:
+    """``KEEP`` users, made once: the table is emptied between parts, the users stay."""
+    users = list(get_user_model().objects.filter(username__startswith="cronbench")[:KEEP])
+    return users or create_users(KEEP, prefix="cronbench")
+
+
+def first_pks(count: int | None) -> QuerySet:
     """The receivers after the first ``KEEP``, up to ``count`` of them, by primary key."""
     start = MessageReceiver.objects.order_by("pk").values_list("pk", flat=True)[KEEP - 1]
     return MessageReceiver.objects.filter(pk__gt=start).order_by("pk")[:count]
@@ -85,7 +92,9 @@ def make_due(count: int) -> None:
 
 
 def make_old(count: int) -> None:
-    """``count`` receivers two years old, beside ``KEEP`` recent ones."""
+    """``count`` receivers two years old, beside ``KEEP`` recent ones, and no others."""
+    if MessageReceiver.objects.exists():
+        MessageReceiver.objects.filter(pk__in=first_pks(None).values("pk")).delete()
     seed(KEEP + count)
     old = timezone.now() - timedelta(days=730)
     MessageReceiver.objects.filter(pk__in=first_pks(count).values("pk")).update(
