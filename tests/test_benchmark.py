@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from config.benchmarks import memory
+from config.benchmarks.child import check_method, run_measured
 from config.benchmarks.common import throwaway_database, write_metric
 from messaging.models import MessageReceiver
 
@@ -51,4 +52,12 @@ def test_resend_memory_measures_the_command_in_a_child_process(bench_db):
     assert MessageReceiver.objects.filter(pending_sends=1).count() == 200
     assert "200 messages were automatically resent." in run.output
     # The child's own peak: a Django process needs tens of megabytes, not gigabytes.
-    assert 20 < run.peak_rss_mb < 1000
+    assert 20 < run.peak_mib < 1000
+
+
+def test_child_peak_is_the_childs_own_not_the_parents():
+    ballast = b"x" * (200 * 2**20)  # the parent peaks above 200 MiB
+    idle, filled = check_method()  # raises unless the 50 MiB show up
+    assert 45 < filled - idle < 60
+    assert idle < 60  # a bare Python, not this process's peak
+    assert len(ballast) and run_measured(["-c", "pass"]).peak_mib < 60

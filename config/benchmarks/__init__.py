@@ -12,16 +12,29 @@ from typing import TextIO
 
 from .common import throwaway_database
 
-PARTS = ("prepare", "send", "resend_memory", "resend_time", "delete_time", "admin")
+PARTS = (
+    "prepare",
+    "prepare_memory",
+    "send",
+    "send_worker",
+    "resend_memory",
+    "resend_time",
+    "delete_time",
+    "admin",
+)
 
 
 def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
-    from . import admin, cron, memory, prepare, send
+    from . import admin, cron, memory, prepare, prepare_memory, send, send_worker
 
     if part == "prepare":
         prepare.run(receivers, stdout)
+    elif part == "prepare_memory":
+        prepare_memory.run(stdout)
     elif part == "send":
         send.run(receivers, stdout, sink=sink)
+    elif part == "send_worker":
+        send_worker.run(receivers, stdout, sink=sink)
     elif part == "resend_memory":
         memory.run(stdout)
     elif part == "resend_time":
