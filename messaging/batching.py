@@ -65,8 +65,10 @@ def still_matching(queryset: QuerySet, ids: list[int]) -> QuerySet:
     SQLite's planner, with no statistics, prefers an index on the queryset's conditions
     over the key, so an UPDATE of 100 ids would scan every failed row. Checking the
     conditions in a subquery keyed on the primary key keeps each batch's cost to its own
-    rows; SQLite's single writer makes the check and the write one atomic step. PostgreSQL
-    picks the key by itself and rechecks the conditions on a concurrently changed row.
+    rows; SQLite's single writer makes the check and the write one atomic step. PostgreSQL,
+    with statistics, picks the key by itself, and it must see the conditions on the row
+    itself: it rechecks them on a row changed concurrently, so a receiver that a worker or
+    staff member took meanwhile is left alone (a subquery would read the old row).
     """
     if connection.vendor != "sqlite":
         return queryset.filter(pk__in=ids)
