@@ -48,9 +48,10 @@ def prepare_in_child(count: int) -> None:
     print(f"prepared {message.receivers.count()} receivers")
 
 
-def setup() -> None:
+def setup(users: int = max(SIZES)) -> None:
+    """Make ``users`` benchmark users (once) and the template they are sent."""
     if not get_user_model().objects.filter(username__startswith=PREFIX).exists():
-        create_users(max(SIZES), prefix=PREFIX)
+        create_users(users, prefix=PREFIX)
     fields = {f"subject_{code}": SUBJECT for code in rendering.site_languages()}
     fields |= {f"body_{code}": BODY for code in rendering.site_languages()}
     MessageTemplate.objects.update_or_create(
