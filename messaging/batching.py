@@ -8,7 +8,6 @@ rows of one batch by primary key that still match, so each batch costs its own r
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import islice
 from uuid import uuid4
 
 from django.db import connection
@@ -18,17 +17,19 @@ from django.db.models import Exists, OuterRef, QuerySet
 def walk_ids(queryset: QuerySet, batch: int) -> Iterator[list[int]]:
     """Primary keys of ``queryset`` in ascending lists of at most ``batch``.
 
-    The query runs once, so the walk costs one scan and flat memory however many rows
-    match. Rows may change while the ids are walked: callers check them again.
+    On SQLite the query runs once (one scan, flat memory); on PostgreSQL it is paged by
+    key. Rows may change while the ids are walked: callers check them again.
     """
     ids = queryset.order_by("pk").values_list("pk", flat=True)
     if connection.vendor == "sqlite":
         yield from snapshot_ids(ids, batch)
         return
-    # A server-side cursor; in autocommit it is WITH HOLD, its result kept by the server.
-    streamed = ids.iterator(chunk_size=batch)
-    while chunk := list(islice(streamed, batch)):
+    # PostgreSQL: key-ordered pages. A server-side cursor (one scan) lost resends in
+    # tests/test_concurrency.py with workers and cron racing; not understood yet.
+    last = 0
+    while chunk := list(ids.filter(pk__gt=last)[:batch]):
         yield chunk
+        last = chunk[-1]
 
 
 def snapshot_ids(ids: QuerySet, batch: int) -> Iterator[list[int]]:
