@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import conf, rendering
@@ -14,7 +16,6 @@ from .failures import Failure
 from .models import Message, MessageReceiver, MessageTemplate
 from .sending import (
     check_sending_enabled,
-    chunked,
     enqueue_batches,
     mark_message_error,
     one_line,
@@ -36,13 +37,15 @@ def send_message(
 ) -> Message:
     """Record a message to ``users`` and enqueue its delivery; returns the :class:`Message`.
 
+    ``users`` may be any iterable (a list, a generator) or a queryset; it is read once, in
+    chunks, so memory does not grow with the number of users.
+
     Give either ``template`` (a :class:`MessageTemplate` or its ``key``), rendered for each
     user in the user's language with ``context``, or ``subject`` and ``html`` (and
     optionally ``plain``) sent as they are. Receivers are created in one transaction and
     delivery is enqueued in batches after it commits. When preparing fails, no receiver is
     kept, the message is marked ``error`` with the traceback, and the error is raised.
     """
-    users = list(users)
     template_obj = rendering.get_template(template) if template is not None else None
     message = Message.objects.create(
         status=Message.Status.PREPARING,
@@ -50,7 +53,7 @@ def send_message(
         created_by=created_by,
         template=template_obj,
         template_context=rendering.plain_context(context or {}),
-        virtual_message_receivers={"user_ids": [user.pk for user in users]},
+        virtual_message_receivers={"user_ids": []},
         metadata=dict(metadata or {}),
     )
     try:
@@ -64,22 +67,35 @@ def send_message(
 PREPARE_CHUNK = 500  # users rendered and inserted at a time: memory stays flat
 
 
+def user_chunks(users: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``users`` in lists of at most ``size``, read lazily (a queryset through a cursor)."""
+    if isinstance(users, QuerySet):
+        users = users.iterator(chunk_size=size)
+    remaining = iter(users)
+    while chunk := list(islice(remaining, size)):
+        yield chunk
+
+
 def prepare_receivers(
     message: Message,
-    users: list[Any],
+    users: Iterable[Any],
     template: MessageTemplate | None,
     subject: str | None,
     html: str | None,
     plain: str | None,
 ) -> None:
-    """Create every receiver and enqueue them after commit, or create none."""
+    """Create every receiver and enqueue them after commit, or create none.
+
+    The message records the users' ids in ``virtual_message_receivers``.
+    """
     if template is None:
         rendering.check_direct(subject, html, plain)
     compiled: dict = {}
     now = timezone.now()
     ids: list[int] = []
+    user_ids: list[Any] = []
     with transaction.atomic():
-        for chunk in chunked(users, PREPARE_CHUNK):
+        for chunk in user_chunks(users, PREPARE_CHUNK):
             if template is not None:
                 emails = rendering.render_for_users(
                     template, chunk, message.template_context, compiled
@@ -87,10 +103,12 @@ def prepare_receivers(
             else:
                 emails = rendering.render_direct(chunk, subject, html, plain)
             ids += insert_receivers(message, chunk, emails, now)
+            user_ids += [user.pk for user in chunk]
         if not conf.send_email_to_users():
             ids = []  # recorded as refused by the kill switch: nothing is enqueued
         message.status = Message.Status.SENDING if ids else Message.Status.SENT
-        message.save(update_fields=["status"])
+        message.virtual_message_receivers = {"user_ids": user_ids}
+        message.save(update_fields=["status", "virtual_message_receivers"])
         transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))
 
 

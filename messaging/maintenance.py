@@ -11,6 +11,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from . import conf
+from .batching import still_matching, walk_ids
 from .models import Message, MessageReceiver
 from .sending import enqueue_batches
 
@@ -24,14 +25,8 @@ class ResendReport:
 
 
 def iterate_ids(queryset: QuerySet, batch: int) -> Iterator[list[int]]:
-    """Primary keys of ``queryset`` in ascending batches (keyset pagination: flat memory)."""
-    last = 0
-    while True:
-        ids = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch])
-        if not ids:
-            return
-        yield ids
-        last = ids[-1]
+    """Primary keys of ``queryset`` in ascending batches: one scan, flat memory."""
+    return walk_ids(queryset, batch)
 
 
 def resend_failed(
@@ -76,7 +71,7 @@ def update_in_batches(queryset: QuerySet, changes: dict) -> Iterator[int]:
     alone; yields how many rows each batch changed.
     """
     for ids in iterate_ids(queryset, conf.batch_size()):
-        updated = queryset.filter(pk__in=ids).update(**changes)
+        updated = still_matching(queryset, ids).update(**changes)
         if updated:
             enqueue_batches(ids)
         yield updated
@@ -106,10 +101,21 @@ def requeue_stranded(now: datetime) -> int:
     return sum(update_in_batches(stranded, {"send_requested_at": now}))
 
 
+DELETE_CHUNK = 1000  # receivers deleted per statement: no long transaction at 1M rows
+
+
 def delete_old_receivers(days: int) -> int:
-    """Delete receivers created more than ``days`` days ago; returns how many."""
+    """Delete receivers created more than ``days`` days ago, in chunks; returns how many.
+
+    Each chunk is its own short transaction (unless the caller holds one), so workers and
+    the admin are never blocked for long; the count is of rows actually deleted.
+    """
     cutoff = timezone.now() - timedelta(days=days)
-    deleted, _by_model = MessageReceiver.objects.filter_old_receivers(cutoff).delete()
+    old = MessageReceiver.objects.filter_old_receivers(cutoff)
+    deleted = 0
+    for ids in iterate_ids(old, DELETE_CHUNK):
+        _total, by_model = still_matching(old, ids).delete()
+        deleted += by_model.get(MessageReceiver._meta.label, 0)
     return deleted
 
 

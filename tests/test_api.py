@@ -98,9 +98,36 @@ def test_large_lists_are_prepared_in_chunks(
     from messaging import api
 
     monkeypatch.setattr(api, "PREPARE_CHUNK", 2)
+    users = [make_user() for _ in range(5)]
+    rows_before_each_user = []
+
+    def counting_users():
+        # How many receivers exist when each user is read: a chunk is inserted before the
+        # next one is read, so the list is never held whole.
+        for user in users:
+            rows_before_each_user.append(MessageReceiver.objects.count())
+            yield user
+
     with django_capture_on_commit_callbacks(execute=True):
-        message = send_message(users=[make_user() for _ in range(5)], subject="S", html="<p>x</p>")
+        message = send_message(users=counting_users(), subject="S", html="<p>x</p>")
+    assert rows_before_each_user == [0, 0, 2, 2, 4]
     assert message.receivers.filter(status="sent").count() == 5
+
+
+def test_users_may_be_a_generator_or_a_queryset(make_user, on_commit, django_user_model):
+    users = [make_user() for _ in range(3)]
+    from_generator = on_commit(
+        send_message, users=(user for user in users), subject="S", html="<p>x</p>"
+    )
+    queryset = django_user_model.objects.filter(pk__in=[u.pk for u in users]).order_by("pk")
+    from_queryset = on_commit(send_message, users=queryset, subject="S", html="<p>x</p>")
+    for message in (from_generator, from_queryset):
+        message.refresh_from_db()
+        assert message.virtual_message_receivers == {"user_ids": [u.pk for u in users]}
+        receivers = message.receivers.order_by("user_id")
+        assert [(r.user, r.send_to, r.status) for r in receivers] == [
+            (u, u.email, "sent") for u in users
+        ]
 
 
 def test_unknown_template_key_is_a_clear_error(make_user):

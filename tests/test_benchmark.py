@@ -13,7 +13,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from config.benchmarks import memory
+from config.benchmarks import memory, prepare_memory
+from config.benchmarks.child import check_method, run_measured
 from config.benchmarks.common import throwaway_database, write_metric
 from messaging.models import MessageReceiver
 
@@ -41,7 +42,10 @@ def test_send_benchmark_prints_its_metric_line(bench_db):
     )
     lines = out.getvalue().splitlines()
     assert "send: SMTP sink: aiosmtpd" in lines[0]
-    pattern = rf"METRIC send ours={NUMBER} baseline={NUMBER} ratio={NUMBER}"
+    pattern = (
+        rf"METRIC send ours={NUMBER} baseline={NUMBER} ratio={NUMBER}"
+        rf"( baseline_pipelined={NUMBER})?"
+    )
     assert [line for line in lines if re.fullmatch(pattern, line)], lines
     assert connection.settings_dict["NAME"] == bench_db
 
@@ -51,7 +55,32 @@ def test_resend_memory_measures_the_command_in_a_child_process(bench_db):
     assert MessageReceiver.objects.filter(pending_sends=1).count() == 200
     assert "200 messages were automatically resent." in run.output
     # The child's own peak: a Django process needs tens of megabytes, not gigabytes.
-    assert 20 < run.peak_rss_mb < 1000
+    assert 20 < run.peak_mib < 1000
+
+
+def test_child_peak_is_the_childs_own_not_the_parents():
+    ballast = b"x" * (200 * 2**20)  # the parent peaks above 200 MiB
+    idle, filled = check_method()  # raises unless the 50 MiB show up
+    assert 45 < filled - idle < 60
+    assert idle < 60  # a bare Python, not this process's peak
+    assert len(ballast) and run_measured(["-c", "pass"]).peak_mib < 60
+
+
+def test_send_worker_times_real_workers(bench_db):
+    out = StringIO()
+    call_command(
+        "messaging_benchmark",
+        *("--only", "send_worker", "--receivers", "20", "--sink", "aiosmtpd"),
+        stdout=out,
+    )
+    pattern = rf"METRIC send_worker workers1={NUMBER} workers2={NUMBER} ratio={NUMBER}"
+    assert [line for line in out.getvalue().splitlines() if re.fullmatch(pattern, line)]
+
+
+def test_prepare_memory_measures_send_message_in_a_child(bench_db):
+    prepare_memory.setup(users=300)
+    peak = prepare_memory.measure(200)  # raises unless the child prepared 200 receivers
+    assert 20 < peak < 1000
 
 
 def test_prepare_benchmark_prints_both_metric_lines(bench_db):

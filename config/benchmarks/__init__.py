@@ -12,20 +12,38 @@ from typing import TextIO
 
 from .common import throwaway_database
 
-PARTS = ("prepare", "send", "resend_memory", "bulk_resend_memory", "admin")
+PARTS = (
+    "prepare",
+    "prepare_memory",
+    "send",
+    "send_worker",
+    "resend_memory",
+    "bulk_resend_memory",
+    "resend_time",
+    "delete_time",
+    "admin",
+)
 
 
 def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
-    from . import admin, bulk_resend, memory, prepare, send
+    from . import admin, bulk_resend, cron, memory, prepare, prepare_memory, send, send_worker
 
     if part == "prepare":
         prepare.run(receivers, stdout)
+    elif part == "prepare_memory":
+        prepare_memory.run(stdout)
     elif part == "send":
         send.run(receivers, stdout, sink=sink)
+    elif part == "send_worker":
+        send_worker.run(receivers, stdout, sink=sink)
     elif part == "resend_memory":
         memory.run(stdout)
     elif part == "bulk_resend_memory":
         bulk_resend.run(stdout)
+    elif part == "resend_time":
+        cron.run_resend(stdout)
+    elif part == "delete_time":
+        cron.run_delete(stdout)
     elif part == "admin":
         admin.run(stdout)
 

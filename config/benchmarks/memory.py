@@ -1,17 +1,13 @@
 """Peak memory of the cron command ``resend_failed_messages`` as the failures grow.
 
 The command runs in its own process against the throwaway database, with a task backend
-that discards what is enqueued (nothing is sent); the kernel's accounting of that one
-child (``wait4``) gives its peak resident set size.
+that discards what is enqueued (nothing is sent); the child reports its own peak resident
+set size (``VmHWM``, see ``peak.py``), checked once against a child that fills 50 MiB.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import tempfile
-from dataclasses import dataclass
 from typing import TextIO
 
 from django.conf import settings
@@ -22,6 +18,7 @@ from django_tasks.utils import get_random_id
 
 from messaging.models import Message, MessageReceiver
 
+from .child import ChildRun, check_method, run_measured
 from .common import (
     SAMPLE_HTML,
     SAMPLE_PLAIN,
@@ -61,12 +58,6 @@ class DiscardingBackend(BaseTaskBackend):
         )
 
 
-@dataclass(frozen=True)
-class CommandRun:
-    peak_rss_mb: float
-    output: str
-
-
 def seed_failed_receivers(count: int) -> None:
     """Make the throwaway database hold exactly ``count`` receivers due for a resend."""
     if not MessageReceiver.objects.exists():
@@ -99,31 +90,21 @@ def seed_failed_receivers(count: int) -> None:
     )
 
 
-def run_resend_command() -> CommandRun:
-    """Run ``manage.py resend_failed_messages`` in a child; its own peak RSS in MB."""
+def run_resend_command() -> ChildRun:
+    """Run ``manage.py resend_failed_messages`` in a child; its own peak RSS in MiB."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": database_url(),
         "TASKS_BACKEND": f"{__name__}.DiscardingBackend",
+        "DEBUG": "0",  # as in production: DEBUG keeps every query's SQL
     }
     env.pop("MESSAGING_USE_RQ", None)
-    command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "resend_failed_messages"]
-    with tempfile.TemporaryFile("w+") as output:
-        process = subprocess.Popen(
-            command, env=env, cwd=settings.BASE_DIR, stdout=output, stderr=subprocess.STDOUT
-        )
-        # wait4 reports this child alone (RUSAGE_CHILDREN would mix in earlier children).
-        _pid, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        output.seek(0)
-        text = output.read()
-    if process.returncode != 0:
-        raise RuntimeError(f"resend_failed_messages failed:\n{text}")
-    return CommandRun(peak_rss_mb=usage.ru_maxrss / 1024, output=text)
+    manage = str(settings.BASE_DIR / "manage.py")
+    return run_measured([manage, "resend_failed_messages"], env)
 
 
-def measure(count: int) -> CommandRun:
+def measure(count: int) -> ChildRun:
     """Peak RSS of the cron command with ``count`` failed receivers due for a resend."""
     seed_failed_receivers(count)
     result = run_resend_command()
@@ -135,8 +116,13 @@ def measure(count: int) -> CommandRun:
 
 def run(stdout: TextIO) -> None:
     """Print ``METRIC resend_memory n10k=<MB> n100k=<MB> ratio=<n100k/n10k>``."""
+    idle, filled = check_method()
+    stdout.write(
+        f"resend_memory: method check: an idle child peaked at {idle:.1f} MiB, one filling "
+        f"50 MiB at {filled:.1f} MiB\n"
+    )
     clear_messaging_data()
-    small, large = (measure(count).peak_rss_mb for count in SIZES)
+    small, large = (measure(count).peak_mib for count in SIZES)
     clear_messaging_data()
-    stdout.write(f"resend_memory: peak RSS of resend_failed_messages for {SIZES} receivers\n")
+    stdout.write(f"resend_memory: peak RSS (MiB) of resend_failed_messages, {SIZES} due\n")
     write_metric(stdout, "resend_memory", n10k=small, n100k=large, ratio=large / small)

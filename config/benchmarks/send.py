@@ -3,8 +3,9 @@
 Both sides send the same emails to a real SMTP sink running in another process. Ours goes
 from ``not_sent`` to ``sent`` through :func:`messaging.sending.deliver` (claims, one mail
 connection per batch, a status write per email); the baseline builds and sends the same
-emails over one Django SMTP connection and touches no database. Rounds alternate which
-side goes first and the medians are compared.
+emails over one Django SMTP connection and touches no database; the pipelined baseline
+does the same writing each envelope at once (:mod:`messaging.pipelining`), as ours does.
+Rounds rotate which side goes first and the medians are compared.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.test import override_settings
 
-from messaging import conf
+from messaging import conf, pipelining
 from messaging.models import Message, MessageReceiver
 from messaging.sending import chunked, deliver
 
@@ -110,6 +112,15 @@ def sink_settings(port: int) -> override_settings:
     )
 
 
+def send_users(count: int) -> list:
+    """``count`` users to send to, made once (``send`` and ``send_worker`` share them)."""
+    users = get_user_model().objects.filter(username__startswith="sendbench").order_by("pk")
+    if users.count() < count:
+        users.delete()
+        return create_users(count, prefix="sendbench")
+    return list(users[:count])
+
+
 def create_message(count: int) -> tuple[Message, list[int], list[Email]]:
     """A message with ``count`` receivers, each with a pending send; and their emails."""
     clear_messaging_data()
@@ -125,7 +136,7 @@ def create_message(count: int) -> tuple[Message, list[int], list[Email]]:
             message_content_plain=SAMPLE_PLAIN,
             pending_sends=1,
         )
-        for user in create_users(count, prefix="sendbench")
+        for user in send_users(count)
     ]
     created = MessageReceiver.objects.bulk_create(receivers, batch_size=500)
     emails = [
@@ -153,17 +164,35 @@ def send_ours(receiver_ids: list[int]) -> None:
         deliver(batch)
 
 
-def send_baseline(emails: list[Email]) -> None:
+def built_emails(emails: list[Email], connection) -> Iterator[EmailMultiAlternatives]:
     from_email = getattr(settings, "MESSAGING_FROM_EMAIL", None) or settings.DEFAULT_FROM_EMAIL
+    for email in emails:
+        built = EmailMultiAlternatives(
+            email.subject, email.plain, from_email, [email.address], connection=connection
+        )
+        built.attach_alternative(email.html, "text/html")
+        yield built
+
+
+def send_baseline(emails: list[Email]) -> None:
     connection = get_connection()
     connection.open()
     try:
-        for email in emails:
-            built = EmailMultiAlternatives(
-                email.subject, email.plain, from_email, [email.address], connection=connection
-            )
-            built.attach_alternative(email.html, "text/html")
+        for built in built_emails(emails, connection):
             connection.send_messages([built])
+    finally:
+        connection.close()
+
+
+def send_baseline_pipelined(emails: list[Email]) -> None:
+    connection = get_connection()
+    connection.open()
+    try:
+        for built in built_emails(emails, connection):
+            envelope = pipelining.start(connection, built)
+            if envelope is None:
+                raise RuntimeError("The SMTP sink does not offer PIPELINING.")
+            pipelining.finish(envelope)
     finally:
         connection.close()
 
@@ -177,25 +206,44 @@ def check_all_sent(message: Message, expected: int) -> None:
         )
 
 
-def measure(message: Message, ids: list[int], emails: list[Email]) -> tuple[float, float]:
-    """Median emails/s of ours and of the baseline over alternating rounds."""
-    ours: list[float] = []
-    baseline: list[float] = []
+def measure(message: Message, ids: list[int], emails: list[Email]) -> dict[str, float]:
+    """Median emails/s of ours and of the baselines over rounds that rotate the order."""
+    sides = {
+        "ours": lambda: send_ours(ids),
+        "baseline": lambda: send_baseline(emails),
+        "baseline_pipelined": lambda: send_baseline_pipelined(emails),
+    }
+    if not offers_pipelining():
+        del sides["baseline_pipelined"]
+    rates: dict[str, list[float]] = {side: [] for side in sides}
+    names = list(sides)
     for round_number in range(ROUNDS):
         reset(message)
-        sides = [("ours", lambda: send_ours(ids)), ("baseline", lambda: send_baseline(emails))]
-        for side, function in sides if round_number % 2 == 0 else reversed(sides):
-            rate = len(ids) / timed(function)
-            (ours if side == "ours" else baseline).append(rate)
+        shift = round_number % len(names)
+        for side in names[shift:] + names[:shift]:
+            rates[side].append(len(ids) / timed(sides[side]))
         check_all_sent(message, len(ids))
-    return median(ours), median(baseline)
+    return {side: median(values) for side, values in rates.items()}
+
+
+def offers_pipelining() -> bool:
+    connection = get_connection()
+    connection.open()
+    try:
+        return pipelining.pipelining(connection) is not None
+    finally:
+        connection.close()
 
 
 def run(receivers: int, stdout: TextIO, sink: str = "auto") -> None:
-    """Print ``METRIC send ours=<emails/s> baseline=<emails/s> ratio=<ours/baseline>``."""
+    """Print ``METRIC send ours= baseline= ratio=<ours/baseline> baseline_pipelined=``.
+
+    Rates are emails/s; ``baseline_pipelined`` is left out when the sink has no PIPELINING.
+    """
     with running_sink(sink) as (sink_name, port), sink_settings(port):
         stdout.write(f"send: SMTP sink: {sink_name} on 127.0.0.1:{port}, {receivers} emails\n")
         message, ids, emails = create_message(receivers)
-        ours, baseline = measure(message, ids, emails)
+        rates = measure(message, ids, emails)
         clear_messaging_data()
-    write_metric(stdout, "send", ours=ours, baseline=baseline, ratio=ours / baseline)
+    ours, baseline = rates.pop("ours"), rates.pop("baseline")
+    write_metric(stdout, "send", ours=ours, baseline=baseline, ratio=ours / baseline, **rates)
