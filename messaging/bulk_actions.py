@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from collections import Counter
+
 from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from wagtail.admin.views.bulk_action import BulkAction
 
-from .admin_permissions import can_resend
+from .admin_permissions import can_resend, refuse_resend
 from .filters import MessageReceiverFilterSet, search_receivers
 from .models import MessageReceiver
 from .sending import request_sends
+
+
+def resend_summary(receivers: list[MessageReceiver]) -> str:
+    """ "4 selected: 2 failed, 1 error, 1 already sent" (and how many are not sent yet)."""
+    counts = Counter(receiver.status for receiver in receivers)
+    Status = MessageReceiver.Status
+    text = gettext(
+        "%(total)d selected: %(failed)d failed, %(error)d error, %(sent)d already sent"
+    ) % {
+        "total": len(receivers),
+        "failed": counts[Status.FAILED],
+        "error": counts[Status.ERROR],
+        "sent": counts[Status.SENT],
+    }
+    if counts[Status.NOT_SENT]:
+        text += gettext(", %(count)d not sent yet") % {"count": counts[Status.NOT_SENT]}
+    return text
 
 
 class ResendBulkAction(BulkAction):
@@ -24,9 +43,18 @@ class ResendBulkAction(BulkAction):
     template_name = "messaging/admin/receivers/confirm_bulk_resend.html"
     action_priority = 10
 
+    @classmethod
+    def user_may_use(cls, user) -> bool:
+        """Whether the listing offers this action to ``user`` at all."""
+        return can_resend(user)
+
     def dispatch(self, request, *args, **kwargs):
-        if not can_resend(request.user):
-            raise PermissionDenied
+        if not self.user_may_use(request.user):
+            # Without ``next``, Wagtail's next_url is this very URL: go to the listing.
+            listing = reverse("messaging_receivers:index")
+            return refuse_resend(
+                request, listing if self.next_url == request.path else self.next_url
+            )
         return super().dispatch(request, *args, **kwargs)
 
     @classmethod
@@ -47,6 +75,11 @@ class ResendBulkAction(BulkAction):
     @classmethod
     def execute_action(cls, objects, **kwargs) -> tuple[int, int]:
         return request_sends(obj.pk for obj in objects), 0
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context["summary"] = resend_summary([row["item"] for row in context["items"]])
+        return context
 
     def get_success_message(self, num_parent_objects: int, num_child_objects: int) -> str:
         return ngettext(
