@@ -152,6 +152,7 @@ class ReceiverIndexView(generic.IndexView):
     template_name = "messaging/admin/receivers/index.html"
     results_template_name = "messaging/admin/receivers/index_results.html"
     filterset_class = MessageReceiverFilterSet
+    table_classname = "listing msg-listing"
     paginator_class = CappedPaginator
     # Searching is done by search_receivers(); this only turns the search box on.
     search_fields = ["subject"]
@@ -372,6 +373,7 @@ def message_subject(message: Message) -> str:
 
 class MessageIndexView(generic.IndexView):
     filterset_class = MessageFilterSet
+    table_classname = "listing msg-listing"
     search_fields = ["template__name", "context_type"]
     search_backend_name = None
 
