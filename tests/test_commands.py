@@ -143,3 +143,19 @@ def test_delete_messages_without_receivers(command, failed_receivers):
     Message.objects.create()
     assert "Deleted 2 messages without receivers." in run(command)
     assert Message.objects.count() == 1
+
+
+def test_demo_admin_and_staff_have_names_wagtail_accepts(make_user):
+    from wagtail.admin.forms.account import NameEmailForm
+
+    from config.management.commands.messaging_demo import Command
+
+    nameless = make_user("admin", is_superuser=True, is_staff=True)  # a demo from before
+    command = Command(stdout=StringIO())
+    admin = command.ensure_admin()
+    assert admin.pk == nameless.pk
+    for user in (admin, admin.__class__.objects.get(username="staff")):
+        # The admin's Account page validates this form before it saves a new language.
+        data = {"first_name": user.first_name, "last_name": user.last_name, "email": user.email}
+        form = NameEmailForm(data=data, instance=user)
+        assert form.is_valid(), (user.username, form.errors)
