@@ -11,7 +11,7 @@ from .bulk_actions import ResendBulkAction
 from .models import Message, MessageReceiver
 from .panels import MessagingSummaryPanel
 from .snippets import MessageTemplateViewSet
-from .viewsets import MessagingViewSetGroup
+from .viewsets import MENU_HOOK, MessageTemplatesMenuItem, MessagingViewSetGroup
 
 # Before the viewsets register, so that Wagtail does not create its default policy.
 register_permission_policy(Message, ReadOnlyPermissionPolicy(Message))
@@ -23,6 +23,8 @@ register_permission_policy(
 register_snippet(MessageTemplateViewSet)
 hooks.register("register_admin_viewset", MessagingViewSetGroup)
 hooks.register("register_bulk_action", ResendBulkAction)
+# Under Snippets (registered above) and in the Messaging menu as well.
+hooks.register(MENU_HOOK, MessageTemplatesMenuItem)
 
 
 @hooks.register("construct_homepage_panels")

@@ -720,3 +720,33 @@ def test_admin_speaks_norwegian(make_user, records):
     client.force_login(make_user("norsk", language="nb", is_superuser=True, is_staff=True))
     html = client.get(RECEIVERS).content.decode()
     assert "Send på nytt" in html and "Emne" in html
+
+
+def messaging_menu_urls(user) -> list[str]:
+    from django.test import RequestFactory
+    from wagtail.admin.menu import admin_menu
+
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    item = next(i for i in admin_menu.menu_items_for_request(request) if i.name == "messaging")
+    return [str(sub.url) for sub in item.menu.menu_items_for_request(request)]
+
+
+TEMPLATES = "/admin/snippets/messaging/messagetemplate/"
+
+
+def test_message_templates_are_in_the_messaging_menu_and_under_snippets(admin_client, records):
+    root = admin_client.get("/admin/").wsgi_request.user
+    assert messaging_menu_urls(root) == [RECEIVERS, MESSAGES, TEMPLATES]
+    assert TEMPLATES in admin_client.get("/admin/snippets/").content.decode()
+    assert admin_client.get(TEMPLATES).status_code == 200
+
+
+def test_message_templates_menu_item_needs_a_template_permission(staff_client, records):
+    html = staff_client.get("/admin/").content.decode()
+    assert RECEIVERS in html
+    assert TEMPLATES not in html
+    assert messaging_menu_urls(staff_client.get("/admin/").wsgi_request.user) == [
+        RECEIVERS,
+        MESSAGES,
+    ]
