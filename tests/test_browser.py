@@ -287,3 +287,24 @@ def test_staff_without_resend_permission_are_offered_no_resend(staff_page, live_
     )
     assert staff_page.locator("[data-traceback-panel]").is_visible()
     assert staff_page.get_by_role("button", name="Resend").count() == 0
+
+
+def test_variables_table_follows_the_context_type(page, live_server):
+    from messaging.models import MessageTemplate
+
+    template = MessageTemplate.objects.create(
+        key="feedback", name="Feedback", context_type="feedback_published", subject="S", body="B"
+    )
+    page.goto(f"{live_server.url}/admin/snippets/messaging/messagetemplate/edit/{template.pk}/")
+    table = page.locator("[data-messaging-variables]")
+    grades = table.locator("tr", has_text="grades")
+    author = table.locator("tr", has_text="author")
+    assert grades.is_visible() and not author.is_visible()
+    assert grades.locator("li").all_inner_texts() == [
+        "part: Part A, grade: B",
+        "part: Part B, grade: A",
+    ]
+    page.select_option("select[name=context_type]", "comment_added")
+    assert author.is_visible() and not grades.is_visible()
+    assert table.locator("tr", has_text="user.first_name").is_visible()
+    screenshot(page, "variables_panel")
