@@ -49,6 +49,8 @@ RECEIVER_LIST_FIELDS = [
     "user__first_name",
     "user__last_name",
     "user__email",
+    # Wagtail's avatar (UserColumn) reads the profile: one join, not one query per row.
+    "user__wagtail_userprofile__avatar",
 ]
 
 
@@ -59,7 +61,8 @@ class CappedPaginator(WagtailPaginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list.order_by()[: self.cap + 1].count()
+        # Only the keys: the listing's annotations (the last error) stay out of the count.
+        return self.object_list.order_by().values("pk")[: self.cap + 1].count()
 
     @cached_property
     def is_capped(self) -> bool:
@@ -210,7 +213,7 @@ class ReceiverIndexView(generic.IndexView):
     def get_base_queryset(self) -> QuerySet:
         # The wide columns (HTML, text, status_data) stay in the database.
         return (
-            MessageReceiver.objects.select_related("user", "message")
+            MessageReceiver.objects.select_related("user__wagtail_userprofile", "message")
             .only(*RECEIVER_LIST_FIELDS)
             .with_last_error()
         )
@@ -416,7 +419,7 @@ class MessageIndexView(generic.IndexView):
         # them to find the very first would sort every receiver of a big message.
         a_subject = MessageReceiver.objects.filter(message=OuterRef("pk")).order_by()
         return (
-            Message.objects.select_related("created_by", "template")
+            Message.objects.select_related("created_by__wagtail_userprofile", "template")
             .defer("status_data", "metadata", "template_context", "virtual_message_receivers")
             .annotate(receiver_subject=Subquery(a_subject.values("subject")[:1]))
         )

@@ -154,6 +154,34 @@ def test_list_is_dense_and_readable(admin_client, records):
     assert "newest failure" in html and "older failure" not in html
 
 
+def query_count(client, url: str) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return [q["sql"] for q in queries]
+
+
+@pytest.mark.parametrize("url", [RECEIVERS, MESSAGES])
+def test_lists_read_avatars_and_counts_without_a_query_per_row(
+    admin_client, records, make_user, url
+):
+    from wagtail.users.models import UserProfile
+
+    query_count(admin_client, url)  # the first request sets up sessions and locales
+    few = query_count(admin_client, url)
+    for n in range(15):
+        user = make_user(f"many{n}", first_name="Many", last_name=str(n))
+        UserProfile.get_for_user(user)  # a profile, as every user who changed a preference has
+        message = Message.objects.create(context_type="other", created_by=user)
+        make_receiver(message, user, status=Status.FAILED, status_data={"errors": [error("x", 1)]})
+    many = query_count(admin_client, url)
+    assert len(many) == len(few), many[len(few) :]
+    count = next(sql for sql in many if "COUNT(" in sql and "messagereceiver" in sql)
+    assert "status_data" not in count  # the last error is read for shown rows only
+
+
 def test_last_error_is_read_by_the_database(records):
     receivers = MessageReceiver.objects.with_last_error().only("id").order_by("id")
     errors = {r.pk: r.last_error for r in receivers}
