@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -53,14 +55,26 @@ def link(url: str, text) -> SafeString:
     return format_html('<a href="{}">{}</a>', url, text)
 
 
+def receiver_address(receiver) -> str:
+    """The address a receiver's email went (or goes) to; "" when there is none."""
+    if receiver.send_to:
+        return receiver.send_to
+    return getattr(receiver.user, "email", "") or ""
+
+
 def status_counts(message) -> list[dict]:
-    """Receiver counts per status of a message annotated with ``count_<status>``."""
+    """Receiver counts per status of a message annotated with ``count_<status>``.
+
+    Each row links to the receivers listing filtered to the message and the status.
+    """
     labels = dict(MessageReceiver.Status.choices)
+    base = reverse("messaging_receivers:index")
     return [
         {
             "status": status.value,
             "label": labels[status],
             "count": getattr(message, f"count_{status}", 0),
+            "url": f"{base}?{urlencode({'message': message.pk, 'status': status.value})}",
         }
         for status in STATUS_ORDER
     ]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest, HttpResponseRedirect
+from django.utils.translation import gettext as _
+from wagtail.admin import messages
+from wagtail.admin.views.bulk_action.registry import bulk_action_registry
 from wagtail.permission_policies import ModelPermissionPolicy
 
 RESEND_PERMISSION = "messaging.resend_messagereceiver"
@@ -11,6 +15,34 @@ WRITE_ACTIONS = frozenset({"add", "change", "delete"})
 def can_resend(user) -> bool:
     """Superusers and holders of ``messaging.resend_messagereceiver`` (active users only)."""
     return bool(user.is_active and user.has_perm(RESEND_PERMISSION))
+
+
+def refuse_resend(request: HttpRequest, back_to: str) -> HttpResponseRedirect:
+    """Send the user back to the page they came from, saying which permission is missing."""
+    messages.error(
+        request,
+        _(
+            "You may not resend emails: that needs the permission “Can resend message "
+            "receivers” (%(codename)s). Ask an administrator to give it to one of your groups."
+        )
+        % {"codename": RESEND_PERMISSION},
+    )
+    return HttpResponseRedirect(back_to)
+
+
+def usable_bulk_actions(user, model) -> list:
+    """The bulk actions registered for ``model`` that ``user`` may use.
+
+    An action says who may use it with a ``user_may_use(user)`` class method; Wagtail's
+    own listings offer every registered action, and refuse only after the click.
+    """
+    opts = model._meta
+    actions = bulk_action_registry.get_bulk_actions_for_model(opts.app_label, opts.model_name)
+    return [
+        action
+        for action in actions
+        if not hasattr(action, "user_may_use") or action.user_may_use(user)
+    ]
 
 
 class ReadOnlyPermissionPolicy(ModelPermissionPolicy):

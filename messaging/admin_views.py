@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cached_property
 
-from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -19,16 +18,17 @@ from wagtail.admin.paginator import WagtailPaginator
 from wagtail.admin.ui.tables import (
     BulkActionsCheckboxColumn,
     Column,
-    DateColumn,
     NumberColumn,
     TitleColumn,
+    UserColumn,
 )
 from wagtail.admin.views import generic
 from wagtail.admin.widgets.button import HeaderButton
 
+from . import admin_columns as columns
 from . import admin_formatting as formatting
 from . import users
-from .admin_permissions import can_resend
+from .admin_permissions import can_resend, refuse_resend, usable_bulk_actions
 from .filters import MessageFilterSet, MessageReceiverFilterSet, search_receivers
 from .models import Message, MessageReceiver
 from .sending import request_sends
@@ -46,6 +46,8 @@ RECEIVER_LIST_FIELDS = [
     "message__id",
     "message__context_type",
     "user__id",
+    # Wagtail's avatar (UserColumn) reads the profile: one join, not one query per row.
+    "user__wagtail_userprofile__avatar",
 ]
 
 
@@ -56,7 +58,8 @@ class CappedPaginator(WagtailPaginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list.order_by()[: self.cap + 1].count()
+        # Only the keys: the listing's annotations (the last error) stay out of the count.
+        return self.object_list.order_by().values("pk")[: self.cap + 1].count()
 
     @cached_property
     def is_capped(self) -> bool:
@@ -94,6 +97,16 @@ def csv_safe(value):
     return value
 
 
+def site_time(value: datetime) -> datetime:
+    """An exported time: in the site's time zone (``TIME_ZONE``), to the second, naive.
+
+    Spreadsheets have no time zones; the site's zone is the one every reader shares.
+    """
+    if timezone.is_aware(value):
+        value = timezone.make_naive(value, timezone.get_default_timezone())
+    return value.replace(microsecond=0)
+
+
 def user_display(user) -> str:
     if user is None:
         return ""
@@ -101,41 +114,36 @@ def user_display(user) -> str:
     return f"{name} ({user.get_username()})" if name else user.get_username()
 
 
-class StatusColumn(Column):
-    """A coloured tag per delivery status."""
-
-    cell_template_name = "messaging/admin/status_cell.html"
-
-
-class UserCell(Column):
-    cell_template_name = "messaging/admin/user_cell.html"
-
-
 def receiver_columns(view: ReceiverIndexView) -> list:
+    checkbox = [BulkActionsCheckboxColumn("bulk_actions", obj_type="receiver")]
     return [
-        BulkActionsCheckboxColumn("bulk_actions", obj_type="receiver"),
-        Column("id", label=_("ID"), sort_key="id", width="6%"),
-        DateColumn("created_datetime", label=_("Created"), sort_key="created_datetime"),
-        TitleColumn(
+        *(checkbox if view.bulk_actions else []),
+        Column("id", label=_("ID"), sort_key="id", classname="msg-nowrap"),
+        columns.NoWrapDateColumn(
+            "created_datetime", label=_("Created"), sort_key="created_datetime"
+        ),
+        columns.OneLineTitleColumn(
             "subject",
             label=_("Subject"),
             sort_key="subject",
             get_url=view.get_inspect_url,
             get_title_id=lambda obj: f"receiver_{obj.pk}_title",
         ),
-        UserCell("user", label=_("User"), sort_key="user__username"),
-        Column("language", label=_("Language"), sort_key="language"),
+        columns.ReceiverUserColumn("user", label=_("User"), sort_key="user__username"),
+        columns.LanguageColumn("language", label=_("Language"), sort_key="language"),
         NumberColumn("sending_failed_count", label=_("Failed"), sort_key="sending_failed_count"),
         NumberColumn(
             "sending_success_count", label=_("Succeeded"), sort_key="sending_success_count"
         ),
-        StatusColumn("status", label=_("Status"), sort_key="status"),
-        DateColumn("sent_datetime", label=_("Sent"), sort_key="sent_datetime"),
+        columns.StatusColumn("status", label=_("Status"), sort_key="status"),
+        columns.NoWrapDateColumn("sent_datetime", label=_("Sent"), sort_key="sent_datetime"),
+        columns.LastErrorColumn("last_error", label=_("Last error")),
         Column(
             "context_type",
             accessor="message.get_context_type_display",
             label=_("Context type"),
             sort_key="message__context_type",
+            classname="msg-one-line",
         ),
     ]
 
@@ -144,6 +152,7 @@ class ReceiverIndexView(generic.IndexView):
     template_name = "messaging/admin/receivers/index.html"
     results_template_name = "messaging/admin/receivers/index_results.html"
     filterset_class = MessageReceiverFilterSet
+    table_classname = "listing msg-listing"
     paginator_class = CappedPaginator
     # Searching is done by search_receivers(); this only turns the search box on.
     search_fields = ["subject"]
@@ -153,25 +162,41 @@ class ReceiverIndexView(generic.IndexView):
         "created_datetime",
         "subject",
         "user_display",
-        "language",
+        "address",
+        "language_name",
         "sending_failed_count",
         "sending_success_count",
-        "status",
+        "get_status_display",
         "sent_datetime",
-        "message.context_type",
+        "message.get_context_type_display",
+        "last_error",
     ]
     export_headings = {
         "id": _("ID"),
         "created_datetime": _("Created"),
         "subject": _("Subject"),
         "user_display": _("User"),
-        "language": _("Language"),
+        "address": _("Email address"),
+        "language_name": _("Language"),
         "sending_failed_count": _("Failed count"),
         "sending_success_count": _("Success count"),
-        "status": _("Status"),
+        "get_status_display": _("Status"),
         "sent_datetime": _("Sent"),
-        "message.context_type": _("Context type"),
+        "message.get_context_type_display": _("Context type"),
+        "last_error": _("Last error"),
     }
+    custom_value_preprocess = {
+        **generic.IndexView.custom_value_preprocess,
+        datetime: {
+            generic.IndexView.FORMAT_CSV: lambda value: str(site_time(value)),
+            generic.IndexView.FORMAT_XLSX: site_time,
+        },
+    }
+
+    @cached_property
+    def bulk_actions(self) -> list:
+        """The bulk actions this user may use; with none, the listing has no checkboxes."""
+        return usable_bulk_actions(self.request.user, MessageReceiver)
 
     @cached_property
     def columns(self) -> list:
@@ -203,8 +228,10 @@ class ReceiverIndexView(generic.IndexView):
 
     def get_base_queryset(self) -> QuerySet:
         # The wide columns (HTML, text, status_data) stay in the database.
-        return MessageReceiver.objects.select_related("user", "message").only(
-            *RECEIVER_LIST_FIELDS, *(f"user__{name}" for name in users.user_search_fields())
+        return (
+            MessageReceiver.objects.select_related("user__wagtail_userprofile", "message")
+            .only(*RECEIVER_LIST_FIELDS, *(f"user__{name}" for name in users.user_search_fields()))
+            .with_last_error()
         )
 
     def as_spreadsheet(self, queryset: QuerySet, spreadsheet_format: str):
@@ -212,6 +239,8 @@ class ReceiverIndexView(generic.IndexView):
 
     def to_row_dict(self, item: MessageReceiver) -> dict:
         item.user_display = user_display(item.user)
+        item.address = formatting.receiver_address(item)
+        item.language_name = columns.language_name(item.language)
         return super().to_row_dict(item)
 
     def preprocess_field_value(self, field, value, export_format):
@@ -225,6 +254,7 @@ class ReceiverIndexView(generic.IndexView):
         context["items_capped"] = getattr(context.get("paginator"), "is_capped", False)
         if self.input_problem:
             messages.error(self.request, self.input_problem)
+        context["show_bulk_actions"] = bool(self.bulk_actions)
         return context
 
 
@@ -302,12 +332,13 @@ class ReceiverResendView(View):
     inspect_url_name: str | None = None
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
-        if not can_resend(request.user):
-            raise PermissionDenied
         receiver = get_object_or_404(MessageReceiver, pk=pk)
+        inspect_url = reverse(self.inspect_url_name, args=[receiver.pk])
+        if not can_resend(request.user):
+            return refuse_resend(request, inspect_url)
         request_sends([receiver.pk])
         messages.success(request, _("The email was queued for sending again."))
-        return HttpResponseRedirect(reverse(self.inspect_url_name, args=[receiver.pk]))
+        return HttpResponseRedirect(inspect_url)
 
 
 def status_counts(prefix: str = "receivers__") -> dict:
@@ -353,35 +384,62 @@ class ReceiverCountsColumn(Column):
         return context
 
 
+def message_subject(message: Message) -> str:
+    """What a message said: one of its receivers' subjects, else its template's name."""
+    subject = getattr(message, "receiver_subject", None)
+    if subject:
+        return subject
+    return message.template.name if message.template else ""
+
+
 class MessageIndexView(generic.IndexView):
     filterset_class = MessageFilterSet
+    table_classname = "listing msg-listing"
     search_fields = ["template__name", "context_type"]
     search_backend_name = None
 
     @cached_property
     def columns(self) -> list:
         return [
-            TitleColumn("id", label=_("ID"), sort_key="id", get_url=self.get_inspect_url),
-            DateColumn("created_datetime", label=_("Created"), sort_key="created_datetime"),
-            StatusColumn("status", label=_("Status"), sort_key="status"),
+            TitleColumn(
+                "id",
+                label=_("ID"),
+                sort_key="id",
+                get_url=self.get_inspect_url,
+                classname="msg-nowrap",
+            ),
+            columns.OneLineTitleColumn(
+                "subject",
+                accessor=message_subject,
+                label=_("Subject"),
+                get_url=self.get_inspect_url,
+            ),
+            columns.NoWrapDateColumn(
+                "created_datetime", label=_("Created"), sort_key="created_datetime"
+            ),
+            columns.StatusColumn("status", label=_("Status"), sort_key="status"),
             Column(
                 "context_type",
                 accessor="get_context_type_display",
                 label=_("Context type"),
                 sort_key="context_type",
+                classname="msg-one-line",
             ),
-            Column(
-                "created_by", label=_("Created by"), accessor=lambda m: user_display(m.created_by)
-            ),
-            Column("template", label=_("Template")),
+            UserColumn("created_by", label=_("Created by"), classname="msg-one-line"),
+            Column("template", label=_("Template"), classname="msg-one-line"),
             ReceiverCountsColumn(
                 "receiver_counts", accessor="receiver_count", label=_("Receivers")
             ),
         ]
 
     def get_base_queryset(self) -> QuerySet:
-        return Message.objects.select_related("created_by", "template").defer(
-            "status_data", "metadata", "template_context", "virtual_message_receivers"
+        # One receiver's subject, found through the receivers' message index; ordering
+        # them to find the very first would sort every receiver of a big message.
+        a_subject = MessageReceiver.objects.filter(message=OuterRef("pk")).order_by()
+        return (
+            Message.objects.select_related("created_by__wagtail_userprofile", "template")
+            .defer("status_data", "metadata", "template_context", "virtual_message_receivers")
+            .annotate(receiver_subject=Subquery(a_subject.values("subject")[:1]))
         )
 
     def paginate_queryset(self, queryset: QuerySet, page_size: int):
@@ -406,11 +464,8 @@ class MessageInspectView(ReadableInspectMixin, generic.InspectView):
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
         base = reverse("messaging_receivers:index")
-        counts = formatting.status_counts(self.object)
-        for row in counts:
-            row["url"] = f"{base}?{urlencode({'message': self.object.pk, 'status': row['status']})}"
         context.update(
-            counts=counts,
+            counts=formatting.status_counts(self.object),
             receivers_url=f"{base}?{urlencode({'message': self.object.pk})}",
             status_data_json=formatting.pretty_json(self.object.status_data),
             template_context_json=formatting.pretty_json(self.object.template_context),

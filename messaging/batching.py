@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from uuid import uuid4
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
@@ -38,7 +39,10 @@ def snapshot_ids(ids: QuerySet, batch: int) -> Iterator[list[int]]:
     An open statement pins its snapshot: while the caller writes, the write-ahead log can
     not be checkpointed and grows by every changed row (400 MB for 100,000 receivers).
     """
-    sql, params = ids.query.sql_with_params()
+    try:
+        sql, params = ids.query.sql_with_params()
+    except EmptyResultSet:  # ``.none()``, or a filter that can match nothing
+        return
     table = f"temp.messaging_walk_{uuid4().hex}"
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE {table} AS {sql}", params)

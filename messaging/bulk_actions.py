@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cached_property
 
-from django.core.exceptions import BadRequest, PermissionDenied
-from django.db.models import QuerySet
+from django.core.exceptions import BadRequest
+from django.db.models import Count, QuerySet
+from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 from django.views.generic import FormView
 from wagtail.admin.forms.search import SearchForm
 from wagtail.admin.views.bulk_action import BulkAction
 
-from .admin_permissions import can_resend
+from .admin_permissions import can_resend, refuse_resend
 from .filters import MAX_ID, MessageReceiverFilterSet, search_receivers
 from .maintenance import request_sends_for
 from .models import MessageReceiver
@@ -37,6 +39,32 @@ def parse_ids(values: list[str]) -> list[int]:
     return ids
 
 
+def resend_summary(selection: QuerySet) -> str:
+    """ "4 selected: 2 failed, 1 error, 1 already sent" (and how many are not sent yet).
+
+    Counted by the database over the whole selection, in one query.
+    """
+    rows = (
+        MessageReceiver.objects.filter(pk__in=selection)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    counts = Counter(dict(rows))
+    Status = MessageReceiver.Status
+    text = gettext(
+        "%(total)d selected: %(failed)d failed, %(error)d error, %(sent)d already sent"
+    ) % {
+        "total": sum(counts.values()),
+        "failed": counts[Status.FAILED],
+        "error": counts[Status.ERROR],
+        "sent": counts[Status.SENT],
+    }
+    if counts[Status.NOT_SENT]:
+        text += gettext(", %(count)d not sent yet") % {"count": counts[Status.NOT_SENT]}
+    return text
+
+
 class ResendBulkAction(BulkAction):
     """Resends the selected receivers whatever their status; GET confirms, POST acts.
 
@@ -53,9 +81,18 @@ class ResendBulkAction(BulkAction):
     template_name = "messaging/admin/receivers/confirm_bulk_resend.html"
     action_priority = 10
 
+    @classmethod
+    def user_may_use(cls, user) -> bool:
+        """Whether the listing offers this action to ``user`` at all."""
+        return can_resend(user)
+
     def dispatch(self, request, *args, **kwargs):
-        if not can_resend(request.user):
-            raise PermissionDenied
+        if not self.user_may_use(request.user):
+            # Without ``next``, Wagtail's next_url is this very URL: go to the listing.
+            listing = reverse("messaging_receivers:index")
+            return refuse_resend(
+                request, listing if self.next_url == request.path else self.next_url
+            )
         return super().dispatch(request, *args, **kwargs)
 
     @cached_property
@@ -104,6 +141,7 @@ class ResendBulkAction(BulkAction):
             **FormView.get_context_data(self, **kwargs),
             "items": [{"item": receiver} for receiver in preview],
             "count": count,
+            "summary": resend_summary(self.selection) if count else "",
             "more": max(0, count - PREVIEW_ROWS),
             "problem": self.problem if "all" in self.request.GET.getlist("id") else "",
             "items_with_no_access": [],

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, Exists, F, Func, OuterRef, Q, When
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -144,10 +144,47 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
 
     def __str__(self) -> str:
-        return f"Message #{self.pk} - {self.context_type} - {self.created_datetime:%Y-%m-%d %H:%M}"
+        """``Message #1 - Deadline moved - 2026-11-29 00:31``: label and time as the admin shows.
+
+        The time is in the current time zone (the admin user's), like every other date.
+        """
+        created = self.created_datetime
+        if created is not None and timezone.is_aware(created):
+            created = timezone.localtime(created)
+        when = f"{created:%Y-%m-%d %H:%M}" if created else "-"
+        return f"Message #{self.pk} - {self.get_context_type_display()} - {when}"
+
+
+class LastErrorMessage(Func):
+    """The ``error_message`` of the newest entry of ``status_data["errors"]``, or NULL.
+
+    Read by the database from the JSON column, so that a listing never loads the stored
+    tracebacks. PostgreSQL and SQLite have their own syntax; the fallback is MySQL's.
+    """
+
+    output_field = models.TextField()
+    template = "JSON_UNQUOTE(JSON_EXTRACT(%(expressions)s, '$.errors[last].error_message'))"
+
+    def __init__(self) -> None:
+        super().__init__(F("status_data"))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "(%(expressions)s -> 'errors' -> -1 ->> 'error_message')"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = "json_extract(%(expressions)s, '$.errors[#-1].error_message')"
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 class MessageReceiverQuerySet(models.QuerySet):
+    def with_last_error(self) -> MessageReceiverQuerySet:
+        """Annotate ``last_error``: the newest error message of failed and error receivers."""
+        failing = [MessageReceiver.Status.FAILED, MessageReceiver.Status.ERROR]
+        return self.annotate(
+            last_error=Case(When(status__in=failing, then=LastErrorMessage()), default=None)
+        )
+
     def filter_old_receivers(self, datetime_obj) -> MessageReceiverQuerySet:
         """Receivers created before ``datetime_obj``."""
         return self.filter(created_datetime__lt=datetime_obj)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, reverse_lazy
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from . import admin_views
-from .models import Message, MessageReceiver
+from .models import Message, MessageReceiver, MessageTemplate
+
+# Wagtail hook whose menu items join the Messaging menu.
+MENU_HOOK = "register_messaging_menu_item"
 
 
 class ReadOnlyViewSet(ModelViewSet):
@@ -74,8 +78,28 @@ class MessageViewSet(ReadOnlyViewSet):
     inspect_view_fields = admin_views.MessageInspectView.fields
 
 
+class MessageTemplatesMenuItem(MenuItem):
+    """The message templates snippet listing, also reachable from the Messaging menu."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            _("Message templates"),
+            reverse_lazy("wagtailsnippets_messaging_messagetemplate:list"),
+            name="message-templates",
+            icon_name="doc-full",
+            order=300,
+        )
+
+    def is_shown(self, request) -> bool:
+        policy = MessageTemplate.snippet_viewset.permission_policy
+        return policy.user_has_any_permission(request.user, ["add", "change", "delete", "view"])
+
+
 class MessagingViewSetGroup(ViewSetGroup):
+    """Receivers and Messages; Message templates join through :data:`MENU_HOOK`."""
+
     items = (MessageReceiverViewSet, MessageViewSet)
     menu_label = _("Messaging")
     menu_icon = "mail"
     menu_order = 250
+    submenu_hook = MENU_HOOK

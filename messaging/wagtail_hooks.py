@@ -1,18 +1,21 @@
 """Registers the messaging app's admin pieces with Wagtail; the views live elsewhere."""
 
+from django.conf import settings
 from django.templatetags.static import static
 from django.utils.html import format_html_join
 from wagtail import hooks
+from wagtail.admin import messages
 from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 
 from .admin_banner import add_kill_switch_banner
 from .admin_permissions import RESEND_PERMISSION, ReadOnlyPermissionPolicy
 from .bulk_actions import ResendBulkAction
-from .models import Message, MessageReceiver
+from .models import Message, MessageReceiver, MessageTemplate
 from .panels import MessagingSummaryPanel
 from .snippets import MessageTemplateViewSet
-from .viewsets import MessagingViewSetGroup
+from .template_variables import unknown_variables_warning
+from .viewsets import MENU_HOOK, MessageTemplatesMenuItem, MessagingViewSetGroup
 
 # Before the viewsets register, so that Wagtail does not create its default policy.
 register_permission_policy(Message, ReadOnlyPermissionPolicy(Message))
@@ -25,11 +28,22 @@ register_snippet(MessageTemplateViewSet)
 hooks.register("register_admin_viewset", MessagingViewSetGroup)
 hooks.register("register_bulk_action", ResendBulkAction)
 hooks.register("construct_main_menu", add_kill_switch_banner)
+# Under Snippets (registered above) and in the Messaging menu as well.
+hooks.register(MENU_HOOK, MessageTemplatesMenuItem)
 
 
 @hooks.register("construct_homepage_panels")
 def add_messaging_summary(request, panels) -> None:
     panels.append(MessagingSummaryPanel(request))
+
+
+@hooks.register("after_create_snippet")
+@hooks.register("after_edit_snippet")
+def warn_about_unknown_variables(request, instance) -> None:
+    if isinstance(instance, MessageTemplate):
+        languages = [code for code, _name in settings.LANGUAGES]
+        if warning := unknown_variables_warning(instance, languages):
+            messages.warning(request, warning)
 
 
 @hooks.register("insert_global_admin_css")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import openpyxl
 import pytest
@@ -143,6 +143,62 @@ def test_list_shows_columns_and_status_tags(admin_client, records):
     assert f"{RECEIVERS}inspect/{records['failed'].pk}/" in html
 
 
+def test_list_is_dense_and_readable(admin_client, records):
+    html = admin_client.get(RECEIVERS).content.decode()
+    # One line per subject, the whole subject in the tooltip.
+    assert 'title="Assignment 3 deadline"' in html
+    assert 'class="msg-one-line title"' in html
+    # Languages by name, and the newest error of failed and error receivers.
+    assert "Norwegian Bokmål" in html
+    assert ">Last error<" in html or "Last error" in html
+    assert "newest failure" in html and "older failure" not in html
+
+
+def query_count(client, url: str) -> list[str]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return [q["sql"] for q in queries]
+
+
+@pytest.mark.parametrize("url", [RECEIVERS, MESSAGES])
+def test_lists_read_avatars_and_counts_without_a_query_per_row(
+    admin_client, records, make_user, url
+):
+    from wagtail.users.models import UserProfile
+
+    query_count(admin_client, url)  # the first request sets up sessions and locales
+    few = query_count(admin_client, url)
+    for n in range(15):
+        user = make_user(f"many{n}", first_name="Many", last_name=str(n))
+        UserProfile.get_for_user(user)  # a profile, as every user who changed a preference has
+        message = Message.objects.create(context_type="other", created_by=user)
+        make_receiver(message, user, status=Status.FAILED, status_data={"errors": [error("x", 1)]})
+    many = query_count(admin_client, url)
+    assert len(many) == len(few), many[len(few) :]
+    count = next(sql for sql in many if "COUNT(" in sql and "messagereceiver" in sql)
+    assert "status_data" not in count  # the last error is read for shown rows only
+
+
+def test_last_error_is_read_by_the_database(records):
+    receivers = MessageReceiver.objects.with_last_error().only("id").order_by("id")
+    errors = {r.pk: r.last_error for r in receivers}
+    assert errors[records["failed"].pk] == "newest failure"
+    assert errors[records["sent"].pk] is None  # sent: no error shown, whatever is stored
+    assert errors[records["error"].pk] is None  # in error, with no stored message
+
+
+def test_message_label_uses_the_context_type_label_and_local_time(admin_client, records):
+    message = records["deadline"]
+    Message.objects.filter(pk=message.pk).update(created_datetime=EXPORTED_AT)
+    html = inspect(admin_client, records["failed"]).content.decode()
+    # 12:34 UTC is 13:34 in Oslo, the time zone the rest of the page uses.
+    assert f"Message #{message.pk} - Deadline moved - 2026-01-15 13:34" in html
+    assert "deadline_moved" not in html
+
+
 def test_list_does_not_load_the_wide_columns(admin_client, records, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
         response = admin_client.get(RECEIVERS)
@@ -196,6 +252,11 @@ def test_message_filter(admin_client, records):
         ("Liddell", {"sent", "error"}),  # last name
         ("alice", {"sent", "error"}),  # first name and username
         ("builders.example", {"failed", "not_sent"}),  # email
+        ("Bob Builder", {"failed", "not_sent"}),  # first and last name
+        ("builder BOB", {"failed", "not_sent"}),  # any order, any case
+        ("deadline Assignment", {"failed"}),  # subject words out of order
+        ("alice comment", {"error"}),  # a name and a subject word
+        ("alice  builder", set()),  # every word must match
     ],
 )
 def test_search(admin_client, records, q, expected):
@@ -254,36 +315,68 @@ def test_pagination_count_is_capped(admin_client, records, monkeypatch):
     assert "There are more than 2 matches" in response.content.decode()
 
 
+def export_rows(response) -> list[list]:
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
 def test_export_csv_uses_the_filters(admin_client, records):
     response = admin_client.get(RECEIVERS, {"status": "failed", "export": "csv"})
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == [
-        "ID",
-        "Created",
-        "Subject",
-        "User",
-        "Language",
-        "Failed count",
-        "Success count",
-        "Status",
-        "Sent",
-        "Context type",
-    ]
+    rows = export_rows(response)
+    assert rows[0] == EXPORT_HEADINGS
     assert len(rows) == 2
-    assert rows[1][0] == str(records["failed"].pk)
-    assert rows[1][2] == "Assignment 3 deadline"
-    assert rows[1][3] == "Bob Builder (bob)"
-    assert rows[1][7] == "failed"
-    assert rows[1][9] == "deadline_moved"
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["ID"] == str(records["failed"].pk)
+    assert row["Subject"] == "Assignment 3 deadline"
+    assert row["User"] == "Bob Builder (bob)"
+    assert row["Email address"] == "bob@builders.example"
+    assert row["Language"] == "Norwegian Bokmål"
+    assert row["Status"] == "Failed"
+    assert row["Context type"] == "Deadline moved"
+    assert row["Last error"] == "newest failure"
+
+
+EXPORT_HEADINGS = [
+    "ID",
+    "Created",
+    "Subject",
+    "User",
+    "Email address",
+    "Language",
+    "Failed count",
+    "Success count",
+    "Status",
+    "Sent",
+    "Context type",
+    "Last error",
+]
+# 12:34:56.789 UTC on a winter day is 13:34:56 in Oslo, the test site's time zone.
+EXPORTED_AT = datetime(2026, 1, 15, 12, 34, 56, 789000, tzinfo=UTC)
+
+
+def test_export_times_are_in_the_site_time_zone_without_microseconds(admin_client, records):
+    MessageReceiver.objects.filter(pk=records["sent"].pk).update(
+        created_datetime=EXPORTED_AT, sent_datetime=EXPORTED_AT
+    )
+    rows = export_rows(admin_client.get(RECEIVERS, {"status": "sent", "export": "csv"}))
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert (row["Created"], row["Sent"]) == ("2026-01-15 13:34:56", "2026-01-15 13:34:56")
+    assert (row["Last error"], row["Status"]) == ("", "Sent")  # no error column for sent ones
+
+    response = admin_client.get(RECEIVERS, {"status": "sent", "export": "xlsx"})
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    headings, values = list(workbook.active.iter_rows(values_only=True))
+    cells = dict(zip(headings, values, strict=True))
+    assert cells["Created"] == cells["Sent"] == datetime(2026, 1, 15, 13, 34, 56)
+    assert cells["Email address"] == "alice@example.org"
 
 
 def test_export_csv_never_writes_a_formula(admin_client, records):
     records["failed"].user.first_name = '=HYPERLINK("http://evil.example")'
     records["failed"].user.save()
     response = admin_client.get(RECEIVERS, {"status": "failed", "export": "csv"})
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = export_rows(response)
     assert rows[1][3].startswith("'=HYPERLINK(")
 
 
@@ -376,6 +469,16 @@ def test_bulk_resend_confirmation_lists_receivers(admin_client, records):
     assert pending(records["sent"], records["failed"]) == [0, 0]  # GET changes nothing
 
 
+def test_bulk_resend_confirmation_sums_up_and_says_no_address(admin_client, records, make_user):
+    nobody = make_user("nils", email="", first_name="Nils", last_name="Berg")
+    no_address = make_receiver(records["deadline"], nobody, status=Status.FAILED)
+    targets = [records["sent"], records["failed"], records["error"], no_address]
+    html = admin_client.get(bulk_url(*targets)).content.decode()
+    assert "4 selected: 2 failed, 1 error, 1 already sent" in html
+    assert "Nils Berg" in html and "no address" in html
+    assert "&lt;&gt;" not in html
+
+
 def test_bulk_resend_post_resends_whatever_the_status(admin_client, records, on_commit, mailoutbox):
     targets = records["sent"], records["error"]
     response = on_commit(admin_client.post, bulk_url(*targets), follow=True)
@@ -460,11 +563,36 @@ def test_search_with_a_nul_byte_is_empty_with_a_message(admin_client, records):
 
 
 def test_staff_without_resend_permission_is_refused(staff_client, records):
-    assert refused(staff_client.get(bulk_url(records["failed"])))
     token = staff_client.get(RECEIVERS).cookies["csrftoken"].value
     response = staff_client.post(bulk_url(records["failed"]), {"csrfmiddlewaretoken": token})
-    assert (response.status_code, response.url) == (302, "/admin/")  # refused, not CSRF
+    assert (response.status_code, response.url) == (302, RECEIVERS)  # refused, not CSRF
     assert pending(records["failed"]) == [0]
+
+
+def test_refused_bulk_resend_stays_on_the_listing_and_names_the_permission(staff_client, records):
+    response = staff_client.get(bulk_url(records["failed"], extra="?status=failed"), follow=True)
+    assert response.redirect_chain == [(f"{RECEIVERS}?status=failed", 302)]
+    html = response.content.decode()
+    assert "Can resend message receivers" in html
+    assert "messaging.resend_messagereceiver" in html
+    assert listed_ids(response) == {records["failed"].pk}
+    # Without a page to go back to, the listing itself.
+    response = staff_client.get(f"{RESEND}?id={records['failed'].pk}")
+    assert (response.status_code, response.url) == (302, RECEIVERS)
+
+
+def test_staff_without_resend_permission_are_offered_no_resend(staff_client, records):
+    html = staff_client.get(RECEIVERS).content.decode()
+    assert "data-bulk-action-checkbox" not in html
+    assert "data-bulk-action-footer" not in html
+    assert RESEND not in html
+    assert "Assignment 3 deadline" in html  # the rows themselves are there
+
+
+def test_resend_permission_alone_offers_checkboxes_and_resend(resender_client, records):
+    html = resender_client.get(RECEIVERS).content.decode()
+    assert f'data-object-id="{records["failed"].pk}"' in html
+    assert RESEND in html
 
 
 def test_resend_permission_allows_and_needs_csrf(resender_client, records):
@@ -571,8 +699,9 @@ def test_resend_button_refused_without_permission(staff_client, records):
     assert 'form="messaging-resend-form"' not in page.content.decode()
     token = page.cookies["csrftoken"].value
     resend = f"{RECEIVERS}resend/{receiver.pk}/"
-    response = staff_client.post(resend, {"csrfmiddlewaretoken": token})
-    assert (response.status_code, response.url) == (302, "/admin/")  # refused, not CSRF
+    response = staff_client.post(resend, {"csrfmiddlewaretoken": token}, follow=True)
+    assert response.redirect_chain == [(f"{RECEIVERS}inspect/{receiver.pk}/", 302)]
+    assert "messaging.resend_messagereceiver" in response.content.decode()
     assert pending(receiver) == [0]
 
 
@@ -587,8 +716,8 @@ def test_messages_list_counts_in_one_query(admin_client, records):
         Message.objects.create(context_type="other")
     with CaptureQueriesContext(connection) as queries:
         response = admin_client.get(MESSAGES)
-    counting = [q["sql"] for q in queries if "messaging_messagereceiver" in q["sql"]]
-    assert len(counting) == 1 and "COUNT(" in counting[0]
+    counting = [q["sql"] for q in queries if 'COUNT("messaging_messagereceiver' in q["sql"]]
+    assert len(counting) == 1
     assert response.status_code == 200
     by_pk = {m.pk: m for m in response.context["object_list"]}
     deadline = by_pk[records["deadline"].pk]
@@ -597,6 +726,22 @@ def test_messages_list_counts_in_one_query(admin_client, records):
     assert (comment.count_error, comment.count_not_sent, comment.count_sent) == (1, 1, 0)
     html = response.content.decode()
     assert "Failed: 1" in html and "Not sent: 1" in html
+
+
+def test_messages_list_shows_a_subject_and_links_its_counts(admin_client, records, make_user):
+    from messaging.models import MessageTemplate
+
+    template = MessageTemplate.objects.create(
+        key="welcome", name="Welcome template", subject="Hi", body="<p>Hi</p>"
+    )
+    waiting = Message.objects.create(context_type="other", template=template)
+    html = admin_client.get(MESSAGES).content.decode()
+    assert 'title="Assignment 3 deadline"' in html or 'title="Deadline moved"' in html
+    assert 'title="Welcome template"' in html  # no receivers yet: the template's name
+    comment = records["comment"].pk
+    assert f'href="{RECEIVERS}?message={comment}&amp;status=error"' in html
+    assert f'href="{RECEIVERS}?message={comment}&amp;status=not_sent"' in html
+    assert f"{RECEIVERS}?message={waiting.pk}&amp;status=" not in html  # nothing to count
 
 
 def test_message_inspect_links_to_its_receivers(admin_client, records):
@@ -666,3 +811,33 @@ def test_admin_speaks_norwegian(make_user, records):
     client.force_login(make_user("norsk", language="nb", is_superuser=True, is_staff=True))
     html = client.get(RECEIVERS).content.decode()
     assert "Send på nytt" in html and "Emne" in html
+
+
+def messaging_menu_urls(user) -> list[str]:
+    from django.test import RequestFactory
+    from wagtail.admin.menu import admin_menu
+
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    item = next(i for i in admin_menu.menu_items_for_request(request) if i.name == "messaging")
+    return [str(sub.url) for sub in item.menu.menu_items_for_request(request)]
+
+
+TEMPLATES = "/admin/snippets/messaging/messagetemplate/"
+
+
+def test_message_templates_are_in_the_messaging_menu_and_under_snippets(admin_client, records):
+    root = admin_client.get("/admin/").wsgi_request.user
+    assert messaging_menu_urls(root) == [RECEIVERS, MESSAGES, TEMPLATES]
+    assert TEMPLATES in admin_client.get("/admin/snippets/").content.decode()
+    assert admin_client.get(TEMPLATES).status_code == 200
+
+
+def test_message_templates_menu_item_needs_a_template_permission(staff_client, records):
+    html = staff_client.get("/admin/").content.decode()
+    assert RECEIVERS in html
+    assert TEMPLATES not in html
+    assert messaging_menu_urls(staff_client.get("/admin/").wsgi_request.user) == [
+        RECEIVERS,
+        MESSAGES,
+    ]

@@ -65,19 +65,52 @@ def root_page(db):
         Page.add_root(instance=Page(title="Root", slug="root"))
 
 
-@pytest.fixture
-def page(browser, live_server, make_user, root_page):
-    make_user("root", is_superuser=True, is_staff=True)
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+def logged_in(browser, live_server, username: str, width: int = 1440):
+    """A new browser page of ``width`` CSS pixels, logged in to the admin as ``username``."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{live_server.url}/admin/login/")
-    page.fill("input[name=username]", "root")
+    page.fill("input[name=username]", username)
     page.fill("input[name=password]", "pw")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/admin/")
+    return page
+
+
+@pytest.fixture
+def page(browser, live_server, make_user, root_page):
+    make_user("root", is_superuser=True, is_staff=True)
+    page = logged_in(browser, live_server, "root")
     yield page
-    context.close()
+    page.context.close()
+
+
+@pytest.fixture
+def narrow_page(browser, live_server, make_user, root_page):
+    """A superuser's page in a 1000 px wide window."""
+    make_user("narrow", is_superuser=True, is_staff=True)
+    page = logged_in(browser, live_server, "narrow", width=1000)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def staff_page(browser, live_server, make_user, root_page):
+    """A user who may look at receivers and messages, but not resend."""
+    from django.contrib.auth.models import Group, Permission
+
+    staff = make_user("staff", is_staff=True, first_name="Sam", last_name="Staff")
+    group = Group.objects.create(name="Messaging staff")
+    group.permissions.add(
+        *Permission.objects.filter(
+            codename__in=["access_admin", "view_messagereceiver", "view_message"]
+        )
+    )
+    staff.groups.add(group)
+    page = logged_in(browser, live_server, "staff")
+    yield page
+    page.context.close()
 
 
 def screenshot(page, name: str) -> None:
@@ -198,3 +231,80 @@ def test_dashboard_panel(page, live_server, receivers):
     assert page.locator("table.listing tbody tr").count() == 2
     page.goto(f"{live_server.url}/admin/")
     screenshot(page, "dashboard")
+
+
+LONG_WORD = "x" * 400
+LONG_SUBJECT = "Tilbakemelding på Assignment 3 i INF1000: " + "svært lang emnelinje " * 12
+HORIZONTAL_OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def test_inspect_page_does_not_scroll_sideways_at_1000_px(narrow_page, live_server, receivers):
+    receiver = receivers["failed"][0]
+    receiver.status_data = {
+        "errors": [
+            {
+                "error_message": "550 refused: " + LONG_WORD,
+                "timestamp": timezone.now().isoformat(),
+                "exception_traceback": TRACEBACK + "smtplib.SMTPDataError: " + LONG_WORD + "\n",
+            }
+        ]
+    }
+    receiver.message_content_plain = "A line without spaces: " + LONG_WORD
+    receiver.save()
+    narrow_page.goto(f"{live_server.url}/admin/messaging/receivers/inspect/{receiver.pk}/")
+    screenshot(narrow_page, "inspect_1000px")
+    assert narrow_page.evaluate(HORIZONTAL_OVERFLOW) == 0
+    # The traceback keeps its lines and scrolls inside its own box instead.
+    traceback = narrow_page.locator(".msg-traceback pre").first
+    assert traceback.evaluate("el => el.scrollWidth > el.clientWidth")
+
+
+def test_receivers_list_keeps_subjects_on_one_line(narrow_page, live_server, receivers):
+    MessageReceiver.objects.filter(pk=receivers["sent"].pk).update(subject=LONG_SUBJECT)
+    narrow_page.goto(f"{live_server.url}/admin/messaging/receivers/")
+    screenshot(narrow_page, "receivers_1000px")
+    assert narrow_page.evaluate(HORIZONTAL_OVERFLOW) == 0
+    links = narrow_page.locator("td.title a")
+    assert links.count() == 4
+    for index in range(links.count()):
+        link = links.nth(index)
+        lines = link.evaluate(
+            "el => el.getBoundingClientRect().height / parseFloat(getComputedStyle(el).lineHeight)"
+        )
+        assert lines < 1.5, link.inner_text()
+    long_one = narrow_page.locator(f"a[title='{LONG_SUBJECT}']")
+    assert long_one.evaluate("el => el.scrollWidth > el.clientWidth")  # cut, with an ellipsis
+
+
+def test_staff_without_resend_permission_are_offered_no_resend(staff_page, live_server, receivers):
+    staff_page.goto(f"{live_server.url}/admin/messaging/receivers/")
+    assert staff_page.locator("table.listing tbody tr").count() == 4
+    assert staff_page.locator("[data-bulk-action-checkbox]").count() == 0
+    assert staff_page.get_by_role("button", name="Resend").count() == 0
+    assert staff_page.get_by_text("Resend", exact=True).count() == 0
+    staff_page.goto(
+        f"{live_server.url}/admin/messaging/receivers/inspect/{receivers['failed'][0].pk}/"
+    )
+    assert staff_page.locator("[data-traceback-panel]").is_visible()
+    assert staff_page.get_by_role("button", name="Resend").count() == 0
+
+
+def test_variables_table_follows_the_context_type(page, live_server):
+    from messaging.models import MessageTemplate
+
+    template = MessageTemplate.objects.create(
+        key="feedback", name="Feedback", context_type="feedback_published", subject="S", body="B"
+    )
+    page.goto(f"{live_server.url}/admin/snippets/messaging/messagetemplate/edit/{template.pk}/")
+    table = page.locator("[data-messaging-variables]")
+    grades = table.locator("tr", has_text="grades")
+    author = table.locator("tr", has_text="author")
+    assert grades.is_visible() and not author.is_visible()
+    assert grades.locator("li").all_inner_texts() == [
+        "part: Part A, grade: B",
+        "part: Part B, grade: A",
+    ]
+    page.select_option("select[name=context_type]", "comment_added")
+    assert author.is_visible() and not grades.is_visible()
+    assert table.locator("tr", has_text="user.first_name").is_visible()
+    screenshot(page, "variables_panel")

@@ -206,3 +206,19 @@ def test_delete_message_receivers_deletes_in_chunks(failed_receivers, monkeypatc
     assert list(MessageReceiver.objects.all()) == new
     deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
     assert len(deletes) == 3  # chunks of 2, 2 and 1: no statement holds them all
+
+
+def test_demo_admin_and_staff_have_names_wagtail_accepts(make_user):
+    from wagtail.admin.forms.account import NameEmailForm
+
+    from config.management.commands.messaging_demo import Command
+
+    nameless = make_user("admin", is_superuser=True, is_staff=True)  # a demo from before
+    command = Command(stdout=StringIO())
+    admin = command.ensure_admin()
+    assert admin.pk == nameless.pk
+    for user in (admin, admin.__class__.objects.get(username="staff")):
+        # The admin's Account page validates this form before it saves a new language.
+        data = {"first_name": user.first_name, "last_name": user.last_name, "email": user.email}
+        form = NameEmailForm(data=data, instance=user)
+        assert form.is_valid(), (user.username, form.errors)

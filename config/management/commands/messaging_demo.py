@@ -108,15 +108,15 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo receivers by status: {counts}")
 
     def ensure_admin(self):
+        """The demo's ``admin`` and ``staff``, with names: Wagtail's account form needs them."""
         User = get_user_model()
         admin = User.objects.filter(username="admin").first()
         if admin is None:
             admin = User.objects.create_superuser("admin", "admin@example.org", "admin")
+        self.ensure_names(admin, "Ada", "Admin")
         staff = User.objects.filter(username="staff").first()
         if staff is None:
-            staff = User.objects.create_user(
-                "staff", "staff@example.org", "staff", first_name="Sam", is_staff=True
-            )
+            staff = User.objects.create_user("staff", "staff@example.org", "staff", is_staff=True)
             group, _ = Group.objects.get_or_create(name="Messaging staff")
             group.permissions.add(
                 Permission.objects.get(codename="access_admin"),
@@ -124,7 +124,16 @@ class Command(BaseCommand):
                 Permission.objects.get(codename="view_message"),
             )
             staff.groups.add(group)
+        self.ensure_names(staff, "Sam", "Staff")
         return admin
+
+    @staticmethod
+    def ensure_names(user, first: str, last: str) -> None:
+        """Fill in names left empty, also on a demo database from before they were set."""
+        if not user.first_name or not user.last_name:
+            user.first_name = user.first_name or first
+            user.last_name = user.last_name or last
+            user.save(update_fields=["first_name", "last_name"])
 
     def ensure_user(self, username, first, last, email, language):
         user, _created = get_user_model().objects.get_or_create(
