@@ -39,3 +39,15 @@ def check_settings(app_configs=None, **kwargs) -> list[Error]:
                     )
                 )
     return errors
+
+
+@register()
+def check_bounce_settings(app_configs=None, **kwargs) -> list[Error]:
+    """The bounce settings (``messaging.E020``, ``messaging.E021``)."""
+    errors = []
+    for number, reader in ((20, conf.bounce_address), (21, conf.max_delivery_events)):
+        try:
+            reader()
+        except ConfigurationError as error:
+            errors.append(Error(str(error), id=f"messaging.E0{number}"))
+    return errors

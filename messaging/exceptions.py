@@ -15,3 +15,11 @@ class InvalidRecipientError(MessagingError):
 
 class TemplateRenderError(MessagingError):
     """An editor's message template could not be rendered."""
+
+
+class SuppressedAddressError(InvalidRecipientError):
+    """The address is on the suppression list (it bounced for good or its owner complained)."""
+
+
+class BounceReportError(MessagingError):
+    """A bounce or complaint report could not be read."""

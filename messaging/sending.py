@@ -38,6 +38,7 @@ from django.db.models import Case, Exists, F, OuterRef, When
 from django.utils import timezone
 
 from . import conf, pipelining
+from .bounces import suppression, verp
 from .exceptions import InvalidRecipientError
 from .models import Message, MessageReceiver
 
@@ -355,6 +356,7 @@ def build_email(receiver: MessageReceiver, address: str, connection) -> EmailMul
     )
     if receiver.message_content_html:
         email.attach_alternative(receiver.message_content_html, "text/html")
+    verp.mark_email(email, receiver.pk)
     return email
 
 
@@ -459,16 +461,24 @@ def open_connection(connection) -> None:
         raise ConnectionOpenError(str(error)) from error
 
 
-def send_one(receiver: MessageReceiver, connection, record_previous: Callable[[], None]) -> str:
+def send_one(
+    receiver: MessageReceiver,
+    connection,
+    record_previous: Callable[[], None],
+    suppressed: dict | None = None,
+) -> str:
     """Send one receiver's email; returns the address used. Raises on any failure.
 
     ``record_previous`` is called once before this email can be delivered; with a server
-    that offers pipelining, while the server answers this email's envelope.
+    that offers pipelining, while the server answers this email's envelope. A suppressed
+    address raises before the mail server is spoken to (``suppressed``: the batch's
+    entries, see :func:`suppressed_in`).
     """
     envelope = None
     try:
         address = recipient_address(receiver)
         receiver.send_to = address
+        suppression.refuse_suppressed(address, suppressed)
         open_connection(connection)  # a no-op when already open
         email = build_email(receiver, address, connection)
         envelope = pipelining.start(connection, email)
@@ -557,13 +567,14 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
     connection = get_connection()
     previous = recorder()
     limiter, lease = worker_rate_limiter(), LeaseKeeper(receivers, token, previous.flush)
+    suppressed = suppressed_in(receivers)
     try:
         for index, receiver in enumerate(receivers):
             limiter.wait()
             if not lease.holds(receiver, receivers[index:]):
                 continue  # taken over after this worker lost its lease
             try:
-                address = send_one(receiver, connection, previous.flush)
+                address = send_one(receiver, connection, previous.flush, suppressed)
             except Exception as error:
                 record_failure(receiver, token, batch_cause(error))
                 outcome.failed += 1
@@ -580,6 +591,15 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
         previous.flush()
         close_quietly(connection)
     return outcome
+
+
+def suppressed_in(receivers: list[MessageReceiver]) -> dict:
+    """The suppression entries of the batch's users' addresses, in one query."""
+    addresses = []
+    for receiver in receivers:
+        if receiver.user is not None:
+            addresses.append(getattr(receiver.user, receiver.user.get_email_field_name(), ""))
+    return suppression.lookup(address or "" for address in addresses)
 
 
 def keeps_connection(error: BaseException) -> bool:
