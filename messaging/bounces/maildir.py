@@ -3,7 +3,8 @@
 Each run reads the messages in ``new/`` once, applies them in batches, and moves each
 file to ``cur/`` as a mail client would: flagged ``S`` (seen) when it was read as a
 report, ``F`` (flagged, for a person to look at) when it was not a report. Nothing is
-deleted. A lock file keeps two runs from overlapping, and a report read again (a crash between applying and moving) is recognised and not applied twice.
+deleted. A lock file keeps two runs from overlapping, and a report read again (a crash
+between applying and moving) is recognised and not applied twice.
 """
 
 from __future__ import annotations
