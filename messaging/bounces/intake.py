@@ -188,4 +188,3 @@ def suppress_addresses(reports: dict[str, Report], source: str, now) -> int:
         update_fields=["reason", "source", "last_seen"],
     )
     return len(rows)
-
