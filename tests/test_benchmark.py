@@ -52,3 +52,13 @@ def test_resend_memory_measures_the_command_in_a_child_process(bench_db):
     assert "200 messages were automatically resent." in run.output
     # The child's own peak: a Django process needs tens of megabytes, not gigabytes.
     assert 20 < run.peak_rss_mb < 1000
+
+
+def test_bounces_benchmark_applies_every_report_and_prints_its_line(bench_db):
+    from config.benchmarks import bounces
+
+    out = StringIO()
+    bounces.run(out, count=25)
+    pattern = rf"METRIC bounces n=25 per_s={NUMBER} baseline_per_s={NUMBER} ratio={NUMBER}"
+    assert re.fullmatch(pattern, out.getvalue().strip()), out.getvalue()
+    assert MessageReceiver.objects.exclude(delivery_status="unknown").count() == 25

@@ -12,11 +12,11 @@ from typing import TextIO
 
 from .common import throwaway_database
 
-PARTS = ("prepare", "send", "resend_memory", "admin")
+PARTS = ("prepare", "send", "resend_memory", "admin", "bounces")
 
 
 def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
-    from . import admin, memory, prepare, send
+    from . import admin, bounces, memory, prepare, send
 
     if part == "prepare":
         prepare.run(receivers, stdout)
@@ -26,6 +26,8 @@ def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
         memory.run(stdout)
     elif part == "admin":
         admin.run(stdout)
+    elif part == "bounces":
+        bounces.run(stdout)
 
 
 def run(parts: Sequence[str], receivers: int, stdout: TextIO, sink: str = "auto") -> None:
