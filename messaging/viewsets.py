@@ -8,6 +8,7 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from . import admin_views
+from .bounces.viewsets import SuppressionViewSet
 from .models import Message, MessageReceiver
 
 
@@ -75,7 +76,7 @@ class MessageViewSet(ReadOnlyViewSet):
 
 
 class MessagingViewSetGroup(ViewSetGroup):
-    items = (MessageReceiverViewSet, MessageViewSet)
+    items = (MessageReceiverViewSet, MessageViewSet, SuppressionViewSet)
     menu_label = _("Messaging")
     menu_icon = "mail"
     menu_order = 250
