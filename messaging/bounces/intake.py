@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import conf
@@ -143,10 +143,32 @@ def apply_reports(reports: Iterable[Report], source: str) -> IntakeResult:
                 changed[receiver.pk] = receiver
                 if report.permanent:
                     suppress[normalise_address(receiver.send_to or report.recipient)] = report
-        fields_ = ["delivery_status", "delivery_events", "delivery_updated_at"]
-        MessageReceiver.objects.bulk_update(changed.values(), fields_, batch_size=CHUNK)
+        write_events(list(changed.values()))
         result.suppressed = suppress_addresses(suppress, source, now)
     return result
+
+
+EVENT_FIELDS = ("delivery_status", "delivery_events", "delivery_updated_at")
+
+
+def write_events(receivers: list[MessageReceiver]) -> None:
+    """Save the event fields of ``receivers``: one UPDATE statement, run for each row.
+
+    ``executemany`` sends all rows in one go (psycopg pipelines them); Django's
+    ``bulk_update`` builds a CASE over every row, which is slower on both databases.
+    """
+    if not receivers:
+        return
+    meta, quote = MessageReceiver._meta, connection.ops.quote_name
+    model_fields = [meta.get_field(name) for name in EVENT_FIELDS]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in model_fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    rows = [
+        [f.get_db_prep_save(getattr(r, f.attname), connection) for f in model_fields] + [r.pk]
+        for r in receivers
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def count_unapplied(result: IntakeResult, report: Report, *, forged: bool, source: str) -> None:
