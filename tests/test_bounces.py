@@ -351,3 +351,75 @@ def test_bounce_server_refuses_an_email_that_is_no_report(running_bounce_server)
     with pytest.raises(smtplib.SMTPDataError) as refused:
         deliver_report(running_bounce_server.port, b"Subject: Hi\r\n\r\nHello\r\n", BOUNCES)
     assert refused.value.smtp_code == 554
+
+
+# --- provider webhooks through django-anymail -------------------------------------------
+
+
+def postmark_event(record_type: str, receiver: MessageReceiver, token: str, **extra) -> dict:
+    return {
+        "RecordType": record_type,
+        "ID": 4323372036854775807,
+        "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+        "Email": receiver.send_to,
+        "Recipient": receiver.send_to,
+        "BouncedAt": "2026-11-28T10:15:02Z",
+        "DeliveredAt": "2026-11-28T10:15:02Z",
+        "Metadata": {"messaging_receiver": token},
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("payload", "delivery_status", "suppressed"),
+    [
+        (
+            {
+                "RecordType": "Bounce",
+                "Type": "HardBounce",
+                "Details": "smtp;550 5.1.1 The email account does not exist",
+            },
+            "bounced",
+            True,
+        ),
+        (
+            {"RecordType": "Delivery", "Details": "Test delivery webhook details"},
+            "delivered",
+            False,
+        ),
+        ({"RecordType": "SpamComplaint", "Type": "SpamComplaint"}, "complained", True),
+    ],
+)
+def test_postmark_webhook_events_are_recorded(
+    client, sent_receiver, payload, delivery_status, suppressed
+):
+    pytest.importorskip("anymail")
+    receiver = sent_receiver()
+    data = postmark_event(payload["RecordType"], receiver, verp.token(receiver.pk), **payload)
+    response = client.post(
+        "/anymail/postmark/tracking/",
+        data,
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic ZGVtbzpkZW1vLXdlYmhvb2stc2VjcmV0",  # demo:demo-webhook-secret
+    )
+    assert response.status_code == 200
+    receiver.refresh_from_db()
+    assert receiver.delivery_status == delivery_status
+    assert receiver.delivery_events[0]["source"] == "anymail:postmark"
+    assert Suppression.objects.filter(address=receiver.send_to).exists() is suppressed
+
+
+def test_a_postmark_event_with_a_forged_token_changes_nothing(client, sent_receiver):
+    pytest.importorskip("anymail")
+    receiver = sent_receiver()
+    data = postmark_event("Bounce", receiver, f"r{receiver.pk}.aaaaaaaa", Type="HardBounce")
+    response = client.post(
+        "/anymail/postmark/tracking/",
+        data,
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic ZGVtbzpkZW1vLXdlYmhvb2stc2VjcmV0",
+    )
+    assert response.status_code == 200
+    receiver.refresh_from_db()
+    assert receiver.delivery_events == []
+    assert not Suppression.objects.exists()
