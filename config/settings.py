@@ -189,3 +189,7 @@ MESSAGING_CONTEXT_VARIABLES = {
         "grades": [{"part": "Part A", "grade": "B"}, {"part": "Part B", "grade": "A"}],
     },
 }
+
+# django-anymail's webhooks (when installed): the shared secret providers send as HTTP
+# basic auth, "user:password".
+ANYMAIL = {"WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "demo:demo-webhook-secret")}

@@ -1,3 +1,5 @@
+import importlib.util
+
 from django.contrib import admin
 from django.urls import include, path
 from wagtail import urls as wagtail_urls
@@ -8,3 +10,7 @@ urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("", include(wagtail_urls)),
 ]
+
+if importlib.util.find_spec("anymail"):
+    # Provider webhooks (delivery, bounce and complaint events) when django-anymail is there.
+    urlpatterns.insert(0, path("anymail/", include("anymail.urls")))

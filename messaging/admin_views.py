@@ -279,6 +279,7 @@ class ReceiverInspectView(ReadableInspectMixin, generic.InspectView):
         "subject",
         "message_type",
         "status",
+        "delivery_status",
         "created_datetime",
         "sent_datetime",
         "sending_failed_count",
@@ -319,6 +320,7 @@ class ReceiverInspectView(ReadableInspectMixin, generic.InspectView):
         context.update(
             resend_url=reverse(self.resend_url_name, args=[receiver.pk]),
             errors=[formatting.error_context(entry) for entry in receiver.errors],
+            delivery_events=list(reversed(receiver.delivery_events or [])),
             status_data_json=formatting.pretty_json(receiver.status_data),
             metadata_json=formatting.pretty_json(receiver.metadata),
         )

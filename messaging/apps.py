@@ -9,3 +9,6 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .bounces import anymail
+
+        anymail.connect()

@@ -6,37 +6,38 @@ from django.core.checks import Error, register
 from . import conf
 from .exceptions import ConfigurationError
 
+# Each id is fixed, so a site that silences one keeps silencing the same setting.
+SETTING_CHECKS = {
+    "messaging.E001": conf.resend_limit,
+    "messaging.E002": conf.batch_size,
+    "messaging.E003": conf.claim_lease_seconds,
+    "messaging.E004": conf.max_per_second,
+    "messaging.E005": conf.max_stored_errors,
+    "messaging.E006": conf.retry_base_delay,
+    "messaging.E007": conf.retry_max_delay,
+    "messaging.E008": conf.user_language_resolver,
+    "messaging.E009": conf.reconnect_limit,
+    # E010: the RQ queues, below.
+    "messaging.E011": conf.task_queue,
+    "messaging.E012": conf.send_email_to_users,
+    "messaging.E013": conf.email_signature,
+    "messaging.E014": conf.subject_prefix,
+    "messaging.E015": conf.from_email,
+    "messaging.E016": conf.user_emails_resolver,
+    "messaging.E017": conf.user_context_resolver,
+    "messaging.E020": conf.bounce_address,
+    "messaging.E021": conf.max_delivery_events,
+}
+
 
 @register()
 def check_settings(app_configs=None, **kwargs) -> list[Error]:
     errors = []
-    readers = (
-        conf.resend_limit,
-        conf.batch_size,
-        conf.claim_lease_seconds,
-        conf.max_per_second,
-        conf.max_stored_errors,
-        conf.retry_base_delay,
-        conf.retry_max_delay,
-        conf.user_language_resolver,
-        conf.reconnect_limit,
-    )
-    # The original product's settings and the user resolvers: E011 onwards (E010 is taken).
-    later_readers = (
-        conf.task_queue,
-        conf.send_email_to_users,
-        conf.email_signature,
-        conf.subject_prefix,
-        conf.from_email,
-        conf.user_emails_resolver,
-        conf.user_context_resolver,
-    )
-    numbered = [*enumerate(readers, start=1), *enumerate(later_readers, start=11)]
-    for number, reader in numbered:
+    for check_id, reader in SETTING_CHECKS.items():
         try:
             reader()
         except ConfigurationError as error:
-            errors.append(Error(str(error), id=f"messaging.E{number:03d}"))
+            errors.append(Error(str(error), id=check_id))
     tasks = getattr(settings, "TASKS", {})
     rq_queues = getattr(settings, "RQ_QUEUES", {})
     for alias, options in tasks.items():

@@ -258,3 +258,24 @@ def secret_setting_names() -> list[str]:
     """
     extra = list(_get("MESSAGING_SECRET_SETTINGS", []))
     return ["EMAIL_HOST_PASSWORD", "EMAIL_HOST_USER", "SECRET_KEY", *extra]
+
+
+def bounce_address() -> str:
+    """The address bounces go to (``MESSAGING_BOUNCE_ADDRESS``); empty turns VERP off.
+
+    When set, e.g. ``bounces@example.org``, each email's envelope sender is
+    ``bounces+r<receiver id>.<hmac>@example.org``; the ``From:`` header is unchanged.
+    """
+    value = str(_get("MESSAGING_BOUNCE_ADDRESS", "") or "").strip()
+    if value and (value.count("@") != 1 or "+" in value.split("@")[0]):
+        raise ConfigurationError(
+            f"MESSAGING_BOUNCE_ADDRESS must be one plain address such as "
+            f"'bounces@example.org' (no '+' in the local part), got {value!r}."
+        )
+    return value
+
+
+def max_delivery_events() -> int:
+    """How many of the newest delivery events a receiver keeps (default 20)."""
+    value = _get("MESSAGING_MAX_DELIVERY_EVENTS", 20)
+    return max(1, _non_negative_int("MESSAGING_MAX_DELIVERY_EVENTS", value))

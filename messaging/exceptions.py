@@ -32,3 +32,11 @@ class DeliveryUnconfirmedError(MessagingError, smtplib.SMTPServerDisconnected):
 
 class SendingDisabledError(MessagingError):
     """Sending email to users is switched off (``MESSAGING_SEND_EMAIL_TO_USERS``)."""
+
+
+class SuppressedAddressError(InvalidRecipientError):
+    """The address is on the suppression list (it bounced for good or its owner complained)."""
+
+
+class BounceReportError(MessagingError):
+    """A bounce or complaint report could not be read."""

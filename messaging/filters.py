@@ -79,6 +79,12 @@ class MessageReceiverFilterSet(WagtailFilterSet):
         widget=forms.CheckboxSelectMultiple,
         distinct=False,  # a plain column: DISTINCT would only slow the listing down
     )
+    delivery_status = django_filters.MultipleChoiceFilter(
+        label=_("Delivery status"),
+        choices=MessageReceiver.DeliveryStatus.choices,
+        widget=forms.CheckboxSelectMultiple,
+        distinct=False,
+    )
     sent_datetime = DatePresetFilter(label=_("Sent"), empty_label=_("Any date"))
     sent_range = django_filters.DateFromToRangeFilter(
         field_name="sent_datetime", label=_("Sent between"), widget=DateRangePickerWidget

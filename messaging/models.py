@@ -221,6 +221,15 @@ class MessageReceiver(models.Model):
         ERROR = "error", _("Error")  # past the resend limit or refused for good; look into it
         SENT = "sent", _("Sent")  # the mail server accepted the email
 
+    class DeliveryStatus(models.TextChoices):
+        """What happened after the relay accepted the email, as bounces and reports tell."""
+
+        UNKNOWN = "unknown", _("Unknown")  # no report yet: the usual state of a sent email
+        DELIVERED = "delivered", _("Delivered")  # the receiving server said it delivered it
+        DELAYED = "delayed", _("Delayed")  # a server is still trying (a 4.x.x report)
+        BOUNCED = "bounced", _("Bounced")  # delivery failed for good (a 5.x.x report)
+        COMPLAINED = "complained", _("Complained")  # the user reported the email as spam
+
     message = models.ForeignKey(
         Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="receivers"
     )
@@ -251,6 +260,22 @@ class MessageReceiver(models.Model):
     sent_datetime = models.DateTimeField(_("sent"), null=True, blank=True, db_index=True)
     sending_failed_count = models.PositiveIntegerField(_("failed count"), default=0)
     sending_success_count = models.PositiveIntegerField(_("success count"), default=0)
+    delivery_status = models.CharField(
+        _("delivery status"),
+        max_length=16,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.UNKNOWN,
+        help_text=_("What bounces and reports said after the mail server accepted the email."),
+    )
+    delivery_events = models.JSONField(
+        _("delivery events"),
+        default=list,
+        blank=True,
+        help_text=_("Reports about this email, oldest first: event, status, diagnostic, source."),
+    )
+    delivery_updated_at = models.DateTimeField(
+        _("delivery status updated"), null=True, blank=True, editable=False
+    )
 
     # Delivery bookkeeping, internal: sends asked for and not yet taken by a worker,
     # the worker's lease, and when a transient failure may be retried.
@@ -278,6 +303,10 @@ class MessageReceiver(models.Model):
             # The admin: counts per status of a page of messages, and recent failures.
             models.Index(fields=["message", "status"], name="msg_rcv_message_status"),
             models.Index(fields=["status", "send_requested_at"], name="msg_rcv_status_requested"),
+            # The dashboard's bounces of the last 24 h and the delivery status filter.
+            models.Index(
+                fields=["delivery_status", "delivery_updated_at"], name="msg_rcv_delivery"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -300,3 +329,51 @@ class MessageReceiver(models.Model):
         if self.pk is None:
             raise ValueError("Save this receiver before sending it: send() needs its id.")
         request_sends([self.pk])
+
+
+def normalise_address(address: str) -> str:
+    """The form an address is stored and compared in: stripped and lower-cased."""
+    return address.strip().lower()
+
+
+class Suppression(models.Model):
+    """An address that is never sent to: it bounced for good or its owner complained.
+
+    ``address`` is stored lower-cased (see :func:`normalise_address`), so the unique
+    constraint is case-insensitive. Deleting the entry lifts the suppression.
+    """
+
+    class Reason(models.TextChoices):
+        BOUNCED = "bounced", _("Bounced")  # a permanent (5.x.x) bounce
+        COMPLAINED = "complained", _("Complained")  # the user reported an email as spam
+        MANUAL = "manual", _("Added by staff")  # added by hand in the admin
+
+    address = models.CharField(
+        _("address"),
+        max_length=320,
+        unique=True,
+        help_text=_("Email address that is never sent to. Stored in lower case."),
+    )
+    reason = models.CharField(
+        _("reason"), max_length=16, choices=Reason.choices, default=Reason.MANUAL
+    )
+    source = models.CharField(
+        _("source"),
+        max_length=255,
+        blank=True,
+        help_text=_("Where the report came from, and what it said."),
+    )
+    first_seen = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen = models.DateTimeField(_("last seen"), default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+        verbose_name = _("suppressed address")
+        verbose_name_plural = _("suppressed addresses")
+
+    def __str__(self) -> str:
+        return self.address
+
+    def save(self, *args, **kwargs) -> None:
+        self.address = normalise_address(self.address)
+        super().save(*args, **kwargs)

@@ -20,6 +20,7 @@ CHART_DAYS = 14
 CHART_WIDTH = 700  # SVG user units; the plot is CHART_HEIGHT tall, labels go below it
 CHART_HEIGHT = 120
 FAILED = [MessageReceiver.Status.FAILED, MessageReceiver.Status.ERROR]
+BOUNCED = MessageReceiver.DeliveryStatus.BOUNCED
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,20 @@ class Bar:
     x: float
     sent_height: float
     failed_height: float
+    bounced: int = 0  # of the emails sent that day, how many bounced since
+
+    @property
+    def bounce_rate(self) -> float:
+        """Bounced among the emails sent that day, 0 to 1."""
+        return self.bounced / self.sent if self.sent else 0.0
+
+    @property
+    def center(self) -> float:
+        return self.x + CHART_WIDTH / CHART_DAYS * 0.35
+
+    @property
+    def bounce_rate_y(self) -> float:
+        return CHART_HEIGHT - (CHART_HEIGHT - 10) * self.bounce_rate
 
     @property
     def sent_y(self) -> float:
@@ -79,6 +94,8 @@ def chart_bars(now: datetime) -> list[Bar]:
     sent = per_day(receivers.filter(sent_datetime__gte=since), "sent_datetime")
     failed_qs = receivers.filter(failed_since(since)).annotate(failed_at=failure_time())
     failed = per_day(failed_qs, "failed_at")
+    bounced_qs = receivers.filter(sent_datetime__gte=since, delivery_status=BOUNCED)
+    bounced = per_day(bounced_qs, "sent_datetime")
     peak = max([sent.get(d, 0) + failed.get(d, 0) for d in days] + [1])
     width = CHART_WIDTH / CHART_DAYS
     return [
@@ -89,6 +106,7 @@ def chart_bars(now: datetime) -> list[Bar]:
             x=index * width + width * 0.15,
             sent_height=(CHART_HEIGHT - 10) * sent.get(day, 0) / peak,
             failed_height=(CHART_HEIGHT - 10) * failed.get(day, 0) / peak,
+            bounced=bounced.get(day, 0),
         )
         for index, day in enumerate(days)
     ]
@@ -143,4 +161,13 @@ class MessagingSummaryPanel(Component):
             "chart_height": CHART_HEIGHT,
             "total_sent": sum(bar.sent for bar in bars),
             "total_failed": sum(bar.failed for bar in bars),
+            "recent_bounces": MessageReceiver.objects.filter(
+                delivery_status=BOUNCED, delivery_updated_at__gte=since
+            ).count(),
+            "bounced_url": reverse("messaging_receivers:index")
+            + "?"
+            + urlencode({"delivery_status": BOUNCED}),
+            "bounce_rate_points": " ".join(
+                f"{bar.center:.1f},{bar.bounce_rate_y:.1f}" for bar in bars
+            ),
         }

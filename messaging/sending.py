@@ -35,6 +35,7 @@ from django.db.models import Case, Exists, F, OuterRef, When
 from django.utils import timezone
 
 from . import compat, conf, pipelining, signals, users
+from .bounces import suppression, verp
 from .exceptions import InvalidRecipientError, SendingDisabledError
 from .failures import ConnectionOpenError, Failure, Kind
 from .models import Message, MessageReceiver
@@ -278,6 +279,25 @@ def release(receivers: Iterable[MessageReceiver], token: str) -> int:
 # --- sending ----------------------------------------------------------------------------
 
 
+def deliverable(addresses: list[str], suppressed: dict | None) -> list[str]:
+    """``addresses`` without suppressed ones; when every one is suppressed, the
+    :class:`~messaging.exceptions.SuppressedAddressError` of the first says why."""
+    entries = suppression.lookup(addresses) if suppressed is None else suppressed
+    kept = [address for address in addresses if not suppression.is_suppressed(address, entries)]
+    if not kept:
+        suppression.refuse_suppressed(addresses[0], entries)
+    return kept
+
+
+def suppressed_in(receivers: list[MessageReceiver]) -> dict:
+    """The suppression entries of the batch's users' addresses, in one query."""
+    addresses = []
+    for receiver in receivers:
+        if receiver.user is not None:
+            addresses += users.user_emails(receiver.user)
+    return suppression.lookup(addresses)
+
+
 def recipient_addresses(receiver: MessageReceiver) -> list[str]:
     """The user's current addresses (``MESSAGING_USER_EMAILS``), or
     :class:`InvalidRecipientError` saying what to fix."""
@@ -330,6 +350,7 @@ def build_email(
     )
     if receiver.message_content_html:
         email.attach_alternative(receiver.message_content_html, "text/html")
+    verp.mark_email(email, receiver.pk)
     return email
 
 
@@ -438,7 +459,10 @@ def open_connection(connection) -> None:
 
 
 def send_one(
-    receiver: MessageReceiver, connection, record_previous: Callable[[], None]
+    receiver: MessageReceiver,
+    connection,
+    record_previous: Callable[[], None],
+    suppressed: dict | None = None,
 ) -> tuple[str, dict]:
     """Send one receiver's email to all of the user's addresses in one transaction.
 
@@ -446,11 +470,13 @@ def send_one(
     server refused while accepting others. Raises on any failure, including every
     address refused. ``record_previous`` is called once before this email can be
     delivered; with a server that offers pipelining, while it answers this envelope.
+    Suppressed addresses never reach the mail server (``suppressed``: the batch's
+    entries, see :func:`suppressed_in`); when all are, it raises before connecting.
     """
     envelope = None
     try:
         check_sending_enabled()
-        addresses = recipient_addresses(receiver)
+        addresses = deliverable(recipient_addresses(receiver), suppressed)
         receiver.send_to = ", ".join(addresses)
         open_connection(connection)  # a no-op when already open
         email = build_email(receiver, addresses, connection)
@@ -560,6 +586,7 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
     previous = recorder()
     limiter, lease = worker_rate_limiter(), LeaseKeeper(receivers, token, previous.flush)
     queue = list(receivers)
+    suppressed = suppressed_in(receivers)
     try:
         index = 0
         while index < len(queue):
@@ -569,7 +596,7 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
             if not lease.holds(receiver, queue[index - 1 :]):
                 continue  # taken over after this worker lost its lease
             try:
-                address, refused = send_one(receiver, connection, previous.flush)
+                address, refused = send_one(receiver, connection, previous.flush, suppressed)
             except Exception as error:
                 failure = Failure.of(error)
                 if not failure.connection_survives:

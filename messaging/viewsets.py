@@ -9,6 +9,7 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from . import admin_views
+from .bounces.viewsets import SuppressionViewSet
 from .models import Message, MessageReceiver, MessageTemplate
 
 # Wagtail hook whose menu items join the Messaging menu.
@@ -98,7 +99,7 @@ class MessageTemplatesMenuItem(MenuItem):
 class MessagingViewSetGroup(ViewSetGroup):
     """Receivers and Messages; Message templates join through :data:`MENU_HOOK`."""
 
-    items = (MessageReceiverViewSet, MessageViewSet)
+    items = (MessageReceiverViewSet, MessageViewSet, SuppressionViewSet)
     menu_label = _("Messaging")
     menu_icon = "mail"
     menu_order = 250

@@ -101,3 +101,13 @@ def test_bulk_resend_memory_prints_its_metric_line(bench_db):
     pattern = rf"METRIC bulk_resend_memory n10k={NUMBER} n50k={NUMBER} ratio={NUMBER}"
     assert re.fullmatch(pattern, out.getvalue().splitlines()[-1])
     assert not MessageReceiver.objects.exists()  # cleared afterwards
+
+
+def test_bounces_benchmark_applies_every_report_and_prints_its_line(bench_db):
+    from config.benchmarks import bounces
+
+    out = StringIO()
+    bounces.run(out, count=25)
+    pattern = rf"METRIC bounces n=25 per_s={NUMBER} baseline_per_s={NUMBER} ratio={NUMBER}"
+    assert re.fullmatch(pattern, out.getvalue().strip()), out.getvalue()
+    assert MessageReceiver.objects.exclude(delivery_status="unknown").count() == 25

@@ -22,11 +22,22 @@ PARTS = (
     "resend_time",
     "delete_time",
     "admin",
+    "bounces",
 )
 
 
 def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
-    from . import admin, bulk_resend, cron, memory, prepare, prepare_memory, send, send_worker
+    from . import (
+        admin,
+        bounces,
+        bulk_resend,
+        cron,
+        memory,
+        prepare,
+        prepare_memory,
+        send,
+        send_worker,
+    )
 
     if part == "prepare":
         prepare.run(receivers, stdout)
@@ -46,6 +57,8 @@ def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
         cron.run_delete(stdout)
     elif part == "admin":
         admin.run(stdout)
+    elif part == "bounces":
+        bounces.run(stdout)
 
 
 def run(parts: Sequence[str], receivers: int, stdout: TextIO, sink: str = "auto") -> None:

@@ -68,6 +68,7 @@ class FaultInjectingHandler:
         self.connections_closed_at_limit = 0
         self.deliveries: Counter[str] = Counter()
         self.messages: list[EmailMessage] = []
+        self.senders: list[str] = []  # the envelope sender (MAIL FROM) of each stored email
         self.lock = threading.Lock()
         if self.store_dir:
             self.store_dir.mkdir(parents=True, exist_ok=True)
@@ -124,6 +125,7 @@ class FaultInjectingHandler:
                 self.deliveries[address.lower()] += 1
             if self.keep_messages:
                 self.messages.append(message_from_bytes(content))
+                self.senders.append(envelope.mail_from)
         if self.store_dir:
             name = f"{time.time_ns()}-{len(envelope.rcpt_tos)}.eml"
             (self.store_dir / name).write_bytes(content)

@@ -1,0 +1,218 @@
+"""Applying reports: find each report's receiver, record the event, suppress the address.
+
+Every way a report arrives (a Maildir, the SMTP/LMTP listener, provider webhooks) ends
+in :func:`apply_reports`, which matches a whole batch of reports with one query.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .. import conf
+from ..models import MessageReceiver, Suppression, normalise_address
+from . import verp
+from .parsing import Event, Report
+
+logger = logging.getLogger(__name__)
+
+DeliveryStatus = MessageReceiver.DeliveryStatus
+# A later report never moves a receiver back: "delivered" after "delayed", not the reverse.
+RANK = {
+    DeliveryStatus.UNKNOWN: 0,
+    DeliveryStatus.DELAYED: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.BOUNCED: 3,
+    DeliveryStatus.COMPLAINED: 4,
+}
+CHUNK = 1000
+
+
+@dataclass
+class IntakeResult:
+    """Counts of what a run of intake did with the reports it read."""
+
+    applied: int = 0  # events recorded on a receiver
+    suppressed: int = 0  # addresses added to (or seen again on) the suppression list
+    duplicate: int = 0  # reports already applied before, skipped
+    forged: int = 0  # a return path or Message-ID with a wrong HMAC, and no valid match
+    unmatched: int = 0  # no receiver of ours found, or the recipient did not match
+    unreadable: int = 0  # emails that are not a DSN or complaint report
+
+    def add(self, other: IntakeResult) -> None:
+        for item in fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+    def summary(self) -> str:
+        return ", ".join(f"{item.name} {getattr(self, item.name)}" for item in fields(self))
+
+
+def candidate_ids(report: Report) -> tuple[list[int], bool]:
+    """Receiver ids a report's VERP addresses and Message-ID validly name; and if any was forged."""
+    tags = [verp.read_token(address) for address in report.addresses]
+    tags.append(verp.read_message_id(report.message_id) if report.message_id else None)
+    tags = [tag for tag in tags if tag is not None]
+    return [tag.receiver_id for tag in tags if tag.valid], any(not tag.valid for tag in tags)
+
+
+def match(report: Report, receivers: dict[int, MessageReceiver]) -> MessageReceiver | None:
+    """The receiver a report is about.
+
+    A valid VERP return path is enough. Otherwise (a relay rewrote the return path, or
+    its HMAC is wrong) the original's signed Message-ID must name a receiver whose
+    address is the report's recipient.
+    """
+    for address in report.addresses:
+        tag = verp.read_token(address)
+        if tag and tag.valid and tag.receiver_id in receivers:
+            return receivers[tag.receiver_id]
+    tag = verp.read_message_id(report.message_id) if report.message_id else None
+    if tag and tag.valid and tag.receiver_id in receivers:
+        receiver = receivers[tag.receiver_id]
+        if report.recipient and normalise_address(report.recipient) in sent_to(receiver):
+            return receiver
+    return None
+
+
+def sent_to(receiver: MessageReceiver) -> set[str]:
+    """The normalised addresses the receiver's email went to (``send_to`` holds "a, b")."""
+    return {normalise_address(part) for part in (receiver.send_to or "").split(",") if part}
+
+
+def load_receivers(reports: Sequence[Report]) -> tuple[dict[int, MessageReceiver], set[int]]:
+    ids: set[int] = set()
+    forged: set[int] = set()
+    for index, report in enumerate(reports):
+        found, was_forged = candidate_ids(report)
+        ids.update(found)
+        if was_forged:
+            forged.add(index)
+    queryset = MessageReceiver.objects.only("pk", "send_to", "delivery_status", "delivery_events")
+    receivers: dict[int, MessageReceiver] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = sorted(ids)[start : start + CHUNK]
+        receivers.update((r.pk, r) for r in queryset.select_for_update().filter(pk__in=chunk))
+    return receivers, forged
+
+
+def event_entry(report: Report, source: str, now) -> dict:
+    """One ``delivery_events`` item. ``report`` identifies the report, to apply it once."""
+    return {
+        "event": report.event,
+        "status": report.status,
+        "diagnostic": report.diagnostic,
+        "source": source,
+        "timestamp": now.isoformat(),
+        "report": report.report_id,
+    }
+
+
+def record(receiver: MessageReceiver, report: Report, source: str, now) -> bool:
+    """Add the report's event to ``receiver`` (in memory); False when already there."""
+    events = list(receiver.delivery_events or [])
+    if any(event.get("report") == report.report_id for event in events):
+        return False
+    events.append(event_entry(report, source, now))
+    receiver.delivery_events = events[-conf.max_delivery_events() :]
+    if RANK[DeliveryStatus(report.event)] >= RANK[DeliveryStatus(receiver.delivery_status)]:
+        receiver.delivery_status = report.event
+    receiver.delivery_updated_at = now
+    return True
+
+
+def apply_reports(reports: Iterable[Report], source: str) -> IntakeResult:
+    """Record each report on its receiver and suppress permanently failing addresses.
+
+    Forged and unmatched reports are counted and logged, never applied. A report that
+    was applied before (the same report id on the receiver) is skipped, so running
+    intake twice over the same reports changes nothing the second time.
+    """
+    reports = list(reports)
+    result, now = IntakeResult(), timezone.now()
+    changed: dict[int, MessageReceiver] = {}
+    suppress: dict[str, Report] = {}
+    with transaction.atomic():
+        receivers, forged = load_receivers(reports)
+        for index, report in enumerate(reports):
+            receiver = match(report, receivers)
+            if receiver is None:
+                count_unapplied(result, report, forged=index in forged, source=source)
+            elif not record(receiver, report, source, now):
+                result.duplicate += 1
+            else:
+                result.applied += 1
+                changed[receiver.pk] = receiver
+                if report.permanent:
+                    # The report names the address that bounced; the email may have had several.
+                    suppress[normalise_address(report.recipient or receiver.send_to)] = report
+        write_events(list(changed.values()))
+        result.suppressed = suppress_addresses(suppress, source, now)
+    return result
+
+
+EVENT_FIELDS = ("delivery_status", "delivery_events", "delivery_updated_at")
+
+
+def write_events(receivers: list[MessageReceiver]) -> None:
+    """Save the event fields of ``receivers``: one UPDATE statement, run for each row.
+
+    ``executemany`` sends all rows in one go (psycopg pipelines them); Django's
+    ``bulk_update`` builds a CASE over every row, which is slower on both databases.
+    """
+    if not receivers:
+        return
+    meta, quote = MessageReceiver._meta, connection.ops.quote_name
+    model_fields = [meta.get_field(name) for name in EVENT_FIELDS]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in model_fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    rows = [
+        [f.get_db_prep_save(getattr(r, f.attname), connection) for f in model_fields] + [r.pk]
+        for r in receivers
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def count_unapplied(result: IntakeResult, report: Report, *, forged: bool, source: str) -> None:
+    kind = "forged" if forged else "unmatched"
+    setattr(result, kind, getattr(result, kind) + 1)
+    logger.warning(
+        "Ignored a %s %s report (%s) for %r from %s: %s",
+        kind,
+        report.event,
+        report.report_id,
+        report.recipient,
+        source,
+        "its return path or Message-ID has a wrong signature"
+        if forged
+        else "it names no receiver of ours with that address",
+    )
+
+
+def suppress_addresses(reports: dict[str, Report], source: str, now) -> int:
+    """Add or refresh one :class:`Suppression` per address, in one statement per chunk."""
+    rows = [
+        Suppression(
+            address=address,
+            reason=Suppression.Reason.COMPLAINED
+            if report.event == Event.COMPLAINED
+            else Suppression.Reason.BOUNCED,
+            source=f"{source}: {report.status} {report.diagnostic}".strip()[:255],
+            first_seen=now,
+            last_seen=now,
+        )
+        for address, report in reports.items()
+        if address
+    ]
+    Suppression.objects.bulk_create(
+        rows,
+        batch_size=CHUNK,
+        update_conflicts=True,
+        unique_fields=["address"],
+        update_fields=["reason", "source", "last_seen"],
+    )
+    return len(rows)

@@ -1,0 +1,23 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from messaging.bounces.maildir import process_maildir
+from messaging.exceptions import ConfigurationError
+
+
+class Command(BaseCommand):
+    help = (
+        "Read the bounces and complaint reports in a Maildir's new/ folder once, record them "
+        "on their receivers, and move the files to cur/. Safe to run from cron."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--maildir", required=True, metavar="PATH", help="The bounce address's Maildir."
+        )
+
+    def handle(self, *args, maildir: str, **options) -> None:
+        try:
+            result = process_maildir(maildir)
+        except ConfigurationError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"Processed {maildir}: {result.summary()}.")
