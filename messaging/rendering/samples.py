@@ -14,7 +14,7 @@ from wagtail.rich_text import expand_db_html
 
 from ..exceptions import TemplateRenderError
 from .context import sample_user, sample_values
-from .engine import limited_context, render_limited
+from .engine import check_source, limited_context, render_limited
 from .languages import default_language, normalize_language, site_languages
 from .pipeline import (
     TRANSLATED_FIELDS,
@@ -98,6 +98,9 @@ def validate_template(template: Any) -> None:
             if not source:
                 continue
             try:
+                # What editors may write is checked in the editor's own language, so the
+                # refusal reads in it; the render runs in the field's language.
+                check_source(expand_db_html(source) if base == "body" else source)
                 with translation.override(language):
                     check_field(source, base, language, values)
             except (TemplateRenderError, Exception) as error:  # noqa: BLE001 - shown to editors
