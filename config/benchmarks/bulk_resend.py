@@ -18,7 +18,13 @@ from django.urls import reverse
 
 from messaging.models import Message, MessageReceiver
 
-from .common import SAMPLE_PLAIN, clear_messaging_data, create_users, grow_table, write_metric
+from .common import (
+    clear_messaging_data,
+    create_users,
+    grow_table,
+    insert_sample_receivers,
+    write_metric,
+)
 
 SIZES = (10_000, 50_000)
 SEED_ROWS = 1_000
@@ -34,20 +40,12 @@ def big_html(index: int) -> str:
 def seed(count: int, message: Message, users: list) -> None:
     """Make ``message`` have exactly ``count`` receivers with 20 KB bodies."""
     if not message.receivers.exists():
-        MessageReceiver.objects.bulk_create(
-            [
-                MessageReceiver(
-                    message=message,
-                    user=user,
-                    send_to=user.email,
-                    subject="Deadline moved for Assignment 3",
-                    message_content_html=big_html(index),
-                    message_content_plain=SAMPLE_PLAIN,
-                    status=MessageReceiver.Status.FAILED,
-                )
-                for index, user in enumerate(users[:count])
-            ],
+        insert_sample_receivers(
+            message,
+            users[:count],
+            html=big_html,
             batch_size=200,
+            status=MessageReceiver.Status.FAILED,
         )
     grow_table(MessageReceiver, count)
     MessageReceiver.objects.update(pending_sends=0, send_requested_at=None)

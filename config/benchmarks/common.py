@@ -202,3 +202,30 @@ def stop_process(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def insert_sample_receivers(
+    message: Message,
+    users: Sequence,
+    *,
+    html: Callable[[int], str] | None = None,
+    batch_size: int = 500,
+    **fields,
+) -> None:
+    """One receiver of ``message`` per user with the sample email (``html(index)`` gives
+    another body); ``fields`` set the rest, e.g. a status."""
+    MessageReceiver.objects.bulk_create(
+        [
+            MessageReceiver(
+                message=message,
+                user=user,
+                send_to=user.email,
+                subject="Deadline moved for Assignment 3",
+                message_content_html=html(index) if html else SAMPLE_HTML,
+                message_content_plain=SAMPLE_PLAIN,
+                **fields,
+            )
+            for index, user in enumerate(users)
+        ],
+        batch_size=batch_size,
+    )

@@ -22,11 +22,10 @@ from django.utils import timezone
 from messaging.models import Message, MessageReceiver
 
 from .common import (
-    SAMPLE_HTML,
-    SAMPLE_PLAIN,
     clear_messaging_data,
     create_users,
     grow_table,
+    insert_sample_receivers,
     median,
     timed,
     write_metric,
@@ -42,20 +41,7 @@ def seed(count: int) -> None:
     """Make the table hold at least ``count`` receivers, all sent, recent and idle."""
     if not MessageReceiver.objects.exists():
         message = Message.objects.create(status=Message.Status.SENT, context_type="other")
-        MessageReceiver.objects.bulk_create(
-            [
-                MessageReceiver(
-                    message=message,
-                    user=user,
-                    send_to=user.email,
-                    subject="Deadline moved for Assignment 3",
-                    message_content_html=SAMPLE_HTML,
-                    message_content_plain=SAMPLE_PLAIN,
-                )
-                for user in bench_users()
-            ],
-            batch_size=500,
-        )
+        insert_sample_receivers(message, bench_users())
     grow_table(MessageReceiver, count)
     MessageReceiver.objects.update(
         status=MessageReceiver.Status.SENT,

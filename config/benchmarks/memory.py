@@ -20,12 +20,11 @@ from messaging.models import Message, MessageReceiver
 
 from .child import ChildRun, check_method, run_measured
 from .common import (
-    SAMPLE_HTML,
-    SAMPLE_PLAIN,
     clear_messaging_data,
     create_users,
     database_url,
     grow_table,
+    insert_sample_receivers,
     write_metric,
 )
 
@@ -63,20 +62,7 @@ def seed_failed_receivers(count: int) -> None:
     if not MessageReceiver.objects.exists():
         message = Message.objects.create(status=Message.Status.SENT, context_type="other")
         users = create_users(min(count, SEED_ROWS), prefix="resendbench")
-        MessageReceiver.objects.bulk_create(
-            [
-                MessageReceiver(
-                    message=message,
-                    user=user,
-                    send_to=user.email,
-                    subject="Deadline moved for Assignment 3",
-                    message_content_html=SAMPLE_HTML,
-                    message_content_plain=SAMPLE_PLAIN,
-                )
-                for user in users
-            ],
-            batch_size=500,
-        )
+        insert_sample_receivers(message, users)
     grow_table(MessageReceiver, count)
     MessageReceiver.objects.update(
         status=MessageReceiver.Status.FAILED,
