@@ -5,6 +5,7 @@ from __future__ import annotations
 import mailbox
 import os
 import smtplib
+from functools import partial
 from io import StringIO
 from pathlib import Path
 from string import Template
@@ -17,8 +18,9 @@ from messaging.bounces import verp
 from messaging.bounces.intake import apply_reports
 from messaging.bounces.parsing import parse_report
 from messaging.bounces.server import bounce_server
-from messaging.models import Message, MessageReceiver, Suppression
+from messaging.models import MessageReceiver, Suppression
 from messaging.testing.smtp import free_port
+from tests.factories import make_receiver
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bounces"
 BOUNCES = "bounces@example.org"
@@ -44,17 +46,9 @@ def report_for(name: str, receiver: MessageReceiver, **overrides) -> bytes:
 
 
 @pytest.fixture
-def sent_receiver(make_user):
-    """A factory of receivers that the mail server accepted."""
-
-    def make(email: str | None = None) -> MessageReceiver:
-        user = make_user(email=email)
-        message = Message.objects.create(status=Message.Status.SENT)
-        return MessageReceiver.objects.create(
-            message=message, user=user, send_to=user.email, subject="Deadline", status=Status.SENT
-        )
-
-    return make
+def sent_receiver(db):
+    """Receivers that the mail server accepted (``email=`` picks the user's address)."""
+    return partial(make_receiver, status=Status.SENT)
 
 
 def apply(data: bytes, source: str = "test"):

@@ -7,7 +7,8 @@ from django_tasks import task_backends
 
 from messaging import conf
 from messaging.api import send_message
-from messaging.models import MessageReceiver, MessageTemplate
+from messaging.models import MessageReceiver
+from tests.factories import make_template
 
 pytestmark = pytest.mark.django_db
 
@@ -70,8 +71,8 @@ def test_no_subject_prefix_by_default(make_user, on_commit):
 
 @pytest.fixture
 def template(db):
-    return MessageTemplate.objects.create(
-        key="t",
+    return make_template(
+        "t",
         name="t",
         subject_en="Hi",
         subject_nb="Hei",

@@ -18,20 +18,9 @@ from messaging.api import send_message
 from messaging.exceptions import TemplateLimitError, TemplateRenderError
 from messaging.models import Message, MessageReceiver, MessageTemplate
 from messaging.rendering import ALLOWED_FILTERS
+from tests.factories import make_template
 
 pytestmark = pytest.mark.django_db
-
-
-def make_template(**fields) -> MessageTemplate:
-    defaults = {
-        "key": "deadline",
-        "name": "Deadline",
-        "subject_en": "Deadline for {{ assignment }}",
-        "subject_nb": "Frist for {{ assignment }}",
-        "body_en": "<p>Dear {{ user.first_name }}, {{ assignment }} is due.</p>",
-        "body_nb": "<p>Hei {{ user.first_name }}, {{ assignment }} har frist.</p>",
-    }
-    return MessageTemplate.objects.create(**{**defaults, **fields})
 
 
 def test_each_user_gets_the_message_in_their_language(make_user, on_commit):

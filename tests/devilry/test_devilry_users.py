@@ -10,8 +10,9 @@ import pytest
 from django.core import mail
 
 from messaging.api import send_message
-from messaging.models import MessageReceiver, MessageTemplate
+from messaging.models import MessageReceiver
 from tests.devilry_account import messaging_recipe
+from tests.factories import make_template
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +21,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 @pytest.fixture
 def template(db):
-    return MessageTemplate.objects.create(
-        key="feedback",
+    return make_template(
+        "feedback",
         name="Feedback",
         subject_en="Feedback for {{ user.full_name }}",
         subject_nb="Tilbakemelding til {{ user.full_name }}",
