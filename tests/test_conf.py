@@ -152,6 +152,23 @@ def test_system_checks_name_the_bad_setting(name, value, check_id, settings):
     assert name in error.msg
 
 
+def test_an_rq_queue_missing_from_rq_queues_is_reported(settings):
+    from messaging.checks import check_settings
+
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default", "mail"]}
+    }
+    settings.RQ_QUEUES = {"default": {"HOST": "127.0.0.1", "PORT": 6379, "DB": 0}}
+    [error] = check_settings()
+    assert (error.id, error.msg) == (
+        "messaging.E010",
+        "TASKS['default'] uses queues ['mail'] that RQ_QUEUES lacks. "
+        "Add every queue listed in TASKS to RQ_QUEUES.",
+    )
+    settings.RQ_QUEUES = {**settings.RQ_QUEUES, "mail": settings.RQ_QUEUES["default"]}
+    assert check_settings() == []
+
+
 def test_user_emails_and_context_come_from_the_settings(settings, template, make_user, on_commit):
     settings.MESSAGING_USER_EMAILS = "tests.test_conf.two_addresses"
     settings.MESSAGING_USER_CONTEXT = "tests.test_conf.shouting_context"
