@@ -3,11 +3,13 @@
 Runs under ``tests.settings_devilry``: ``pytest --ds=tests.settings_devilry tests/devilry``.
 """
 
+from datetime import timedelta
 from email.message import Message as EmailMessage
 from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from messaging.api import send_message
 from messaging.models import MessageReceiver
@@ -112,10 +114,14 @@ def test_every_address_refused_but_one_only_for_now_is_retried(
     devilry_user, template, on_commit, smtp_server
 ):
     user = devilry_user("carl", emails=["carl+550@example.org", "carl+451@example.org"])
+    before = timezone.now()
     on_commit(send_message, template, users=[user])
+    after = timezone.now()
     receiver = MessageReceiver.objects.get()
     assert receiver.status == "failed"  # the 451 address may take it on a retry
-    assert receiver.next_attempt_at is not None
+    # The first retry waits MESSAGING_RETRY_BASE_DELAY (30 minutes by default).
+    wait = timedelta(minutes=30)
+    assert before + wait <= receiver.next_attempt_at <= after + wait
 
 
 def test_a_user_without_notification_address_is_error(devilry_user, template, on_commit):
