@@ -1,5 +1,6 @@
 """The original product's settings: each MESSAGING_* name, then its DEVILRY_* name, then the default."""
 
+import lxml.html
 import pytest
 from django.core import mail
 from django.core.checks import run_checks
@@ -86,30 +87,50 @@ def test_signature_in_html_and_plain_text(name, settings, template, make_user, o
     setattr(settings, name, "The <Team> & co\nDo not reply")
     on_commit(send_message, template, users=[make_user("kim")])
     receiver = MessageReceiver.objects.get()
-    assert "The &lt;Team&gt; &amp; co<br>Do not reply" in receiver.message_content_html
-    assert "The <Team> & co" in receiver.message_content_plain
-    assert "Do not reply" in receiver.message_content_plain
-    html, _type = mail.outbox[0].alternatives[0]
-    assert "The &lt;Team&gt; &amp; co" in html
+    assert signature_cell(receiver.message_content_html) == (
+        '<td class="email-signature" style="padding:0 24px 16px 24px; color:#374151">'
+        "The &lt;Team&gt; &amp; co<br>Do not reply</td>"
+    )
+    assert receiver.message_content_plain == plain_email(
+        "Body kim", "The <Team> & co  \nDo not reply"
+    )
+    [email] = mail.outbox
+    assert email.body == receiver.message_content_plain
+    assert email.alternatives[0] == (receiver.message_content_html, "text/html")
+
+
+FOOTER = {
+    "en": "You receive this email because you have an account at the institution. Do not reply to it.",
+    "nb": "Du får denne e-posten fordi du har en konto ved institusjonen. Ikke svar på den.",
+}
+
+
+def plain_email(body: str, signature: str, language: str = "en") -> str:
+    """The plain text of an email of the demo site: site name, body, signature, footer."""
+    return f"Example University  \n  \n{body}  \n  \n{signature}  \n{FOOTER[language]}\n"
+
+
+def signature_cell(html: str) -> str:
+    [cell] = lxml.html.fromstring(html).xpath("//td[@class='email-signature']")
+    return lxml.html.tostring(cell, encoding="unicode", with_tail=False)
 
 
 def test_messaging_signature_wins_over_devilry(settings, template, make_user, on_commit):
     settings.MESSAGING_EMAIL_SIGNATURE = "Ours"
     settings.DEVILRY_EMAIL_SIGNATURE = "Theirs"
-    on_commit(send_message, template, users=[make_user()])
+    on_commit(send_message, template, users=[make_user("ola")])
     plain = MessageReceiver.objects.get().message_content_plain
-    assert "Ours" in plain
-    assert "Theirs" not in plain
+    assert plain == plain_email("Body ola", "Ours")
 
 
 def test_signature_per_language(settings, template, make_user, on_commit):
     settings.MESSAGING_EMAIL_SIGNATURE = {"en": "Regards, the team", "nb": "Hilsen teamet"}
     on_commit(send_message, template, users=[make_user("en"), make_user("nb", language="nb")])
     english, norwegian = MessageReceiver.objects.order_by("user__username")
-    assert "Regards, the team" in english.message_content_html
-    assert "Hilsen teamet" in norwegian.message_content_html
-    assert "Hilsen teamet" in norwegian.message_content_plain
-    assert "Regards" not in norwegian.message_content_plain
+    assert english.message_content_plain == plain_email("Body en", "Regards, the team")
+    assert norwegian.message_content_plain == plain_email("Tekst nb", "Hilsen teamet", "nb")
+    assert signature_cell(english.message_content_html).endswith(">Regards, the team</td>")
+    assert signature_cell(norwegian.message_content_html).endswith(">Hilsen teamet</td>")
 
 
 def test_signature_after_an_editors_plain_text(settings, template, make_user, on_commit):
