@@ -14,8 +14,9 @@ import time
 import pytest
 from django.db import transaction
 
+from messaging.api import request_sends
 from messaging.models import MessageReceiver
-from messaging.sending import chunked, enqueue_batches, request_sends
+from messaging.queueing import chunked, enqueue_batches
 from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
 
 from .workers import (

@@ -1,10 +1,10 @@
 """Delivery throughput: our pipeline against a bare loop over one SMTP connection.
 
 Both sides send the same emails to a real SMTP sink running in another process. Ours goes
-from ``not_sent`` to ``sent`` through :func:`messaging.sending.deliver` (claims, one mail
+from ``not_sent`` to ``sent`` through :func:`messaging.delivery.deliver` (claims, one mail
 connection per batch, a status write per email); the baseline builds and sends the same
 emails over one Django SMTP connection and touches no database; the pipelined baseline
-does the same writing each envelope at once (:mod:`messaging.pipelining`), as ours does.
+does the same writing each envelope at once (:mod:`messaging.delivery.pipelining`), as ours does.
 Rounds rotate which side goes first and the medians are compared.
 """
 
@@ -24,9 +24,10 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.test import override_settings
 
-from messaging import conf, pipelining
+from messaging import conf
+from messaging.delivery import deliver, pipelining
 from messaging.models import Message, MessageReceiver
-from messaging.sending import chunked, deliver
+from messaging.queueing import chunked
 
 from .common import (
     SAMPLE_HTML,
