@@ -11,8 +11,8 @@ and :mod:`.status_writes` (``MESSAGING_ASYNC_STATUS_WRITES``). Failures are clas
 once, by :func:`.failures.classify`.
 """
 
+from .batch import deliver
 from .failures import Failure, classify
-from .loop import deliver
 from .records import mark_message_error
 
 __all__ = ["Failure", "classify", "deliver", "mark_message_error"]

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import logging
-import uuid
-from collections.abc import Sequence
+import threading
 from dataclasses import dataclass, field
 from functools import partial
 
-from django.db import transaction
-
-from .. import compat, conf, queueing
+from .. import compat, conf
 from ..models import MessageReceiver
-from .claims import LeaseKeeper, claim, release
+from .claims import LeaseKeeper, release
 from .failures import Failure, Kind, classify
 from .ratelimit import worker_rate_limiter
 from .recipients import suppressed_in
-from .records import finish_messages, leftover, record_failure, record_refusals
+from .records import record_failure, record_refusals
 from .smtp import close_quietly, send_one
 from .status_writes import relaxed_commits, status_writes
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
 class BatchOutcome:
-    """What one batch did; returned by the delivery task."""
+    """What one batch (or one connection's share of it) did; returned by the task."""
 
     sent: int = 0
     failed: int = 0
@@ -34,6 +28,15 @@ class BatchOutcome:
     batch_error: str = ""
     message_ids: set[int] = field(default_factory=set)
     retried: set[int] = field(default_factory=set)  # tried again at once after a 421
+
+    def add(self, other: BatchOutcome) -> None:
+        """Count ``other`` (another connection's share of the batch) in this one."""
+        self.sent += other.sent
+        self.failed += other.failed
+        self.released += other.released
+        self.reconnects += other.reconnects
+        self.batch_error = self.batch_error or other.batch_error
+        self.message_ids |= other.message_ids
 
     def as_dict(self) -> dict:
         return {
@@ -45,36 +48,40 @@ class BatchOutcome:
         }
 
 
-def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcome:
+def deliver_claimed(
+    receivers: list[MessageReceiver], token: str, stop: threading.Event | None = None
+) -> BatchOutcome:
     """Send claimed receivers over one mail connection, recording each outcome in turn.
 
     A success is recorded before the next email is delivered, so at most one email is
     ever sent but unrecorded; failures are recorded at once. When the server closes the
     connection (421, e.g. a per-connection message limit), the batch reconnects and goes
-    on, up to ``MESSAGING_RECONNECT_LIMIT`` times; see :func:`on_failure`.
+    on, up to ``MESSAGING_RECONNECT_LIMIT`` times; see :func:`on_failure`. ``stop`` is
+    set when the batch must stop (here, or on a connection beside this one).
     """
+    stop = stop or threading.Event()
     outcome = BatchOutcome(message_ids={r.message_id for r in receivers})
     connection = compat.mail_connection()
-    writes = status_writes(conf.async_status_writes())
+    writes = status_writes(deferred=conf.async_status_writes())
     limiter, lease = worker_rate_limiter(), LeaseKeeper(receivers, token, writes.flush)
+    send = partial(send_one, suppressed=suppressed_in(receivers), pipelined=conf.smtp_pipelining())
     queue = list(receivers)
-    suppressed = suppressed_in(receivers)
+    index = 0
     try:
-        index = 0
-        while index < len(queue):
+        while index < len(queue) and not stop.is_set():
             receiver = queue[index]
             index += 1
             limiter.wait()
             if not lease.holds(receiver, queue[index - 1 :]):
                 continue  # taken over after this worker lost its lease
             try:
-                address, refused = send_one(receiver, connection, writes.flush, suppressed)
+                address, refused = send(receiver, connection, writes.flush)
             except Exception as error:
                 failure = classify(error)
                 if not failure.connection_survives:
                     close_quietly(connection)
                 if on_failure(receiver, token, failure, outcome, queue, index):
-                    break
+                    stop.set()
             else:
                 if refused:
                     record_refusals(receiver, token, refused)
@@ -83,6 +90,8 @@ def deliver_claimed(receivers: list[MessageReceiver], token: str) -> BatchOutcom
     finally:
         writes.flush()
         close_quietly(connection)
+    if stop.is_set() and not outcome.batch_error:
+        outcome.released = release(queue[index:], token)  # another connection stopped
     return outcome
 
 
@@ -119,21 +128,7 @@ def on_failure(
     return False
 
 
-def deliver(receiver_ids: Sequence[int]) -> dict:
-    """Deliver one batch: claim, send, record, finish. Safe to run twice or concurrently.
-
-    Finished messages become ``sent``. Sends asked for while this batch held the claim
-    are enqueued again after commit, unless the batch stopped on an error (e.g.
-    authentication refused): then the released receivers wait for
-    ``resend_failed_messages`` instead of failing in a loop.
-    """
-    token = uuid.uuid4().hex
-    with relaxed_commits():
-        receivers = claim(receiver_ids, token)
-        outcome = deliver_claimed(receivers, token) if receivers else BatchOutcome()
-    if outcome.batch_error:
-        logger.error("Delivery batch stopped: %s", outcome.batch_error)
-    finish_messages(outcome.message_ids)
-    if not outcome.batch_error and (ids := leftover(receiver_ids)):
-        transaction.on_commit(partial(queueing.enqueue_batches, ids))
-    return outcome.as_dict()
+def deliver_on_this_connection(receivers: list[MessageReceiver], token: str) -> BatchOutcome:
+    """:func:`deliver_claimed` on this thread's database connection, relaxed if so set."""
+    with relaxed_commits(conf.relaxed_commits()):
+        return deliver_claimed(receivers, token)

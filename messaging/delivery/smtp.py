@@ -60,13 +60,16 @@ def send_one(
     connection: BaseEmailBackend,
     record_previous: Callable[[], None],
     suppressed: dict | None = None,
+    *,
+    pipelined: bool = False,
 ) -> tuple[str, dict]:
     """Send one receiver's email to all of the user's addresses in one transaction.
 
     Returns the addresses (comma-separated, as ``send_to`` stores them) and those the
     server refused while accepting others. Raises on any failure, including every
     address refused. ``record_previous`` is called once before this email can be
-    delivered; with a server that offers pipelining, while it answers this envelope.
+    delivered; with ``pipelined`` and a server that offers PIPELINING, while it answers
+    this envelope (see :mod:`.pipelining`).
     Suppressed addresses never reach the mail server (``suppressed``: the batch's
     entries, see :func:`~.recipients.suppressed_in`); when all are, it raises before
     connecting.
@@ -77,7 +80,7 @@ def send_one(
         receiver.send_to = ", ".join(addresses)
         open_connection(connection)  # a no-op when already open
         email = build_email(receiver, addresses, connection)
-        envelope = pipelining.start(connection, email)
+        envelope = pipelining.start(connection, email) if pipelined else None
     finally:
         record_previous()
     if envelope is not None:

@@ -119,14 +119,15 @@ def status_writes(deferred: bool) -> ImmediateWrites:
 
 
 @contextmanager
-def relaxed_commits() -> Iterator[None]:
-    """On PostgreSQL, let this connection's commits return before the WAL reaches disk.
+def relaxed_commits(enabled: bool) -> Iterator[None]:
+    """When ``enabled`` on PostgreSQL, let this connection's commits return before the WAL
+    reaches disk (a speed trick, ``MESSAGING_RELAXED_COMMITS``).
 
     A worker that dies still loses at most the status of the email in flight: what was
     committed is in the server's memory. Only a crash of the database server itself could
     lose the last fraction of a second of statuses, and those receivers are sent again.
     """
-    if db_connection.vendor != "postgresql":
+    if not enabled or db_connection.vendor != "postgresql":
         yield
         return
     with db_connection.cursor() as cursor:
