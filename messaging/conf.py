@@ -265,6 +265,25 @@ def secret_setting_names() -> list[str]:
     return ["EMAIL_HOST_PASSWORD", "EMAIL_HOST_USER", "SECRET_KEY", *extra]
 
 
+def secret_values() -> list[Any]:
+    """The values of :func:`secret_setting_names` and the credentials in ``MAILERS``."""
+    values = [_get(name, None) for name in secret_setting_names()]
+    return [*values, *_mailer_credentials()]
+
+
+def _mailer_credentials() -> list[str]:
+    """The user names and passwords in Django 6.1's ``MAILERS`` (the ``EMAIL_*`` settings'
+    successor), which hold what ``EMAIL_HOST_USER``/``EMAIL_HOST_PASSWORD`` held."""
+    mailers = _get("MAILERS", None)
+    if not isinstance(mailers, dict):
+        return []
+    found = []
+    for mailer in mailers.values():
+        options = mailer.get("OPTIONS", {}) if isinstance(mailer, dict) else {}
+        found += [options.get(key) for key in ("username", "password") if options.get(key)]
+    return found
+
+
 def bounce_address() -> str:
     """The address bounces go to (``MESSAGING_BOUNCE_ADDRESS``); empty turns VERP off.
 

@@ -14,7 +14,7 @@ from wagtail.fields import RichTextField
 from wagtail.models import PreviewableMixin
 
 from . import conf, queueing
-from .rendering.layout import html_to_plain
+from .rendering import html_to_plain, render_preview, validate_template
 
 
 def default_message_type() -> list[str]:
@@ -56,8 +56,6 @@ class MessageTemplate(PreviewableMixin, models.Model):
         return self.name
 
     def clean(self) -> None:
-        from .rendering import validate_template
-
         super().clean()
         validate_template(self)
 
@@ -67,8 +65,6 @@ class MessageTemplate(PreviewableMixin, models.Model):
 
     def serve_preview(self, request, mode_name: str) -> HttpResponse:
         """The email in language ``mode_name`` with the context type's sample values."""
-        from .rendering import render_preview
-
         return HttpResponse(render_preview(self, mode_name))
 
 

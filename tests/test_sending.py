@@ -497,3 +497,65 @@ def test_a_setup_error_burns_at_most_one_attempt_per_connection(make_user, setti
     )
     assert not receivers.filter(claimed_until__isnull=False).exists()
     assert server.handler.total() == 0
+
+
+# --- issue 11: speed tricks switched off, settings ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tricks",
+    [
+        {"MESSAGING_ASYNC_STATUS_WRITES": False},
+        {"MESSAGING_SMTP_PIPELINING": False, "MESSAGING_RELAXED_COMMITS": False},
+    ],
+    ids=["immediate-writes", "no-pipelining-no-relaxed-commits"],
+)
+def test_the_plain_loop_records_the_same_rows(make_user, smtp_server, settings, tricks):
+    from messaging.delivery import deliver
+
+    for name, value in tricks.items():
+        setattr(settings, name, value)
+    ids = pending_receivers(make_user, ["a@example.org", "b+550@example.org", "c@example.org"])
+    outcome = deliver(ids)
+    assert (outcome["sent"], outcome["failed"]) == (2, 1)
+    rows = MessageReceiver.objects.filter(pk__in=ids).order_by("pk")
+    assert [(r.status, r.sending_success_count) for r in rows] == [
+        ("sent", 1),
+        ("error", 0),
+        ("sent", 1),
+    ]
+    pipelined = smtp_server.handler.pipelining and tricks.get("MESSAGING_SMTP_PIPELINING", True)
+    assert smtp_server.handler.pipelined_envelopes == (3 if pipelined else 0)
+    assert dict(smtp_server.handler.deliveries) == {"a@example.org": 1, "c@example.org": 1}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MESSAGING_SMTP_PIPELINING",
+        "MESSAGING_ASYNC_STATUS_WRITES",
+        "MESSAGING_RELAXED_COMMITS",
+    ],
+)
+def test_trick_switches_must_be_booleans(settings, name):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from messaging.checks import check_settings
+
+    setattr(settings, name, "no")
+    [error] = check_settings()
+    assert error.msg == f"{name} must be True or False, got 'no'."
+    with pytest.raises(ImproperlyConfigured):  # ConfigurationError is one
+        getattr(conf, name.removeprefix("MESSAGING_").lower())()
+
+
+def test_connections_per_worker_and_subject_prefix_are_checked(settings):
+    from messaging.checks import check_settings
+
+    settings.MESSAGING_CONNECTIONS_PER_WORKER = -2
+    settings.MESSAGING_SUBJECT_PREFIX = "[Site]\nBcc: x@example.org "
+    assert sorted(error.id for error in check_settings()) == ["messaging.E014", "messaging.E033"]
+    settings.MESSAGING_CONNECTIONS_PER_WORKER = 0
+    settings.MESSAGING_SUBJECT_PREFIX = "[Site] "
+    assert check_settings() == []
+    assert conf.connections_per_worker() == 1

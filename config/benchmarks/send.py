@@ -187,7 +187,7 @@ def send_ours(receiver_ids: list[int], **changed_settings) -> None:
 
 
 def built_emails(emails: list[Email], connection) -> Iterator[EmailMultiAlternatives]:
-    from_email = getattr(settings, "MESSAGING_FROM_EMAIL", None) or settings.DEFAULT_FROM_EMAIL
+    from_email = conf.from_email()
     for email in emails:
         built = EmailMultiAlternatives(
             email.subject, email.plain, from_email, [email.address], connection=connection

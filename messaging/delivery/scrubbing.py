@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 
-from django.conf import settings
-
 from .. import conf
 
 MASK = "********"
@@ -35,24 +33,10 @@ def spellings(secret: str) -> set[str]:
     return forms
 
 
-def mailer_credentials() -> list[str]:
-    """The user names and passwords in Django 6.1's ``MAILERS`` (the ``EMAIL_*`` settings'
-    successor), which hold what ``EMAIL_HOST_USER``/``EMAIL_HOST_PASSWORD`` held."""
-    mailers = getattr(settings, "MAILERS", None)
-    if not isinstance(mailers, dict):
-        return []
-    found = []
-    for mailer in mailers.values():
-        options = mailer.get("OPTIONS", {}) if isinstance(mailer, dict) else {}
-        found += [options.get(key) for key in ("username", "password") if options.get(key)]
-    return found
-
-
 def scrub(text: str) -> str:
     """Remove the values of secret settings (passwords, keys) from ``text``."""
     secrets = set()
-    values = [getattr(settings, name, None) for name in conf.secret_setting_names()]
-    for value in [*values, *mailer_credentials()]:
+    for value in conf.secret_values():
         for secret in secret_strings(value):
             if len(secret) >= 3:
                 secrets |= spellings(secret)
