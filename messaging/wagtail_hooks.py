@@ -8,14 +8,14 @@ from wagtail.admin import messages
 from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 
-from .admin_banner import add_kill_switch_banner
-from .admin_permissions import RESEND_PERMISSION, ReadOnlyPermissionPolicy
-from .bulk_actions import ResendBulkAction
+from .admin.banner import add_kill_switch_banner
+from .admin.bulk_actions.resend import ResendBulkAction
+from .admin.menu import MENU_HOOK, MessageTemplatesMenuItem, MessagingViewSetGroup
+from .admin.permissions import RESEND_PERMISSION, ReadOnlyPermissionPolicy
+from .admin.snippets.variables import unknown_variables_warning
+from .admin.snippets.viewsets import MessageTemplateViewSet
+from .admin.views.dashboard import MessagingSummaryPanel
 from .models import Message, MessageReceiver, MessageTemplate
-from .panels import MessagingSummaryPanel
-from .snippets import MessageTemplateViewSet
-from .template_variables import unknown_variables_warning
-from .viewsets import MENU_HOOK, MessageTemplatesMenuItem, MessagingViewSetGroup
 
 # Before the viewsets register, so that Wagtail does not create its default policy.
 register_permission_policy(Message, ReadOnlyPermissionPolicy(Message))

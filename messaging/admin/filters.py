@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 
-from . import conf
-from .models import Message, MessageReceiver
-from .users import user_search_fields
+from .. import conf
+from ..models import Message, MessageReceiver
+from ..users import user_search_fields
 
 # The largest id a database column can hold; a larger one typed in a URL is refused.
 MAX_ID = 2**63 - 1

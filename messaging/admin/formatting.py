@@ -14,7 +14,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonTracebackLexer
 
-from .models import MessageReceiver
+from ..models import MessageReceiver
 
 # Tracebacks longer than this many lines start collapsed.
 COLLAPSE_AFTER_LINES = 12

@@ -14,10 +14,10 @@ from django.views.generic import FormView
 from wagtail.admin.forms.search import SearchForm
 from wagtail.admin.views.bulk_action import BulkAction
 
-from .admin_permissions import can_resend, refuse_resend
-from .filters import MAX_ID, MessageReceiverFilterSet, search_receivers
-from .maintenance import request_sends_for
-from .models import MessageReceiver
+from ...maintenance import request_sends_for
+from ...models import MessageReceiver
+from ..filters import MAX_ID, MessageReceiverFilterSet, search_receivers
+from ..permissions import can_resend, refuse_resend
 
 PREVIEW_ROWS = 200  # receivers listed on the confirmation page; the rest are counted
 

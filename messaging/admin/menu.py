@@ -8,9 +8,9 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from . import admin_views
-from .bounces.viewsets import SuppressionViewSet
-from .models import Message, MessageReceiver, MessageTemplate
+from ..models import Message, MessageReceiver, MessageTemplate
+from .views import receivers as admin_views
+from .views.suppressions import SuppressionViewSet
 
 # Wagtail hook whose menu items join the Messaging menu.
 MENU_HOOK = "register_messaging_menu_item"

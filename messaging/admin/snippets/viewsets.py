@@ -8,10 +8,10 @@ from modeltranslation.utils import build_localized_fieldname
 from wagtail.admin.panels import FieldPanel, HelpPanel, ObjectList, TabbedInterface
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from . import conf
-from .models import MessageTemplate
-from .rendering import sample_user
-from .template_variables import unknown_variables_warning
+from ... import conf
+from ...models import MessageTemplate
+from ...rendering import sample_user
+from .variables import unknown_variables_warning
 
 
 def sample_text(value: object) -> str:

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from ..models import Suppression, normalise_address
+from ...models import Suppression, normalise_address
 
 
 class SuppressionForm(WagtailAdminModelForm):

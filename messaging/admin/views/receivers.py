@@ -25,13 +25,12 @@ from wagtail.admin.ui.tables import (
 from wagtail.admin.views import generic
 from wagtail.admin.widgets.button import HeaderButton
 
-from . import admin_columns as columns
-from . import admin_formatting as formatting
-from . import users
-from .admin_permissions import can_resend, refuse_resend, usable_bulk_actions
-from .filters import MessageFilterSet, MessageReceiverFilterSet, search_receivers
-from .models import Message, MessageReceiver
-from .sending import request_sends
+from ... import users
+from ...models import Message, MessageReceiver
+from ...sending import request_sends
+from .. import columns, formatting
+from ..filters import MessageFilterSet, MessageReceiverFilterSet, search_receivers
+from ..permissions import can_resend, refuse_resend, usable_bulk_actions
 
 RECEIVER_LIST_FIELDS = [
     "id",

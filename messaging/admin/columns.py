@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils.text import Truncator
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, TitleColumn, UserColumn
 
-from . import admin_formatting as formatting
+from . import formatting
 
 # Characters of the newest error shown in a listing; the full text is in the tooltip.
 ERROR_PREVIEW_CHARS = 80

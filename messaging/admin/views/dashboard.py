@@ -13,8 +13,8 @@ from django.utils.http import urlencode
 from wagtail.admin.ui.components import Component
 from wagtail.permissions import policy_registry
 
-from .admin_formatting import STATUS_ORDER
-from .models import MessageReceiver
+from ...models import MessageReceiver
+from ..formatting import STATUS_ORDER
 
 CHART_DAYS = 14
 CHART_WIDTH = 700  # SVG user units; the plot is CHART_HEIGHT tall, labels go below it
