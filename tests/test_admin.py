@@ -265,7 +265,7 @@ def test_search(admin_client, records, q, expected):
 
 
 def test_search_with_many_matching_users(admin_client, records, monkeypatch):
-    monkeypatch.setattr("messaging.admin.filters.USER_IDS_INLINE_LIMIT", 0)  # use the subquery
+    monkeypatch.setattr("messaging.admin.search.USER_IDS_INLINE_LIMIT", 0)  # use the subquery
     response = admin_client.get(RECEIVERS, {"q": "liddell"})
     assert listed_ids(response) == {records["sent"].pk, records["error"].pk}
 
@@ -307,7 +307,7 @@ def test_pagination(admin_client, records):
 
 
 def test_pagination_count_is_capped(admin_client, records, monkeypatch):
-    from messaging.admin.views.receivers import CappedPaginator
+    from messaging.admin.pagination import CappedPaginator
 
     monkeypatch.setattr(CappedPaginator, "cap", 2)
     response = admin_client.get(RECEIVERS)
@@ -415,7 +415,8 @@ def test_policy_refuses_writes_even_to_superusers(make_user):
 
 
 def test_groups_are_offered_only_the_permissions_honoured(db):
-    from messaging.admin.menu import MessageReceiverViewSet, MessageViewSet
+    from messaging.admin.views.messages import MessageViewSet
+    from messaging.admin.views.receivers import MessageReceiverViewSet
 
     receivers = MessageReceiverViewSet().get_permissions_to_register()
     assert {p.codename for p in receivers} == {"view_messagereceiver", "resend_messagereceiver"}

@@ -3,15 +3,14 @@
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..models import Message, MessageReceiver
 from ..sending import request_sends
 from ..users import user_search_fields
+from . import links
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -76,10 +75,9 @@ class MessageAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("all receivers"))
     def all_receivers(self, message: Message) -> str:
-        url = reverse("messaging_receivers:index") + "?" + urlencode({"message": message.pk})
         return format_html(
             '<a href="{}">{}</a>',
-            url,
+            links.receivers(message=message.pk),
             _("All %(count)s receivers in the Wagtail admin") % {"count": message.user_count},
         )
 
