@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 
 from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
+from tests import factories
 
 # tests/devilry runs on its own, under the settings with the original's user model.
 DEVILRY_SETTINGS = "tests.settings_devilry"
@@ -41,24 +41,14 @@ def require_postgres(db):
 
 @pytest.fixture
 def make_user(db):
-    counter = {"n": 0}
+    """:func:`tests.factories.make_user`, with the database enabled."""
+    return factories.make_user
 
-    def make(username: str | None = None, email: str | None = None, language: str = "", **extra):
-        counter["n"] += 1
-        username = username or f"user{counter['n']}"
-        email = f"{username}@example.org" if email is None else email
-        user = get_user_model().objects.create_user(
-            username=username, email=email, password="pw", **extra
-        )
-        if language:
-            from wagtail.users.models import UserProfile
 
-            profile = UserProfile.get_for_user(user)
-            profile.preferred_language = language
-            profile.save()
-        return user
-
-    return make
+@pytest.fixture
+def make_receiver(db):
+    """:func:`tests.factories.make_receiver`, with the database enabled."""
+    return factories.make_receiver
 
 
 @pytest.fixture(params=[True, False], ids=["pipelining", "no-pipelining"])

@@ -1,4 +1,6 @@
 import pytest
+from django.core import mail
+from django.db.models.signals import post_init
 from django_tasks.backends.dummy import DummyBackend
 
 from messaging.api import send_message
@@ -24,10 +26,13 @@ def test_send_message_records_and_delivers(make_user, on_commit, django_user_mod
     assert message.created_by == staff
     assert message.context_type == "deadline_moved"
     assert message.virtual_message_receivers == {"user_ids": [u.pk for u in users]}
-    receivers = list(message.receivers.order_by("pk"))
-    assert [r.user for r in receivers] == users
-    assert all(r.status == "sent" and r.subject == "Deadline moved" for r in receivers)
-    assert all(r.message_content_plain.strip() == "Moved" for r in receivers)
+    receivers = message.receivers.order_by("pk")
+    assert [(r.user, r.status, r.subject, r.message_content_plain) for r in receivers] == [
+        (user, "sent", "Deadline moved", "Moved\n") for user in users
+    ]
+    assert sorted((m.to, m.subject) for m in mail.outbox) == sorted(
+        ([user.email], "Deadline moved") for user in users
+    )
 
 
 def test_status_is_sending_until_delivery_runs(make_user, django_capture_on_commit_callbacks):
@@ -54,35 +59,43 @@ def test_delivery_is_enqueued_in_batches(make_user, settings, django_capture_on_
     assert [len(result.args[0]) for result in results] == [2, 2, 1]
 
 
-def test_error_while_preparing_leaves_no_receiver(make_user, monkeypatch):
-    from messaging import rendering
+def crashing_emails(user):
+    """A ``MESSAGING_USER_EMAILS`` whose user directory is down."""
+    raise RuntimeError("user directory crashed")
 
-    def explode(*args, **kwargs):
-        raise RuntimeError("renderer crashed")
 
-    monkeypatch.setattr(rendering, "render_direct", explode)
-    with pytest.raises(RuntimeError):
+def test_error_while_preparing_leaves_no_receiver(make_user, settings):
+    settings.MESSAGING_USER_EMAILS = "tests.test_api.crashing_emails"
+    with pytest.raises(RuntimeError, match="user directory crashed"):
         send_message(users=[make_user()], subject="S", html="<p>x</p>")
     message = Message.objects.get()
     assert message.status == "error"
     assert MessageReceiver.objects.count() == 0
-    error = message.status_data["errors"][0]
-    assert error["error_message"] == "RuntimeError: renderer crashed"
-    assert "Traceback" in error["exception_traceback"]
+    [error] = message.status_data["errors"]
+    assert error["error_message"] == "RuntimeError: user directory crashed"
+    assert error["exception_traceback"].startswith("Traceback (most recent call last):")
+    assert error["exception_traceback"].endswith("RuntimeError: user directory crashed\n")
+    assert mail.outbox == []
 
 
-def test_crash_in_the_middle_of_bulk_create_rolls_back(make_user, monkeypatch):
-    original = MessageReceiver.objects.bulk_create
+def test_a_crash_after_some_receivers_were_inserted_rolls_them_back(make_user, monkeypatch):
+    from messaging import api
 
-    def half_then_crash(objs, **kwargs):
-        original(objs[:1], **kwargs)
+    monkeypatch.setattr(api, "PREPARE_CHUNK", 1)
+    users = [make_user(), make_user()]
+    inserted_before_crash = []
+
+    def users_then_crash():
+        yield from users
+        inserted_before_crash.append(MessageReceiver.objects.count())
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(MessageReceiver.objects, "bulk_create", half_then_crash)
-    with pytest.raises(RuntimeError):
-        send_message(users=[make_user(), make_user()], subject="S", html="<p>x</p>")
+    with pytest.raises(RuntimeError, match="database went away"):
+        send_message(users=users_then_crash(), subject="S", html="<p>x</p>")
+    assert inserted_before_crash == [2]
     assert MessageReceiver.objects.count() == 0
     assert Message.objects.get().status == "error"
+    assert mail.outbox == []
 
 
 @pytest.mark.parametrize("users", [[], ["one"]])
@@ -111,6 +124,34 @@ def test_large_lists_are_prepared_in_chunks(
     with django_capture_on_commit_callbacks(execute=True):
         message = send_message(users=counting_users(), subject="S", html="<p>x</p>")
     assert rows_before_each_user == [0, 0, 2, 2, 4]
+    assert message.receivers.filter(status="sent").count() == 5
+
+
+def test_a_queryset_of_users_is_read_in_chunks(
+    make_user, django_user_model, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A queryset is not loaded whole: each user row is made into a user only when its chunk
+    is prepared, after the chunk before it was inserted."""
+    from messaging import api
+
+    monkeypatch.setattr(api, "PREPARE_CHUNK", 2)
+    users = [make_user() for _ in range(5)]
+    rows_when_each_user_is_loaded = []
+
+    def record(sender, instance, **kwargs):
+        rows_when_each_user_is_loaded.append(MessageReceiver.objects.count())
+
+    queryset = django_user_model.objects.filter(pk__in=[u.pk for u in users]).order_by("pk")
+    post_init.connect(record, sender=django_user_model)
+    try:
+        with django_capture_on_commit_callbacks() as deliveries:
+            message = send_message(users=queryset, subject="S", html="<p>x</p>")
+    finally:
+        post_init.disconnect(record, sender=django_user_model)
+    assert rows_when_each_user_is_loaded == [0, 0, 2, 2, 4]
+    for delivery in deliveries:
+        delivery()
+    assert [r.user_id for r in message.receivers.order_by("pk")] == [u.pk for u in users]
     assert message.receivers.filter(status="sent").count() == 5
 
 
