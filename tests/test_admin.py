@@ -240,6 +240,44 @@ def test_list_does_not_load_the_wide_columns(admin_client, records, django_asser
     )
 
 
+def test_list_loads_the_fields_its_columns_show(admin_client, records):
+    receiver = admin_client.get(RECEIVERS).context["object_list"][0]
+    fields = {field.attname for field in MessageReceiver._meta.concrete_fields}
+    assert fields - receiver.get_deferred_fields() == {
+        "id",
+        "created_datetime",
+        "subject",
+        "user_id",
+        "send_to",  # the User column shows the address
+        "language",
+        "sending_failed_count",
+        "sending_success_count",
+        "status",
+        "sent_datetime",
+        "message_id",  # the Context type column reads the message
+    }
+
+
+def test_columns_say_which_fields_they_read():
+    from wagtail.admin.ui.tables import BulkActionsCheckboxColumn, Column
+
+    from messaging.admin.columns import ContextTypeColumn, LastErrorColumn, fields_read
+
+    columns = [
+        BulkActionsCheckboxColumn("bulk_actions", obj_type="receiver"),  # no field of that name
+        Column("subject"),  # the field of its name
+        ContextTypeColumn(),  # fields of the related message
+        LastErrorColumn(),  # a database annotation: no field
+        Column("subject"),
+    ]
+    assert fields_read(columns, MessageReceiver) == [
+        "id",
+        "subject",
+        "message__id",
+        "message__context_type",
+    ]
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
