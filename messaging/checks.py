@@ -1,6 +1,5 @@
 """System checks: settings the app cannot work with are reported at startup."""
 
-from django.conf import settings
 from django.core.checks import Error, register
 
 from . import conf
@@ -17,7 +16,7 @@ SETTING_CHECKS = {
     "messaging.E007": conf.retry_max_delay,
     "messaging.E008": conf.user_language_resolver,
     "messaging.E009": conf.reconnect_limit,
-    # E010: the RQ queues, below.
+    "messaging.E010": conf.task_backends,
     "messaging.E011": conf.task_queue,
     "messaging.E012": conf.send_email_to_users,
     "messaging.E013": conf.email_signature,
@@ -38,17 +37,4 @@ def check_settings(app_configs=None, **kwargs) -> list[Error]:
             reader()
         except ConfigurationError as error:
             errors.append(Error(str(error), id=check_id))
-    tasks = getattr(settings, "TASKS", {})
-    rq_queues = getattr(settings, "RQ_QUEUES", {})
-    for alias, options in tasks.items():
-        if options.get("BACKEND", "").startswith("django_tasks_rq."):
-            missing = set(options.get("QUEUES", ["default"])) - set(rq_queues)
-            if missing:
-                errors.append(
-                    Error(
-                        f"TASKS[{alias!r}] uses queues {sorted(missing)} that RQ_QUEUES lacks.",
-                        hint="Add every queue listed in TASKS to RQ_QUEUES.",
-                        id="messaging.E010",
-                    )
-                )
     return errors

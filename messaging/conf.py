@@ -129,6 +129,26 @@ def task_queue() -> str:
     return value
 
 
+def task_backends() -> dict[str, dict[str, Any]]:
+    """Django's ``TASKS``; an RQ backend there may only name queues that ``RQ_QUEUES`` has."""
+    tasks = _get("TASKS", {})
+    rq_queues = _get("RQ_QUEUES", {})
+    for alias, options in tasks.items():
+        if options.get("BACKEND", "").startswith("django_tasks_rq."):
+            missing = set(options.get("QUEUES", ["default"])) - set(rq_queues)
+            if missing:
+                raise ConfigurationError(
+                    f"TASKS[{alias!r}] uses queues {sorted(missing)} that RQ_QUEUES lacks. "
+                    "Add every queue listed in TASKS to RQ_QUEUES."
+                )
+    return tasks
+
+
+def site_name() -> str:
+    """The site's name in every email's layout: Wagtail's ``WAGTAIL_SITE_NAME``, else ``""``."""
+    return str(_get("WAGTAIL_SITE_NAME", "") or "")
+
+
 def send_email_to_users() -> bool:
     """Whether emails go out at all (the kill switch).
 

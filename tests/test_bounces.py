@@ -5,6 +5,7 @@ from __future__ import annotations
 import mailbox
 import os
 import smtplib
+from functools import partial
 from io import StringIO
 from pathlib import Path
 from string import Template
@@ -17,8 +18,9 @@ from messaging.bounces import verp
 from messaging.bounces.intake import apply_reports
 from messaging.bounces.parsing import parse_report
 from messaging.bounces.server import bounce_server
-from messaging.models import Message, MessageReceiver, Suppression
+from messaging.models import MessageReceiver, Suppression
 from messaging.testing.smtp import free_port
+from tests.factories import make_receiver
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bounces"
 BOUNCES = "bounces@example.org"
@@ -44,17 +46,9 @@ def report_for(name: str, receiver: MessageReceiver, **overrides) -> bytes:
 
 
 @pytest.fixture
-def sent_receiver(make_user):
-    """A factory of receivers that the mail server accepted."""
-
-    def make(email: str | None = None) -> MessageReceiver:
-        user = make_user(email=email)
-        message = Message.objects.create(status=Message.Status.SENT)
-        return MessageReceiver.objects.create(
-            message=message, user=user, send_to=user.email, subject="Deadline", status=Status.SENT
-        )
-
-    return make
+def sent_receiver(db):
+    """Receivers that the mail server accepted (``email=`` picks the user's address)."""
+    return partial(make_receiver, status=Status.SENT)
 
 
 def apply(data: bytes, source: str = "test"):
@@ -193,22 +187,23 @@ def test_the_same_maildir_processed_twice_applies_each_report_once(sent_receiver
         box.add(report_for(name, receiver))
     box.add(b"From: someone@example.org\r\nSubject: Out of office\r\n\r\nAway.\r\n")
 
-    out = StringIO()
-    call_command("process_bounces", "--maildir", str(tmp_path / "bounces"), stdout=out)
-    assert "applied 3" in out.getvalue() and "unreadable 1" in out.getvalue()
+    def process() -> str:
+        out = StringIO()
+        call_command("process_bounces", "--maildir", str(maildir), stdout=out)
+        return out.getvalue()
+
+    maildir = tmp_path / "bounces"
+    summary = f"Processed {maildir}: applied {{}}, suppressed {{}}, duplicate {{}}, forged 0, unmatched 0, unreadable {{}}.\n"
+    assert process() == summary.format(3, 2, 0, 1)
     cur = sorted(os.listdir(tmp_path / "bounces" / "cur"))
     assert os.listdir(tmp_path / "bounces" / "new") == []
     assert sorted(name[-1] for name in cur) == ["F", "S", "S", "S"]
 
-    out = StringIO()
-    call_command("process_bounces", "--maildir", str(tmp_path / "bounces"), stdout=out)
-    assert "applied 0" in out.getvalue()
+    assert process() == summary.format(0, 0, 0, 0)
     # As after a crash between applying and moving: the files are read again.
     for name in cur:
         os.rename(tmp_path / "bounces" / "cur" / name, tmp_path / "bounces" / "new" / name)
-    out = StringIO()
-    call_command("process_bounces", "--maildir", str(tmp_path / "bounces"), stdout=out)
-    assert "applied 0" in out.getvalue() and "duplicate 3" in out.getvalue()
+    assert process() == summary.format(0, 0, 3, 1)
 
     for receiver in receivers:
         receiver.refresh_from_db()

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from messaging.models import Message, MessageReceiver
+from tests.factories import make_message, make_receivers
 
 pytestmark = pytest.mark.django_db
 
@@ -19,22 +20,11 @@ def run(*args, **options):
 
 
 @pytest.fixture
-def failed_receivers(make_user):
-    message = Message.objects.create(status="sent")
+def failed_receivers():
+    message = make_message()
 
     def make(count, status="failed", failed=1, **fields):
-        return [
-            MessageReceiver.objects.create(
-                message=message,
-                user=make_user(),
-                status=status,
-                sending_failed_count=failed,
-                subject="S",
-                message_content_plain="x",
-                **fields,
-            )
-            for _ in range(count)
-        ]
+        return make_receivers(count, message, status=status, sending_failed_count=failed, **fields)
 
     return make
 

@@ -7,7 +7,8 @@ from django_tasks import task_backends
 
 from messaging import conf
 from messaging.api import send_message
-from messaging.models import MessageReceiver, MessageTemplate
+from messaging.models import MessageReceiver
+from tests.factories import make_template
 
 pytestmark = pytest.mark.django_db
 
@@ -70,8 +71,8 @@ def test_no_subject_prefix_by_default(make_user, on_commit):
 
 @pytest.fixture
 def template(db):
-    return MessageTemplate.objects.create(
-        key="t",
+    return make_template(
+        "t",
         name="t",
         subject_en="Hi",
         subject_nb="Hei",
@@ -149,6 +150,23 @@ def test_system_checks_name_the_bad_setting(name, value, check_id, settings):
     [error] = [e for e in run_checks() if e.id.startswith("messaging.")]
     assert error.id == check_id
     assert name in error.msg
+
+
+def test_an_rq_queue_missing_from_rq_queues_is_reported(settings):
+    from messaging.checks import check_settings
+
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default", "mail"]}
+    }
+    settings.RQ_QUEUES = {"default": {"HOST": "127.0.0.1", "PORT": 6379, "DB": 0}}
+    [error] = check_settings()
+    assert (error.id, error.msg) == (
+        "messaging.E010",
+        "TASKS['default'] uses queues ['mail'] that RQ_QUEUES lacks. "
+        "Add every queue listed in TASKS to RQ_QUEUES.",
+    )
+    settings.RQ_QUEUES = {**settings.RQ_QUEUES, "mail": settings.RQ_QUEUES["default"]}
+    assert check_settings() == []
 
 
 def test_user_emails_and_context_come_from_the_settings(settings, template, make_user, on_commit):

@@ -93,18 +93,18 @@ def test_resend_permission_is_declared():
 
 
 @pytest.mark.parametrize(
-    "name,value",
+    "name,value,check_id",
     [
-        ("MESSAGING_RESEND_LIMIT", -1),
-        ("MESSAGING_RETRY_BASE_DELAY", "soon"),
-        ("MESSAGING_MAX_STORED_ERRORS", -3),
-        ("MESSAGING_USER_LANGUAGE", "nowhere.to_be_found"),
+        ("MESSAGING_RESEND_LIMIT", -1, "messaging.E001"),
+        ("MESSAGING_MAX_STORED_ERRORS", -3, "messaging.E005"),
+        ("MESSAGING_RETRY_BASE_DELAY", "soon", "messaging.E006"),
+        ("MESSAGING_USER_LANGUAGE", "nowhere.to_be_found", "messaging.E008"),
     ],
 )
-def test_bad_settings_are_reported_at_startup(settings, name, value):
+def test_bad_settings_are_reported_at_startup_under_fixed_ids(settings, name, value, check_id):
     from messaging.checks import check_settings
 
     setattr(settings, name, value)
     [error] = check_settings()
+    assert error.id == check_id
     assert name in error.msg
-    assert error.id.startswith("messaging.E")

@@ -8,7 +8,6 @@ from functools import lru_cache
 
 import html2text
 import premailer
-from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
@@ -44,7 +43,7 @@ def render_layout(body_html: str, subject: str, language: str) -> str:
             "body": mark_safe(body_html),
             "subject": subject,
             "language": language,
-            "site_name": getattr(settings, "WAGTAIL_SITE_NAME", ""),
+            "site_name": conf.site_name(),
             "signature": conf.email_signature(language),
         },
     )

@@ -3,15 +3,18 @@
 Runs under ``tests.settings_devilry``: ``pytest --ds=tests.settings_devilry tests/devilry``.
 """
 
+from datetime import timedelta
 from email.message import Message as EmailMessage
 from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.utils import timezone
 
 from messaging.api import send_message
-from messaging.models import MessageReceiver, MessageTemplate
+from messaging.models import MessageReceiver
 from tests.devilry_account import messaging_recipe
+from tests.factories import make_template
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +23,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 @pytest.fixture
 def template(db):
-    return MessageTemplate.objects.create(
-        key="feedback",
+    return make_template(
+        "feedback",
         name="Feedback",
         subject_en="Feedback for {{ user.full_name }}",
         subject_nb="Tilbakemelding til {{ user.full_name }}",
@@ -111,10 +114,14 @@ def test_every_address_refused_but_one_only_for_now_is_retried(
     devilry_user, template, on_commit, smtp_server
 ):
     user = devilry_user("carl", emails=["carl+550@example.org", "carl+451@example.org"])
+    before = timezone.now()
     on_commit(send_message, template, users=[user])
+    after = timezone.now()
     receiver = MessageReceiver.objects.get()
     assert receiver.status == "failed"  # the 451 address may take it on a retry
-    assert receiver.next_attempt_at is not None
+    # The first retry waits MESSAGING_RETRY_BASE_DELAY (30 minutes by default).
+    wait = timedelta(minutes=30)
+    assert before + wait <= receiver.next_attempt_at <= after + wait
 
 
 def test_a_user_without_notification_address_is_error(devilry_user, template, on_commit):
