@@ -11,6 +11,7 @@ from ..models import Message, MessageReceiver
 from ..sending import request_sends
 from ..users import user_search_fields
 from . import links
+from .permissions import can_resend
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -119,9 +120,7 @@ class MessageReceiverAdmin(ReadOnlyAdmin):
         return ["subject", "send_to", *(f"user__{name}" for name in user_search_fields())]
 
     def has_resend_permission(self, request) -> bool:
-        return request.user.is_superuser or request.user.has_perm(
-            "messaging.resend_messagereceiver"
-        )
+        return can_resend(request.user)
 
     def has_view_permission(self, request, obj=None) -> bool:
         return super().has_view_permission(request, obj) or self.has_resend_permission(request)
