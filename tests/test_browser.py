@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from messaging.models import Message, MessageReceiver
+from messaging.models import MessageReceiver
 from tests.conftest import require_service
+from tests.factories import make_message, make_receiver
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM would refuse to
 # be called from it otherwise.
@@ -130,13 +131,12 @@ def receivers(make_user):
         make_user(name, first_name=name.title(), last_name="Student")
         for name in ("ada", "ben", "cleo", "dan")
     ]
-    message = Message.objects.create(context_type="deadline_moved", status=Message.Status.SENT)
+    message = make_message(context_type="deadline_moved")
 
     def make(user, status, **fields):
-        return MessageReceiver.objects.create(
-            message=message,
-            user=user,
-            send_to=user.email,
+        return make_receiver(
+            message,
+            user,
             subject=f"Deadline moved for {user.first_name}",
             message_content_html=f"<p>Hello {user.first_name}</p>",
             message_content_plain=f"Hello {user.first_name}\n",

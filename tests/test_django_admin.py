@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core import mail
 
-from messaging.models import Message, MessageReceiver
+from tests.factories import make_message, make_receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -13,11 +13,11 @@ LIST_URL = "/django-admin/messaging/messagereceiver/"
 
 @pytest.fixture
 def receivers(make_user):
-    message = Message.objects.create(status="sent", context_type="comment_added")
+    message = make_message(context_type="comment_added")
     return [
-        MessageReceiver.objects.create(
-            message=message,
-            user=make_user(email=f"r{n}@example.org"),
+        make_receiver(
+            message,
+            make_user(email=f"r{n}@example.org"),
             subject=f"Subject {n}",
             message_content_html="<p>x</p>",
             message_content_plain="x",

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from messaging.models import Message, MessageReceiver
+from tests.factories import make_message, make_receivers
 
 pytestmark = pytest.mark.django_db
 
@@ -16,14 +16,11 @@ def client_for_root(make_user):
 
 
 def receivers_of(message, users):
-    return MessageReceiver.objects.bulk_create(
-        MessageReceiver(message=message, user=user, send_to=user.email, subject="S")
-        for user in users
-    )
+    return make_receivers(0, message, users=users, subject="S")
 
 
 def test_message_page_shows_the_first_50_receivers_read_only(client_for_root, make_user):
-    message = Message.objects.create(status="sent")
+    message = make_message()
     receivers_of(message, [make_user(f"u{n:02d}", email=f"u{n:02d}@x.org") for n in range(51)])
     page = client_for_root.get(f"/django-admin/messaging/message/{message.pk}/change/")
     assert page.status_code == 200
@@ -37,9 +34,9 @@ def test_message_page_shows_the_first_50_receivers_read_only(client_for_root, ma
 
 
 def test_message_list_counts_the_users(client_for_root, make_user):
-    three = Message.objects.create(status="sent")
+    three = make_message()
     receivers_of(three, [make_user() for _ in range(3)])
-    Message.objects.create(status="draft")
+    make_message("draft")
     page = client_for_root.get("/django-admin/messaging/message/?o=6")  # sorted by users
     assert page.status_code == 200
     rows = page.context["cl"].result_list
@@ -48,7 +45,7 @@ def test_message_list_counts_the_users(client_for_root, make_user):
 
 
 def test_deleting_a_user_deletes_their_receivers(make_user):
-    message = Message.objects.create(status="sent")
+    message = make_message()
     gone, kept = make_user(), make_user()
     receivers_of(message, [gone, kept])
     gone.delete()

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from messaging import rendering
+from messaging.admin.snippets.variables import unknown_in
 from messaging.models import MessageTemplate
-from messaging.template_variables import unknown_in
 
 ADD = "/admin/snippets/messaging/messagetemplate/add/"
 

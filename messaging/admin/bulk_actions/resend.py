@@ -7,17 +7,18 @@ from functools import cached_property
 
 from django.core.exceptions import BadRequest
 from django.db.models import Count, QuerySet
-from django.urls import reverse
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
 from wagtail.admin.forms.search import SearchForm
 from wagtail.admin.views.bulk_action import BulkAction
 
-from .admin_permissions import can_resend, refuse_resend
-from .filters import MAX_ID, MessageReceiverFilterSet, search_receivers
-from .maintenance import request_sends_for
-from .models import MessageReceiver
+from ...maintenance import request_sends_for
+from ...models import MessageReceiver
+from .. import links
+from ..filters import MAX_ID, MessageReceiverFilterSet, input_problem
+from ..permissions import can_resend, refuse_resend
+from ..search import search_receivers
 
 PREVIEW_ROWS = 200  # receivers listed on the confirmation page; the rest are counted
 
@@ -89,7 +90,7 @@ class ResendBulkAction(BulkAction):
     def dispatch(self, request, *args, **kwargs):
         if not self.user_may_use(request.user):
             # Without ``next``, Wagtail's next_url is this very URL: go to the listing.
-            listing = reverse("messaging_receivers:index")
+            listing = links.receivers()
             return refuse_resend(
                 request, listing if self.next_url == request.path else self.next_url
             )
@@ -99,15 +100,7 @@ class ResendBulkAction(BulkAction):
     def problem(self) -> str:
         """Why "select all" selects nothing: the search or a filter cannot be used."""
         search = SearchForm({"q": self.request.GET.get("q", "")})
-        if not search.is_valid():
-            return _("The search text cannot be used: %(errors)s") % {
-                "errors": " ".join(search.errors["q"])
-            }
-        filterset = MessageReceiverFilterSet(self.request.GET)
-        if not filterset.is_valid():
-            errors = [f"{name}: {' '.join(e)}" for name, e in filterset.errors.items()]
-            return _("A filter cannot be used: %(errors)s") % {"errors": "; ".join(errors)}
-        return ""
+        return input_problem(search, MessageReceiverFilterSet(self.request.GET))
 
     def get_all_objects_in_listing_query(self, parent_id) -> QuerySet:
         """ "Select all": the listing's filters and search, read from the query string."""

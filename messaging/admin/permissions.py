@@ -7,6 +7,9 @@ from django.utils.translation import gettext as _
 from wagtail.admin import messages
 from wagtail.admin.views.bulk_action.registry import bulk_action_registry
 from wagtail.permission_policies import ModelPermissionPolicy
+from wagtail.permissions import register_permission_policy
+
+from ..models import Message, MessageReceiver
 
 RESEND_PERMISSION = "messaging.resend_messagereceiver"
 WRITE_ACTIONS = frozenset({"add", "change", "delete"})
@@ -68,3 +71,16 @@ class ReadOnlyPermissionPolicy(ModelPermissionPolicy):
         if not readable:
             return super().users_with_any_permission([]).none()
         return super().users_with_any_permission(readable)
+
+
+def register_permission_policies() -> None:
+    """Make both record models read-only in the Wagtail admin.
+
+    Called before the viewsets register, so that Wagtail does not create its default
+    policy for them.
+    """
+    register_permission_policy(Message, ReadOnlyPermissionPolicy(Message))
+    register_permission_policy(
+        MessageReceiver,
+        ReadOnlyPermissionPolicy(MessageReceiver, also_view_with=(RESEND_PERMISSION,)),
+    )

@@ -20,7 +20,7 @@ from django.template.smartif import TokenBase
 from django.utils.translation import gettext as _
 from modeltranslation.utils import build_localized_fieldname
 
-from . import conf
+from ... import conf
 
 TRANSLATED_FIELDS = ("subject", "body", "body_text")
 TAG_RE = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)

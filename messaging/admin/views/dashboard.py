@@ -7,14 +7,12 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import Count, DateTimeField, Q
 from django.db.models.functions import Coalesce, TruncDate
-from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
 from wagtail.admin.ui.components import Component
 from wagtail.permissions import policy_registry
 
-from .admin_formatting import STATUS_ORDER
-from .models import MessageReceiver
+from ...models import MessageReceiver
+from .. import counts, links
 
 CHART_DAYS = 14
 CHART_WIDTH = 700  # SVG user units; the plot is CHART_HEIGHT tall, labels go below it
@@ -112,21 +110,6 @@ def chart_bars(now: datetime) -> list[Bar]:
     ]
 
 
-def status_links() -> list[dict]:
-    counts = dict(MessageReceiver.objects.order_by().values_list("status").annotate(n=Count("*")))
-    labels = dict(MessageReceiver.Status.choices)
-    base = reverse("messaging_receivers:index")
-    return [
-        {
-            "status": status.value,
-            "label": labels[status],
-            "count": counts.get(status.value, 0),
-            "url": f"{base}?{urlencode({'status': status.value})}",
-        }
-        for status in STATUS_ORDER
-    ]
-
-
 class MessagingSummaryPanel(Component):
     name = "messaging_summary"
     template_name = "messaging/admin/dashboard_panel.html"
@@ -150,11 +133,9 @@ class MessagingSummaryPanel(Component):
         since = now - timedelta(hours=24)
         recent_failures = MessageReceiver.objects.filter(failed_since(since)).count()
         return {
-            "statuses": status_links(),
+            "statuses": counts.all_status_rows(),
             "recent_failures": recent_failures,
-            "failed_url": reverse("messaging_receivers:index")
-            + "?"
-            + urlencode([("status", "failed"), ("status", "error")]),
+            "failed_url": links.receivers(status=FAILED),
             "bars": bars,
             "bar_width": CHART_WIDTH / CHART_DAYS * 0.7,
             "chart_width": CHART_WIDTH,
@@ -164,10 +145,13 @@ class MessagingSummaryPanel(Component):
             "recent_bounces": MessageReceiver.objects.filter(
                 delivery_status=BOUNCED, delivery_updated_at__gte=since
             ).count(),
-            "bounced_url": reverse("messaging_receivers:index")
-            + "?"
-            + urlencode({"delivery_status": BOUNCED}),
+            "bounced_url": links.receivers(delivery_status=BOUNCED),
             "bounce_rate_points": " ".join(
                 f"{bar.center:.1f},{bar.bounce_rate_y:.1f}" for bar in bars
             ),
         }
+
+
+def add_summary_panel(request, panels: list) -> None:
+    """Put the summary on the dashboard (``construct_homepage_panels`` hook)."""
+    panels.append(MessagingSummaryPanel(request))

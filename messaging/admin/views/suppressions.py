@@ -7,7 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from ..models import Suppression, normalise_address
+from ...models import Suppression, normalise_address
+from .. import links
 
 
 class SuppressionForm(WagtailAdminModelForm):
@@ -32,7 +33,7 @@ class SuppressionViewSet(ModelViewSet):
     model = Suppression
     name = "suppressions"
     url_prefix = "messaging/suppressions"
-    url_namespace = "messaging_suppressions"
+    url_namespace = links.SUPPRESSIONS
     icon = "cross"
     menu_label = _("Suppressed addresses")
     menu_order = 300

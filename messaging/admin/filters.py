@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import reduce
-from operator import or_
 
 import django_filters
 from django import forms
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.forms.search import SearchForm
 
-from . import conf
-from .models import Message, MessageReceiver
-from .users import user_search_fields
+from .. import conf
+from ..models import Message, MessageReceiver
 
 # The largest id a database column can hold; a larger one typed in a URL is refused.
 MAX_ID = 2**63 - 1
-# A search matching more users than this filters receivers by a subquery instead of a list.
-USER_IDS_INLINE_LIMIT = 1000
 SENT_PRESETS = [
     ("today", _("Today")),
     ("past_7_days", _("Past 7 days")),
@@ -129,44 +125,16 @@ class MessageFilterSet(WagtailFilterSet):
         fields: list[str] = []
 
 
-# More words than this are ignored: each word is one more indexed condition to combine.
-MAX_SEARCH_WORDS = 8
+def input_problem(search: SearchForm | None, filterset: WagtailFilterSet | None) -> str:
+    """What is wrong with the search text or a filter typed, or "" when all is usable.
 
-
-def search_words(query: str) -> list[str]:
-    """The distinct words of a search, in order, at most :data:`MAX_SEARCH_WORDS`."""
-    words = dict.fromkeys(query.split())
-    return list(words)[:MAX_SEARCH_WORDS]
-
-
-def search_receivers(queryset: QuerySet, query: str) -> QuerySet:
-    """Receivers where every word of ``query`` is in some searched field.
-
-    The searched fields are the subject, the address, and the user's first name, last
-    name, username and email, so that "Ingrid Hansen" finds Ingrid Hansen and "deadline
-    Assignment" the subject "Assignment 3 deadline".
+    A listing with a problem lists nothing (and says why) rather than everything.
     """
-    for word in search_words(query):
-        queryset = queryset.filter(word_condition(word))
-    return queryset
-
-
-def word_condition(word: str) -> Q:
-    """Receivers with ``word`` in their subject, address, or user's name, username or email.
-
-    Users are looked up first, in their own small table, so that the receivers are
-    filtered by columns of their own table only: on PostgreSQL, the trigram indexes of
-    migration 0002 and the ``user`` index answer each word, and the words' answers are
-    combined (a bitmap AND) without reading every receiver.
-    """
-    users = (
-        get_user_model()
-        .objects.filter(
-            reduce(or_, (Q(**{f"{name}__icontains": word}) for name in user_search_fields()))
-        )
-        .order_by()
-        .values_list("pk", flat=True)
-    )
-    user_ids = list(users[: USER_IDS_INLINE_LIMIT + 1])
-    in_users = users if len(user_ids) > USER_IDS_INLINE_LIMIT else user_ids
-    return Q(subject__icontains=word) | Q(send_to__icontains=word) | Q(user_id__in=in_users)
+    if search is not None and search.is_bound and not search.is_valid():
+        return gettext("The search text cannot be used: %(errors)s") % {
+            "errors": " ".join(search.errors.get("q", []))
+        }
+    if filterset is not None and not filterset.is_valid():
+        errors = [f"{name}: {' '.join(e)}" for name, e in filterset.errors.items()]
+        return gettext("A filter cannot be used: %(errors)s") % {"errors": "; ".join(errors)}
+    return ""

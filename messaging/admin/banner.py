@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.utils.translation import gettext as _
 
-from . import conf
+from .. import conf
 
 SHOWN = "_messaging_kill_switch_banner"
 

@@ -1,29 +1,20 @@
-"""Turns stored delivery records into what the admin shows: highlighted tracebacks, JSON."""
+"""Stored records as the admin shows them: highlighted tracebacks, JSON, names, addresses."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 
-from django.urls import reverse
+from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
-from django.utils.http import urlencode
 from django.utils.safestring import SafeString, mark_safe
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonTracebackLexer
 
-from .models import MessageReceiver
-
 # Tracebacks longer than this many lines start collapsed.
 COLLAPSE_AFTER_LINES = 12
-STATUS_ORDER = [
-    MessageReceiver.Status.SENT,
-    MessageReceiver.Status.FAILED,
-    MessageReceiver.Status.ERROR,
-    MessageReceiver.Status.NOT_SENT,
-]
 
 
 def highlight_traceback(text: str) -> SafeString:
@@ -47,11 +38,13 @@ def error_context(entry: dict) -> dict:
     }
 
 
-def pretty_json(value) -> str:
+def pretty_json(value: object) -> str:
+    """``value`` as indented JSON, keys sorted, non-ASCII kept readable."""
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def link(url: str, text) -> SafeString:
+def link(url: str, text: object) -> SafeString:
+    """An escaped ``<a>`` to ``url``."""
     return format_html('<a href="{}">{}</a>', url, text)
 
 
@@ -62,19 +55,14 @@ def receiver_address(receiver) -> str:
     return getattr(receiver.user, "email", "") or ""
 
 
-def status_counts(message) -> list[dict]:
-    """Receiver counts per status of a message annotated with ``count_<status>``.
+def user_display(user) -> str:
+    """ "Full Name (username)", the username alone without a name, "" without a user."""
+    if user is None:
+        return ""
+    name = user.get_full_name().strip()
+    return f"{name} ({user.get_username()})" if name else user.get_username()
 
-    Each row links to the receivers listing filtered to the message and the status.
-    """
-    labels = dict(MessageReceiver.Status.choices)
-    base = reverse("messaging_receivers:index")
-    return [
-        {
-            "status": status.value,
-            "label": labels[status],
-            "count": getattr(message, f"count_{status}", 0),
-            "url": f"{base}?{urlencode({'message': message.pk, 'status': status.value})}",
-        }
-        for status in STATUS_ORDER
-    ]
+
+def language_name(code: str) -> str:
+    """The site's name of a language code (``nb`` -> "Norwegian Bokmål"); unknown codes as is."""
+    return str(dict(settings.LANGUAGES).get(code, code))

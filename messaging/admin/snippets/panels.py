@@ -1,17 +1,14 @@
-"""The editors' view of message templates: one tab per language of the site."""
+"""The editor's help beside a template: the variables its context type offers, with samples."""
+
+from __future__ import annotations
 
 from django.conf import settings
-from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
-from modeltranslation.settings import DEFAULT_LANGUAGE
-from modeltranslation.utils import build_localized_fieldname
-from wagtail.admin.panels import FieldPanel, HelpPanel, ObjectList, TabbedInterface
-from wagtail.snippets.views.snippets import SnippetViewSet
+from wagtail.admin.panels import HelpPanel
 
-from . import conf
-from .models import MessageTemplate
-from .rendering import sample_user
-from .template_variables import unknown_variables_warning
+from ... import conf
+from ...rendering import sample_user
+from .variables import unknown_variables_warning
 
 
 def sample_text(value: object) -> str:
@@ -73,41 +70,3 @@ class VariablesPanel(HelpPanel):
                 languages = [code for code, _name in settings.LANGUAGES]
                 context["unknown_warning"] = unknown_variables_warning(self.instance, languages)
             return context
-
-
-def language_tab(code: str, name) -> ObjectList:
-    fields = [
-        FieldPanel(build_localized_fieldname(field, code))
-        for field in ("subject", "body", "body_text")
-    ]
-    if code != DEFAULT_LANGUAGE:
-        default_name = dict(settings.LANGUAGES).get(DEFAULT_LANGUAGE, DEFAULT_LANGUAGE)
-        note = format_lazy(_("Optional. Fields left empty use the {} text."), default_name)
-        fields.insert(0, HelpPanel(note))
-    return ObjectList(fields, heading=name)
-
-
-def build_edit_handler() -> TabbedInterface:
-    general = ObjectList(
-        [
-            FieldPanel("name"),
-            FieldPanel("key"),
-            FieldPanel("context_type"),
-            VariablesPanel(
-                template="messaging/snippets/variables_panel.html", heading=_("Variables")
-            ),
-        ],
-        heading=_("General"),
-    )
-    return TabbedInterface([general, *(language_tab(c, n) for c, n in settings.LANGUAGES)])
-
-
-class MessageTemplateViewSet(SnippetViewSet):
-    model = MessageTemplate
-    icon = "mail"
-    menu_label = _("Message templates")
-    list_display = ["name", "key", "context_type"]
-    search_fields = ["name", "key"]
-
-    def get_edit_handler(self):
-        return build_edit_handler().bind_to_model(self.model)

@@ -3,15 +3,15 @@
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .api import request_sends
-from .models import Message, MessageReceiver
-from .users import user_search_fields
+from ..api import request_sends
+from ..models import Message, MessageReceiver
+from ..users import user_search_fields
+from . import links
+from .permissions import can_resend
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -76,10 +76,9 @@ class MessageAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("all receivers"))
     def all_receivers(self, message: Message) -> str:
-        url = reverse("messaging_receivers:index") + "?" + urlencode({"message": message.pk})
         return format_html(
             '<a href="{}">{}</a>',
-            url,
+            links.receivers(message=message.pk),
             _("All %(count)s receivers in the Wagtail admin") % {"count": message.user_count},
         )
 
@@ -121,9 +120,7 @@ class MessageReceiverAdmin(ReadOnlyAdmin):
         return ["subject", "send_to", *(f"user__{name}" for name in user_search_fields())]
 
     def has_resend_permission(self, request) -> bool:
-        return request.user.is_superuser or request.user.has_perm(
-            "messaging.resend_messagereceiver"
-        )
+        return can_resend(request.user)
 
     def has_view_permission(self, request, obj=None) -> bool:
         return super().has_view_permission(request, obj) or self.has_resend_permission(request)

@@ -1,0 +1,1 @@
+"""Message templates as Wagtail snippets: the editors' tabs, help and warnings."""
