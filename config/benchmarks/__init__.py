@@ -31,7 +31,9 @@ PARTS = (
 )
 
 
-def run_part(part: str, receivers: int, stdout: TextIO, sink: str, rtt_ms: float) -> None:
+def run_part(
+    part: str, receivers: int, stdout: TextIO, sink: str, rtt_ms: float, rounds: int
+) -> None:
     from . import (
         admin,
         bounces,
@@ -55,9 +57,9 @@ def run_part(part: str, receivers: int, stdout: TextIO, sink: str, rtt_ms: float
     elif part == "send_worker":
         send_worker.run(receivers, stdout, sink=sink, rtt_ms=rtt_ms)
     elif part == "send_rtt10":
-        send_rtt.run(receivers, stdout)
+        send_rtt.run(receivers, stdout, rounds=rounds)
     elif part == "peers":
-        peers.run(receivers, stdout, sink=sink, rtt_ms=rtt_ms)
+        peers.run(receivers, stdout, sink=sink, rtt_ms=rtt_ms, rounds=rounds)
     elif part == "resend_memory":
         memory.run(stdout)
     elif part == "bulk_resend_memory":
@@ -73,11 +75,17 @@ def run_part(part: str, receivers: int, stdout: TextIO, sink: str, rtt_ms: float
 
 
 def run(
-    parts: Sequence[str], receivers: int, stdout: TextIO, sink: str = "auto", rtt_ms: float = 0
+    parts: Sequence[str],
+    receivers: int,
+    stdout: TextIO,
+    sink: str = "auto",
+    rtt_ms: float = 0,
+    rounds: int = 3,
 ) -> None:
     """Run ``parts`` (in the order of :data:`PARTS`), each printing its METRIC line.
 
-    ``rtt_ms`` delays every reply of the sink of ``send``, ``send_worker`` and ``peers``.
+    ``rtt_ms`` delays every reply of the sink of ``send``, ``send_worker`` and ``peers``;
+    ``rounds`` is how many alternating rounds ``peers`` and ``send_rtt10`` take.
     """
     from . import admin, peers
     from .common import throwaway_database
@@ -96,7 +104,7 @@ def run(
     if chosen:
         with throwaway_database():
             for part in chosen:
-                run_part(part, receivers, stdout, sink, rtt_ms)
+                run_part(part, receivers, stdout, sink, rtt_ms, rounds)
                 stdout.flush()
     if peers_apart:
-        peers.run_in_bench_settings(receivers, stdout, sink, rtt_ms)
+        peers.run_in_bench_settings(receivers, stdout, sink, rtt_ms, rounds)

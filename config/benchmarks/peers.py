@@ -60,11 +60,13 @@ def in_bench_settings() -> bool:
     return all(apps.is_installed(app) for app in PEER_APPS)
 
 
-def run_in_bench_settings(receivers: int, stdout: TextIO, sink: str, rtt_ms: float) -> None:
+def run_in_bench_settings(
+    receivers: int, stdout: TextIO, sink: str, rtt_ms: float, rounds: int = ROUNDS
+) -> None:
     """Run this part in a ``messaging_benchmark`` child under the bench settings."""
     command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "messaging_benchmark"]
     command += ["--only", "peers", "--receivers", str(receivers), "--sink", sink]
-    command += ["--rtt-ms", str(rtt_ms), "--settings", BENCH_SETTINGS]
+    command += ["--rtt-ms", str(rtt_ms), "--rounds", str(rounds), "--settings", BENCH_SETTINGS]
     child = subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, text=True)
     for line in child.stdout:
         stdout.write(line)
@@ -185,7 +187,9 @@ def contenders(port: int, emails: list[Email], message, ids: list[int]) -> dict:
     }
 
 
-def run(receivers: int, stdout: TextIO, sink: str = "auto", rtt_ms: float = 0) -> None:
+def run(
+    receivers: int, stdout: TextIO, sink: str = "auto", rtt_ms: float = 0, rounds: int = ROUNDS
+) -> None:
     """Print ``METRIC peers ours_w2= post_office_tuned= ratio=`` and a row per contender.
 
     Rates are emails/s; each ``peers_row`` also gives its ratio to the bare loop.
@@ -194,10 +198,10 @@ def run(receivers: int, stdout: TextIO, sink: str = "auto", rtt_ms: float = 0) -
     with running_sink(sink, rtt_ms) as (sink_name, port), sink_settings(port), tasks:
         stdout.write(
             f"peers: SMTP sink: {sink_name} on 127.0.0.1:{port}, {receivers} emails, "
-            f"{ROUNDS} alternating rounds, from queued rows to all marked sent\n"
+            f"{rounds} alternating rounds, from queued rows to all marked sent\n"
         )
         message, ids, emails = create_message(receivers)
-        rates = alternate(contenders(port, emails, message, ids), ROUNDS)
+        rates = alternate(contenders(port, emails, message, ids), rounds)
         clear_messaging_data()
     ours, tuned = rates["ours_w2"], rates["post_office_tuned"]
     fields = f"ours_w2={format_number(ours)} post_office_tuned={format_number(tuned)}"

@@ -36,7 +36,7 @@ def worker_env() -> dict[str, str]:
     }
 
 
-def run(receivers: int, stdout: TextIO) -> None:
+def run(receivers: int, stdout: TextIO, rounds: int = ROUNDS) -> None:
     """Print ``METRIC send_rtt10 ours=<emails/s> bare=<emails/s> ratio=<ours/bare>``."""
     count = min(receivers, MAX_EMAILS)
     tasks = override_settings(TASKS=send_worker.DB_TASKS)
@@ -50,6 +50,6 @@ def run(receivers: int, stdout: TextIO) -> None:
             "ours": partial(send_worker.measure, 1, port, message, ids, worker_env()),
             "bare": lambda: count / timed(partial(send_baseline, emails)),
         }
-        rates = alternate(sides, ROUNDS)
+        rates = alternate(sides, rounds)
         clear_messaging_data()
     write_metric(stdout, "send_rtt10", **rates, ratio=rates["ours"] / rates["bare"])

@@ -34,11 +34,20 @@ class Command(BaseCommand):
             "milliseconds (a relay that far away); takes the latency sink.",
         )
 
-    def handle(self, *args, only=None, receivers=2000, sink="auto", rtt_ms=0, **options) -> None:
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=3,
+            help="Alternating rounds of peers and send_rtt10 (medians of these).",
+        )
+
+    def handle(self, *args, only=None, receivers=2000, sink="auto", rtt_ms=0, rounds=3, **options):
         if receivers < 1:
             raise CommandError("--receivers must be at least 1.")
         if rtt_ms < 0:
             raise CommandError("--rtt-ms cannot be negative.")
+        if rounds < 1:
+            raise CommandError("--rounds must be at least 1.")
         if only and "peers" in only and (reason := peers.missing_extra()):
             raise CommandError(reason)
-        run(only or PARTS, receivers, self.stdout, sink=sink, rtt_ms=rtt_ms)
+        run(only or PARTS, receivers, self.stdout, sink=sink, rtt_ms=rtt_ms, rounds=rounds)
