@@ -154,6 +154,9 @@ else:
         }
     }
 
+# SMTP connections each delivery worker sends its batch over (see the README).
+MESSAGING_CONNECTIONS_PER_WORKER = int(os.environ.get("MESSAGING_CONNECTIONS_PER_WORKER", "1"))
+
 MESSAGING_CONTEXT_TYPES = [
     ("other", _("Other")),
     ("deadline_moved", _("Deadline moved")),

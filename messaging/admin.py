@@ -9,8 +9,8 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .api import request_sends
 from .models import Message, MessageReceiver
-from .sending import request_sends
 from .users import user_search_fields
 
 

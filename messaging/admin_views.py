@@ -29,9 +29,9 @@ from . import admin_columns as columns
 from . import admin_formatting as formatting
 from . import users
 from .admin_permissions import can_resend, refuse_resend, usable_bulk_actions
+from .api import request_sends
 from .filters import MessageFilterSet, MessageReceiverFilterSet, search_receivers
 from .models import Message, MessageReceiver
-from .sending import request_sends
 
 RECEIVER_LIST_FIELDS = [
     "id",

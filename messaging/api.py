@@ -11,15 +11,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import conf, rendering
-from .exceptions import SendingDisabledError
-from .failures import Failure
+from .delivery import classify, mark_message_error
+from .delivery.recipients import check_sending_enabled
+from .exceptions import SendingDisabledError, TemplateNotFoundError
 from .models import Message, MessageReceiver, MessageTemplate
-from .sending import (
-    check_sending_enabled,
-    enqueue_batches,
-    mark_message_error,
-    one_line,
-)
+from .queueing import enqueue_batches
 from .users import user_emails
 
 
@@ -46,7 +42,7 @@ def send_message(
     delivery is enqueued in batches after it commits. When preparing fails, no receiver is
     kept, the message is marked ``error`` with the traceback, and the error is raised.
     """
-    template_obj = rendering.get_template(template) if template is not None else None
+    template_obj = get_template(template) if template is not None else None
     message = Message.objects.create(
         status=Message.Status.PREPARING,
         context_type=context_type or getattr(template_obj, "context_type", None) or "other",
@@ -62,6 +58,28 @@ def send_message(
         mark_message_error(message.pk, error, stage="prepare")
         raise
     return message
+
+
+def request_sends(receiver_ids: Iterable[int], *, message_id: int | None = None) -> int:
+    """Ask for one more delivery of each receiver; returns how many were asked for.
+
+    Delivery is enqueued in batches once the current transaction commits.
+    """
+    receivers = MessageReceiver.objects.filter(pk__in=sorted(set(receiver_ids)))
+    return receivers.request_sends(message_id=message_id)
+
+
+def get_template(template: str | MessageTemplate) -> MessageTemplate:
+    """The template given, or the one with that ``key``; a clear error when there is none."""
+    if isinstance(template, MessageTemplate):
+        return template
+    found = MessageTemplate.objects.filter(key=template).first()
+    if found is None:
+        raise TemplateNotFoundError(
+            f"No message template has the key {template!r}. Create it under "
+            "Snippets > Message templates, or fix the key in the calling code."
+        )
+    return found
 
 
 PREPARE_CHUNK = 500  # users rendered and inserted at a time: memory stays flat
@@ -106,9 +124,7 @@ def prepare_receivers(
             user_ids += [user.pk for user in chunk]
         if not conf.send_email_to_users():
             ids = []  # recorded as refused by the kill switch: nothing is enqueued
-        message.status = Message.Status.SENDING if ids else Message.Status.SENT
-        message.virtual_message_receivers = {"user_ids": user_ids}
-        message.save(update_fields=["status", "virtual_message_receivers"])
+        message.mark_prepared(user_ids, enqueued=bool(ids))
         transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))
 
 
@@ -128,7 +144,7 @@ def insert_receivers(
                 user=user,
                 send_to=", ".join(user_emails(user)) if user is not None else "",
                 language=email.language,
-                subject=one_line(prefix + email.subject),
+                subject=prefix + email.subject,  # both one line already
                 message_content_html=email.html,
                 message_content_plain=email.plain,
                 **state,
@@ -147,6 +163,6 @@ def delivery_state(now) -> dict[str, Any]:
         return {
             "status": MessageReceiver.Status.ERROR,
             "sending_failed_count": 1,
-            "status_data": {"errors": [Failure.of(error).entry()]},
+            "status_data": {"errors": [classify(error).entry()]},
         }
     return {"pending_sends": 1, "send_requested_at": now}

@@ -8,7 +8,10 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            tasks,  # noqa: F401  (plugs the delivery queue into messaging.queueing)
+        )
         from .bounces import anymail
 
         anymail.connect()

@@ -27,6 +27,10 @@ SETTING_CHECKS = {
     "messaging.E017": conf.user_context_resolver,
     "messaging.E020": conf.bounce_address,
     "messaging.E021": conf.max_delivery_events,
+    "messaging.E030": conf.smtp_pipelining,
+    "messaging.E031": conf.async_status_writes,
+    "messaging.E032": conf.relaxed_commits,
+    "messaging.E033": conf.connections_per_worker,
 }
 
 

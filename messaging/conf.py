@@ -171,10 +171,15 @@ def email_signature(language: str | None = None) -> str:
 
 
 def subject_prefix() -> str:
-    """Text put before every subject (``MESSAGING_SUBJECT_PREFIX``, default ``""``)."""
+    """Text put before every subject (``MESSAGING_SUBJECT_PREFIX``, default ``""``).
+
+    One line, so that the prefix and a rendered subject make one line together.
+    """
     value = _get("MESSAGING_SUBJECT_PREFIX", "")
-    if not isinstance(value, str):
-        raise ConfigurationError(f"MESSAGING_SUBJECT_PREFIX must be text, got {value!r}.")
+    if not isinstance(value, str) or len(value.splitlines()) > 1:
+        raise ConfigurationError(
+            f"MESSAGING_SUBJECT_PREFIX must be one line of text, got {value!r}."
+        )
     return value
 
 
@@ -260,6 +265,25 @@ def secret_setting_names() -> list[str]:
     return ["EMAIL_HOST_PASSWORD", "EMAIL_HOST_USER", "SECRET_KEY", *extra]
 
 
+def secret_values() -> list[Any]:
+    """The values of :func:`secret_setting_names` and the credentials in ``MAILERS``."""
+    values = [_get(name, None) for name in secret_setting_names()]
+    return [*values, *_mailer_credentials()]
+
+
+def _mailer_credentials() -> list[str]:
+    """The user names and passwords in Django 6.1's ``MAILERS`` (the ``EMAIL_*`` settings'
+    successor), which hold what ``EMAIL_HOST_USER``/``EMAIL_HOST_PASSWORD`` held."""
+    mailers = _get("MAILERS", None)
+    if not isinstance(mailers, dict):
+        return []
+    found = []
+    for mailer in mailers.values():
+        options = mailer.get("OPTIONS", {}) if isinstance(mailer, dict) else {}
+        found += [options.get(key) for key in ("username", "password") if options.get(key)]
+    return found
+
+
 def bounce_address() -> str:
     """The address bounces go to (``MESSAGING_BOUNCE_ADDRESS``); empty turns VERP off.
 
@@ -279,3 +303,31 @@ def max_delivery_events() -> int:
     """How many of the newest delivery events a receiver keeps (default 20)."""
     value = _get("MESSAGING_MAX_DELIVERY_EVENTS", 20)
     return max(1, _non_negative_int("MESSAGING_MAX_DELIVERY_EVENTS", value))
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = _get(name, default)
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, got {value!r}.")
+    return value
+
+
+def smtp_pipelining() -> bool:
+    """Whether the envelope is pipelined where the server offers it (default ``True``)."""
+    return _flag("MESSAGING_SMTP_PIPELINING", True)
+
+
+def async_status_writes() -> bool:
+    """Whether a success is written while the next envelope is answered (default ``True``)."""
+    return _flag("MESSAGING_ASYNC_STATUS_WRITES", True)
+
+
+def relaxed_commits() -> bool:
+    """Whether a PostgreSQL worker commits without waiting for the disk (default ``True``)."""
+    return _flag("MESSAGING_RELAXED_COMMITS", True)
+
+
+def connections_per_worker() -> int:
+    """SMTP connections one delivery task sends its batch over at once (default 1)."""
+    value = _get("MESSAGING_CONNECTIONS_PER_WORKER", 1)
+    return max(1, _non_negative_int("MESSAGING_CONNECTIONS_PER_WORKER", value))

@@ -2,12 +2,14 @@
 
 import smtplib
 
+from django.core.exceptions import ImproperlyConfigured
+
 
 class MessagingError(Exception):
     """Base class of every error the messaging app raises on purpose."""
 
 
-class ConfigurationError(MessagingError):
+class ConfigurationError(MessagingError, ImproperlyConfigured):
     """A setting has a value the app cannot use."""
 
 
@@ -19,6 +21,10 @@ class TemplateRenderError(MessagingError):
     """An editor's message template could not be rendered."""
 
 
+class TemplateNotFoundError(MessagingError, LookupError):
+    """Application code asked for a message template ``key`` that no template has."""
+
+
 class TemplateLimitError(TemplateRenderError):
     """A render of an editor's template took too long or produced too much text."""
 
@@ -28,6 +34,10 @@ class DeliveryUnconfirmedError(MessagingError, smtplib.SMTPServerDisconnected):
 
     Resending may deliver it twice; the stored error entry says so (``"ambiguous": true``).
     """
+
+
+class ConnectionOpenError(MessagingError):
+    """Opening the mail connection failed; ``__cause__`` is the original error."""
 
 
 class SendingDisabledError(MessagingError):

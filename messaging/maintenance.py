@@ -13,7 +13,7 @@ from django.utils import timezone
 from . import conf
 from .batching import still_matching, walk_ids
 from .models import Message, MessageReceiver
-from .sending import enqueue_batches
+from .queueing import enqueue_batches
 
 
 @dataclass

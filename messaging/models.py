@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Case, Exists, F, Func, OuterRef, Q, When
 from django.http import HttpResponse
 from django.utils import timezone
@@ -13,8 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.fields import RichTextField
 from wagtail.models import PreviewableMixin
 
-from . import conf
-from .rendering.layout import html_to_plain
+from . import conf, queueing
+from .rendering import html_to_plain, render_preview, validate_template
 
 
 def default_message_type() -> list[str]:
@@ -56,8 +56,6 @@ class MessageTemplate(PreviewableMixin, models.Model):
         return self.name
 
     def clean(self) -> None:
-        from .rendering import validate_template
-
         super().clean()
         validate_template(self)
 
@@ -67,8 +65,6 @@ class MessageTemplate(PreviewableMixin, models.Model):
 
     def serve_preview(self, request, mode_name: str) -> HttpResponse:
         """The email in language ``mode_name`` with the context type's sample values."""
-        from .rendering import render_preview
-
         return HttpResponse(render_preview(self, mode_name))
 
 
@@ -89,6 +85,10 @@ class MessageQuerySet(models.QuerySet):
             ~Exists(receivers),
             created_datetime__lt=timezone.now() - UNFINISHED_MESSAGE_GRACE,
         ).exclude(status__in=unfinished)
+
+    def mark_sent(self) -> int:
+        """Move the ``sending`` messages among these to ``sent``; returns how many moved."""
+        return self.filter(status=Message.Status.SENDING).update(status=Message.Status.SENT)
 
 
 class Message(models.Model):
@@ -154,6 +154,20 @@ class Message(models.Model):
         when = f"{created:%Y-%m-%d %H:%M}" if created else "-"
         return f"Message #{self.pk} - {self.get_context_type_display()} - {when}"
 
+    def mark_prepared(self, user_ids: list, *, enqueued: bool) -> None:
+        """Receivers for ``user_ids`` exist: ``sending`` when delivery is enqueued, else
+        ``sent`` (nothing to send, e.g. every receiver refused by the kill switch)."""
+        self.status = self.Status.SENDING if enqueued else self.Status.SENT
+        self.virtual_message_receivers = {"user_ids": user_ids}
+        self.save(update_fields=["status", "virtual_message_receivers"])
+
+    def mark_error(self, entry: dict) -> None:
+        """``error``, with ``entry`` kept among the newest ``MESSAGING_MAX_STORED_ERRORS``."""
+        errors = [*self.status_data.get("errors", []), entry]
+        self.status_data = {**self.status_data, "errors": errors[-conf.max_stored_errors() :]}
+        self.status = self.Status.ERROR
+        self.save(update_fields=["status", "status_data"])
+
 
 class LastErrorMessage(Func):
     """The ``error_message`` of the newest entry of ``status_data["errors"]``, or NULL.
@@ -195,6 +209,22 @@ class MessageReceiverQuerySet(models.QuerySet):
         return self.filter(pending_sends__gt=0).filter(
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
         )
+
+    def request_sends(self, *, message_id: int | None = None) -> int:
+        """Ask for one more delivery of each of these receivers; returns how many.
+
+        Delivery is enqueued in batches once the current transaction commits (see
+        :func:`messaging.queueing.enqueue_batches`).
+        """
+        ids = sorted(self.values_list("pk", flat=True))
+        now = timezone.now()
+        for chunk in queueing.chunked(ids, 1000):
+            MessageReceiver.objects.filter(pk__in=chunk).update(
+                pending_sends=F("pending_sends") + 1, send_requested_at=now
+            )
+        if ids:
+            transaction.on_commit(lambda: queueing.enqueue_batches(ids, message_id=message_id))
+        return len(ids)
 
     def filter_due_for_resend(self, limit: int, now=None, ignore_backoff=False):
         """``failed`` receivers within the resend limit, idle, whose backoff has passed."""
@@ -324,11 +354,9 @@ class MessageReceiver(models.Model):
 
     def send(self) -> None:
         """Ask for one delivery of this email; it is enqueued when the transaction commits."""
-        from .sending import request_sends
-
         if self.pk is None:
             raise ValueError("Save this receiver before sending it: send() needs its id.")
-        request_sends([self.pk])
+        MessageReceiver.objects.filter(pk=self.pk).request_sends()
 
 
 def normalise_address(address: str) -> str:

@@ -2,7 +2,7 @@ import pytest
 from django_tasks.backends.dummy import DummyBackend
 
 from messaging.api import send_message
-from messaging.exceptions import TemplateRenderError
+from messaging.exceptions import TemplateNotFoundError, TemplateRenderError
 from messaging.models import Message, MessageReceiver
 
 pytestmark = pytest.mark.django_db
@@ -131,7 +131,7 @@ def test_users_may_be_a_generator_or_a_queryset(make_user, on_commit, django_use
 
 
 def test_unknown_template_key_is_a_clear_error(make_user):
-    with pytest.raises(TemplateRenderError, match="No message template has the key 'nope'"):
+    with pytest.raises(TemplateNotFoundError, match="No message template has the key 'nope'"):
         send_message("nope", users=[make_user()])
 
 
@@ -153,10 +153,10 @@ def test_enqueue_failure_marks_the_message_error(make_user, settings, on_commit)
 
 
 def test_recording_an_error_on_a_vanished_message_does_not_raise(caplog):
-    from messaging.sending import mark_message_error
+    from messaging.delivery import mark_message_error
 
     message = Message.objects.create(status="preparing")
     Message.objects.filter(pk=message.pk).delete()
     mark_message_error(message.pk, ValueError("the real error"), stage="prepare")
-    [record] = [r for r in caplog.records if r.name == "messaging.sending"]
+    [record] = [r for r in caplog.records if r.name == "messaging.delivery.records"]
     assert "vanished" in record.getMessage() and "the real error" in record.getMessage()

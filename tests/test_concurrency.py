@@ -14,8 +14,9 @@ import time
 import pytest
 from django.db import transaction
 
+from messaging.api import request_sends
 from messaging.models import MessageReceiver
-from messaging.sending import chunked, enqueue_batches, request_sends
+from messaging.queueing import chunked, enqueue_batches
 from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
 
 from .workers import (
@@ -31,6 +32,12 @@ from .workers import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DB_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+@pytest.fixture(params=[1, 4], ids=["1-connection", "4-connections"])
+def connections(request) -> int:
+    """``MESSAGING_CONNECTIONS_PER_WORKER`` of the workers: the guarantees hold for both."""
+    return request.param
 
 
 @pytest.fixture
@@ -61,7 +68,7 @@ def cron_loop(processes: Processes, env: dict, stop: threading.Event, errors: li
 
 
 def test_workers_cron_and_bulk_resend_deliver_each_request_exactly_once(
-    request, processes, settings
+    request, processes, settings, connections
 ):
     shared_db = shared_database(request, postgres_only=True)
     settings.TASKS = DB_TASKS
@@ -75,7 +82,12 @@ def test_workers_cron_and_bulk_resend_deliver_each_request_exactly_once(
     expected = {address: 1 for address in grey + plain}
 
     with SMTPServer(GreylistingHandler(keep_messages=False)) as server:
-        env = worker_env(shared_db, server.port, MESSAGING_RETRY_BASE_DELAY="0")
+        env = worker_env(
+            shared_db,
+            server.port,
+            MESSAGING_RETRY_BASE_DELAY="0",
+            MESSAGING_CONNECTIONS_PER_WORKER=str(connections),
+        )
         for _ in range(4):
             processes.start(db_worker_args(), env)
         stop, errors = threading.Event(), []
@@ -121,7 +133,9 @@ def test_workers_cron_and_bulk_resend_deliver_each_request_exactly_once(
         assert receiver.sending_success_count == expected[receiver.send_to]
 
 
-def test_killed_worker_loses_no_email_and_sends_at_most_one_twice(request, processes, settings):
+def test_killed_worker_loses_no_email_and_sends_at_most_one_twice_per_connection(
+    request, processes, settings, connections
+):
     shared_db = shared_database(request)
     settings.TASKS = DB_TASKS
     settings.MESSAGING_BATCH_SIZE = 40
@@ -130,7 +144,12 @@ def test_killed_worker_loses_no_email_and_sends_at_most_one_twice(request, proce
     lease = 8  # longer than any live batch here, even on a busy machine
 
     with SMTPServer(FaultInjectingHandler(keep_messages=False)) as server:
-        env = worker_env(shared_db, server.port, MESSAGING_CLAIM_LEASE_SECONDS=str(lease))
+        env = worker_env(
+            shared_db,
+            server.port,
+            MESSAGING_CLAIM_LEASE_SECONDS=str(lease),
+            MESSAGING_CONNECTIONS_PER_WORKER=str(connections),
+        )
         slow = processes.start(db_worker_args(), {**env, "MESSAGING_MAX_PER_SECOND": "10"})
         request_sends(ids)
         wait_until(lambda: server.handler.total() >= 8, 30, "the slow worker to start")
@@ -158,21 +177,29 @@ def test_killed_worker_loses_no_email_and_sends_at_most_one_twice(request, proce
     lost = [address for address in addresses if not deliveries.get(address)]
     twice = {address: n for address, n in deliveries.items() if n > 1}
     assert not lost
-    assert len(twice) <= 1 and all(n == 2 for n in twice.values()), twice
+    # At most the one email in flight on each of the killed worker's connections.
+    assert len(twice) <= connections and all(n == 2 for n in twice.values()), twice
     receivers = MessageReceiver.objects.filter(pk__in=ids)
     assert receivers.exclude(status="sent").count() == 0
     assert receivers.filter(claimed_until__isnull=False).count() == 0
     assert receivers.filter(pending_sends__gt=0).count() == 0
 
 
-def test_batch_slower_than_its_lease_keeps_its_claims_while_cron_runs(request, processes, settings):
+def test_batch_slower_than_its_lease_keeps_its_claims_while_cron_runs(
+    request, processes, settings, connections
+):
     settings.TASKS = DB_TASKS
     settings.MESSAGING_BATCH_SIZE = 30
     addresses = [f"slow{i}@example.org" for i in range(30)]
     ids = make_receivers(addresses)
 
     with SMTPServer(FaultInjectingHandler(keep_messages=False)) as server:
-        env = worker_env(shared_database(request), server.port, MESSAGING_CLAIM_LEASE_SECONDS="3")
+        env = worker_env(
+            shared_database(request),
+            server.port,
+            MESSAGING_CLAIM_LEASE_SECONDS="3",
+            MESSAGING_CONNECTIONS_PER_WORKER=str(connections),
+        )
         processes.start(db_worker_args(), {**env, "MESSAGING_MAX_PER_SECOND": "5"})
         request_sends(ids)  # one batch, about 6 s at 5 emails/s: twice the lease
         wait_until(lambda: server.handler.total() >= 1, 30, "the slow batch to start")

@@ -5,9 +5,8 @@ from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 
-from messaging.api import send_message
+from messaging.api import request_sends, send_message
 from messaging.models import Message, MessageReceiver
-from messaging.sending import request_sends
 
 pytestmark = pytest.mark.django_db
 

@@ -236,27 +236,15 @@ def test_one_failure_does_not_stop_the_others(make_user, on_commit, smtp_server)
     assert message.status == "sent"
 
 
-def test_one_batch_reuses_one_connection(make_user, on_commit, smtp_server, monkeypatch):
-    from django.core.mail.backends.smtp import EmailBackend
-
+def test_one_batch_reuses_one_connection(make_user, on_commit, smtp_server):
     from messaging.api import send_message
 
-    opened = []
-    original_open = EmailBackend.open
-
-    def counting_open(self):
-        created = original_open(self)
-        if created:
-            opened.append(self)
-        return created
-
-    monkeypatch.setattr(EmailBackend, "open", counting_open)
     # Refused recipients and users without an address do not cost a new connection.
     users = [make_user(), make_user(email="x+550@example.org"), make_user(), make_user(email="")]
     users += [make_user(email="y+451@example.org"), make_user()]
     on_commit(send_message, users=users, subject="Hi", html="<p>Hi</p>")
     assert smtp_server.handler.total() == 3
-    assert len(opened) == 1
+    assert smtp_server.handler.sessions == 1
 
 
 def test_auth_not_offered_fails_the_batch_without_burning_counts(
@@ -276,21 +264,17 @@ def test_auth_not_offered_fails_the_batch_without_burning_counts(
     assert "s3cret-password" not in str(list(message.receivers.values_list("status_data")))
 
 
-def test_pipelining_is_used_when_the_server_offers_it(
-    make_user, on_commit, smtp_server, monkeypatch
+@pytest.mark.parametrize("setting", [True, False], ids=["setting-on", "setting-off"])
+def test_pipelining_is_used_when_the_server_offers_it_and_the_setting_allows(
+    make_user, on_commit, smtp_server, settings, setting
 ):
-    from messaging import pipelining
     from messaging.api import send_message
 
-    finished = []
-    original = pipelining.finish
-    monkeypatch.setattr(
-        pipelining, "finish", lambda envelope: finished.append(1) or original(envelope)
-    )
+    settings.MESSAGING_SMTP_PIPELINING = setting
     users = [make_user(), make_user(email="x+550@example.org"), make_user()]
     message = on_commit(send_message, users=users, subject="Hi", html="<p>Hi</p>")
-    expected = 3 if smtp_server.handler.pipelining else 0
-    assert len(finished) == expected
+    expected = 3 if smtp_server.handler.pipelining and setting else 0
+    assert smtp_server.handler.pipelined_envelopes == expected
     assert sorted(message.receivers.values_list("status", flat=True)) == ["error", "sent", "sent"]
     assert smtp_server.handler.total() == 2
 
@@ -317,27 +301,20 @@ def test_authentication_refused_535_fails_the_batch_without_burning_counts(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_postgresql_workers_record_successes_pipelined(
-    require_postgres, make_user, smtp_server, monkeypatch
-):
+def test_postgresql_workers_record_successes_pipelined(require_postgres, make_user, smtp_server):
     """A worker in autocommit sends each UPDATE without waiting and waits before the next email."""
-    from messaging import sending
     from messaging.api import send_message
+    from messaging.delivery.status_writes import PipelinedWrites, status_writes
 
-    sent_queries = []
-    original = sending.PipelinedRecord.defer
-    monkeypatch.setattr(
-        sending.PipelinedRecord,
-        "defer",
-        lambda self, *args: sent_queries.append(1) or original(self, *args),
-    )
+    assert isinstance(status_writes(deferred=True), PipelinedWrites)
     users = [make_user() for _ in range(4)] + [make_user(email="z+550@example.org")]
     message = send_message(users=users, subject="Hi", html="<p>Hi</p>")
     statuses = sorted(message.receivers.values_list("status", flat=True))
     assert statuses == ["error", "sent", "sent", "sent", "sent"]
-    assert len(sent_queries) == 4
     assert not message.receivers.filter(claimed_until__isnull=False).exists()
     assert message.receivers.filter(status="sent", sent_datetime__isnull=False).count() == 4
+    assert message.receivers.filter(status="sent", sending_success_count=1).count() == 4
+    assert smtp_server.handler.total() == 4
 
 
 # --- issue 9: per-connection limits, drops after DATA, secrets, retry timing -----------
@@ -371,7 +348,7 @@ def limited_smtp(request, settings):
 
 
 def test_per_connection_limit_reconnects_and_delivers_the_whole_batch(make_user, limited_smtp):
-    from messaging.sending import deliver
+    from messaging.delivery import deliver
 
     ids = pending_receivers(make_user, [f"u{i}@example.org" for i in range(10)])
     outcome = deliver(ids)
@@ -391,7 +368,7 @@ def test_per_connection_limit_reconnects_and_delivers_the_whole_batch(make_user,
 def test_reconnects_per_batch_are_bounded_then_the_rest_is_released(
     make_user, limited_smtp, settings
 ):
-    from messaging.sending import deliver
+    from messaging.delivery import deliver
 
     settings.MESSAGING_RECONNECT_LIMIT = 1
     ids = pending_receivers(make_user, [f"u{i}@example.org" for i in range(10)])
@@ -409,7 +386,7 @@ def test_reconnects_per_batch_are_bounded_then_the_rest_is_released(
 
 
 def test_drop_after_data_is_recorded_as_ambiguous(make_user, smtp_server):
-    from messaging.sending import deliver
+    from messaging.delivery import deliver
 
     ids = pending_receivers(make_user, ["x+dropdata@example.org", "y+drop@example.org"])
     deliver(ids)
@@ -474,3 +451,111 @@ def test_first_retry_waits_at_least_30_minutes_by_default(receiver_for, on_commi
     receiver.refresh_from_db()
     assert receiver.status == "failed"
     assert receiver.next_attempt_at >= before + timedelta(minutes=30)
+
+
+# --- issue 12: several SMTP connections per worker ------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connections_per_worker_send_one_batch_over_that_many_connections(
+    make_user, smtp_server, settings
+):
+    from messaging.delivery import deliver
+
+    settings.MESSAGING_CONNECTIONS_PER_WORKER = 4
+    addresses = [f"u{i}@example.org" for i in range(10)] + ["x+550@example.org"]
+    ids = pending_receivers(make_user, addresses)
+    outcome = deliver(ids)
+    assert (outcome["sent"], outcome["failed"], outcome["released"]) == (10, 1, 0)
+    assert smtp_server.handler.sessions == 4
+    assert dict(smtp_server.handler.deliveries) == {a: 1 for a in addresses[:10]}
+    receivers = MessageReceiver.objects.filter(pk__in=ids)
+    assert receivers.filter(status="sent", sending_success_count=1).count() == 10
+    assert receivers.get(send_to="x+550@example.org").status == "error"
+    assert not receivers.filter(claimed_until__isnull=False).exists()
+    assert Message.objects.get().status == "sent"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_setup_error_burns_at_most_one_attempt_per_connection(make_user, settings):
+    from messaging.delivery import deliver
+    from messaging.testing.smtp import SMTPServer
+
+    settings.MESSAGING_CONNECTIONS_PER_WORKER = 4
+    with SMTPServer(refuse_logins=True) as server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+        settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "mailer", "wrong-password"
+        ids = pending_receivers(make_user, [f"u{i}@example.org" for i in range(12)])
+        outcome = deliver(ids)
+    assert "535" in outcome["batch_error"]
+    receivers = MessageReceiver.objects.filter(pk__in=ids)
+    # Each connection that tried before the stop burned one attempt; the rest wait.
+    assert 1 <= receivers.filter(sending_failed_count=1).count() <= 4
+    assert receivers.filter(pending_sends=1, sending_failed_count=0).count() == (
+        12 - receivers.filter(sending_failed_count=1).count()
+    )
+    assert not receivers.filter(claimed_until__isnull=False).exists()
+    assert server.handler.total() == 0
+
+
+# --- issue 11: speed tricks switched off, settings ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tricks",
+    [
+        {"MESSAGING_ASYNC_STATUS_WRITES": False},
+        {"MESSAGING_SMTP_PIPELINING": False, "MESSAGING_RELAXED_COMMITS": False},
+    ],
+    ids=["immediate-writes", "no-pipelining-no-relaxed-commits"],
+)
+def test_the_plain_loop_records_the_same_rows(make_user, smtp_server, settings, tricks):
+    from messaging.delivery import deliver
+
+    for name, value in tricks.items():
+        setattr(settings, name, value)
+    ids = pending_receivers(make_user, ["a@example.org", "b+550@example.org", "c@example.org"])
+    outcome = deliver(ids)
+    assert (outcome["sent"], outcome["failed"]) == (2, 1)
+    rows = MessageReceiver.objects.filter(pk__in=ids).order_by("pk")
+    assert [(r.status, r.sending_success_count) for r in rows] == [
+        ("sent", 1),
+        ("error", 0),
+        ("sent", 1),
+    ]
+    pipelined = smtp_server.handler.pipelining and tricks.get("MESSAGING_SMTP_PIPELINING", True)
+    assert smtp_server.handler.pipelined_envelopes == (3 if pipelined else 0)
+    assert dict(smtp_server.handler.deliveries) == {"a@example.org": 1, "c@example.org": 1}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MESSAGING_SMTP_PIPELINING",
+        "MESSAGING_ASYNC_STATUS_WRITES",
+        "MESSAGING_RELAXED_COMMITS",
+    ],
+)
+def test_trick_switches_must_be_booleans(settings, name):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from messaging.checks import check_settings
+
+    setattr(settings, name, "no")
+    [error] = check_settings()
+    assert error.msg == f"{name} must be True or False, got 'no'."
+    with pytest.raises(ImproperlyConfigured):  # ConfigurationError is one
+        getattr(conf, name.removeprefix("MESSAGING_").lower())()
+
+
+def test_connections_per_worker_and_subject_prefix_are_checked(settings):
+    from messaging.checks import check_settings
+
+    settings.MESSAGING_CONNECTIONS_PER_WORKER = -2
+    settings.MESSAGING_SUBJECT_PREFIX = "[Site]\nBcc: x@example.org "
+    assert sorted(error.id for error in check_settings()) == ["messaging.E014", "messaging.E033"]
+    settings.MESSAGING_CONNECTIONS_PER_WORKER = 0
+    settings.MESSAGING_SUBJECT_PREFIX = "[Site] "
+    assert check_settings() == []
+    assert conf.connections_per_worker() == 1

@@ -27,8 +27,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from messaging import conf, sending
-from messaging.failures import Failure
+from messaging import conf
+from messaging.api import request_sends
+from messaging.delivery import classify, deliver
+from messaging.delivery.claims import claim
 from messaging.maintenance import resend_failed
 from messaging.models import Message, MessageReceiver
 
@@ -89,7 +91,7 @@ class ReceiverMachine(RuleBasedStateMachine):
             override.disable()
 
     def ask(self) -> None:
-        sending.request_sends([self.receiver.pk])
+        request_sends([self.receiver.pk])
         self.pending += 1
         self.requests += 1
 
@@ -105,7 +107,7 @@ class ReceiverMachine(RuleBasedStateMachine):
     @rule(outcome=st.sampled_from(OUTCOMES))
     def attempt(self, outcome: str) -> None:
         ScriptedBackend.outcome = outcome
-        sending.deliver([self.receiver.pk])
+        deliver([self.receiver.pk])
         if self.pending == 0 or self.claim == "live":
             return  # nothing to claim: no attempt
         if self.claim is None:
@@ -127,7 +129,7 @@ class ReceiverMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.pending > 0 and self.claim is None)
     @rule()
     def worker_dies_after_claiming(self) -> None:
-        assert sending.claim([self.receiver.pk], uuid.uuid4().hex)
+        assert claim([self.receiver.pk], uuid.uuid4().hex)
         self.pending -= 1
         self.claim = "live"
 
@@ -223,13 +225,13 @@ def test_send_asked_for_while_a_dead_claim_waits_is_not_lost(make_user):
     )
     with override_settings(EMAIL_BACKEND=BACKEND, TASKS=TASKS):
         ScriptedBackend.outcome = "ok"
-        sending.request_sends([receiver.pk])
-        sending.claim([receiver.pk], "dead-worker")
+        request_sends([receiver.pk])
+        claim([receiver.pk], "dead-worker")
         past = timezone.now() - timedelta(seconds=1)
         MessageReceiver.objects.filter(pk=receiver.pk).update(claimed_until=past)
-        sending.request_sends([receiver.pk])
-        sending.deliver([receiver.pk])
-        sending.deliver([receiver.pk])
+        request_sends([receiver.pk])
+        deliver([receiver.pk])
+        deliver([receiver.pk])
     receiver.refresh_from_db()
     assert (receiver.sending_success_count, receiver.pending_sends) == (2, 0)
     assert receiver.claimed_until is None
@@ -237,5 +239,5 @@ def test_send_asked_for_while_a_dead_claim_waits_is_not_lost(make_user):
 
 def test_refused_login_is_retried_not_an_error():
     error = smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed")
-    assert not Failure.of(error).permanent
-    assert Failure.of(smtplib.SMTPRecipientsRefused({"a@b.c": (550, b"no")})).permanent
+    assert not classify(error).permanent
+    assert classify(smtplib.SMTPRecipientsRefused({"a@b.c": (550, b"no")})).permanent

@@ -27,7 +27,7 @@ from wagtail.users.models import UserProfile
 from messaging import rendering
 from messaging.api import PREPARE_CHUNK, insert_receivers, prepare_receivers
 from messaging.models import Message, MessageReceiver, MessageTemplate
-from messaging.sending import chunked, enqueue_batches
+from messaging.queueing import chunked, enqueue_batches
 
 from .common import write_metric
 

@@ -1,11 +1,15 @@
 """Delivery throughput: our pipeline against a bare loop over one SMTP connection.
 
 Both sides send the same emails to a real SMTP sink running in another process. Ours goes
-from ``not_sent`` to ``sent`` through :func:`messaging.sending.deliver` (claims, one mail
+from ``not_sent`` to ``sent`` through :func:`messaging.delivery.deliver` (claims, one mail
 connection per batch, a status write per email); the baseline builds and sends the same
 emails over one Django SMTP connection and touches no database; the pipelined baseline
-does the same writing each envelope at once (:mod:`messaging.pipelining`), as ours does.
+does the same writing each envelope at once (:mod:`messaging.delivery.pipelining`), as ours does.
 Rounds rotate which side goes first and the medians are compared.
+
+Each speed trick of ours is also measured switched off, in the same rounds, and printed
+as ``METRIC send_variant name=<trick> ratio=<ours / ours without it>`` (see
+:data:`VARIANTS`); ``all_tricks`` switches every one off at once.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import TextIO
 
 from django.conf import settings
@@ -24,9 +29,10 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.test import override_settings
 
-from messaging import conf, pipelining
+from messaging import conf
+from messaging.delivery import deliver, pipelining
 from messaging.models import Message, MessageReceiver
-from messaging.sending import chunked, deliver
+from messaging.queueing import chunked
 
 from . import latency_sink
 from .common import (
@@ -34,6 +40,7 @@ from .common import (
     SAMPLE_PLAIN,
     clear_messaging_data,
     create_users,
+    format_number,
     free_port,
     median,
     stop_process,
@@ -43,6 +50,20 @@ from .common import (
 )
 
 ROUNDS = 5  # alternating rounds; the machine is shared, medians tame the noise
+
+# Trick name -> the settings that switch it off (the ratio is ours / ours with these).
+VARIANTS: dict[str, dict[str, object]] = {
+    "smtp_pipelining": {"MESSAGING_SMTP_PIPELINING": False},
+    "async_status_writes": {"MESSAGING_ASYNC_STATUS_WRITES": False},
+    "relaxed_commits": {"MESSAGING_RELAXED_COMMITS": False},
+    "all_tricks": {
+        "MESSAGING_SMTP_PIPELINING": False,
+        "MESSAGING_ASYNC_STATUS_WRITES": False,
+        "MESSAGING_RELAXED_COMMITS": False,
+    },
+}
+# Not a trick but a setting: the ratio is ours with 4 connections / ours with the default.
+CONNECTIONS_VARIANT = {"MESSAGING_CONNECTIONS_PER_WORKER": 4}
 SINKS = ("smtp-sink", "aiosmtpd")
 
 
@@ -164,13 +185,14 @@ def reset(message: Message) -> None:
     Message.objects.filter(pk=message.pk).update(status=Message.Status.SENDING)
 
 
-def send_ours(receiver_ids: list[int]) -> None:
-    for batch in chunked(receiver_ids, conf.batch_size()):
-        deliver(batch)
+def send_ours(receiver_ids: list[int], **changed_settings) -> None:
+    with override_settings(**changed_settings):
+        for batch in chunked(receiver_ids, conf.batch_size()):
+            deliver(batch)
 
 
 def built_emails(emails: list[Email], connection) -> Iterator[EmailMultiAlternatives]:
-    from_email = getattr(settings, "MESSAGING_FROM_EMAIL", None) or settings.DEFAULT_FROM_EMAIL
+    from_email = conf.from_email()
     for email in emails:
         built = EmailMultiAlternatives(
             email.subject, email.plain, from_email, [email.address], connection=connection
@@ -217,17 +239,23 @@ def measure(message: Message, ids: list[int], emails: list[Email]) -> dict[str, 
         "ours": lambda: send_ours(ids),
         "baseline": lambda: send_baseline(emails),
         "baseline_pipelined": lambda: send_baseline_pipelined(emails),
+        "connections4": lambda: send_ours(ids, **CONNECTIONS_VARIANT),
     }
+    for name, changed in VARIANTS.items():
+        sides[f"without_{name}"] = partial(send_ours, ids, **changed)
     if not offers_pipelining():
         del sides["baseline_pipelined"]
     rates: dict[str, list[float]] = {side: [] for side in sides}
     names = list(sides)
     for round_number in range(ROUNDS):
-        reset(message)
         shift = round_number % len(names)
         for side in names[shift:] + names[:shift]:
+            ours_side = not side.startswith("baseline")
+            if ours_side:
+                reset(message)
             rates[side].append(len(ids) / timed(sides[side]))
-        check_all_sent(message, len(ids))
+            if ours_side:
+                check_all_sent(message, len(ids))
     return {side: median(values) for side, values in rates.items()}
 
 
@@ -251,4 +279,17 @@ def run(receivers: int, stdout: TextIO, sink: str = "auto", rtt_ms: float = 0) -
         rates = measure(message, ids, emails)
         clear_messaging_data()
     ours, baseline = rates.pop("ours"), rates.pop("baseline")
+    variants = {name: rates.pop(f"without_{name}") for name in VARIANTS}
+    connections4 = rates.pop("connections4")
     write_metric(stdout, "send", ours=ours, baseline=baseline, ratio=ours / baseline, **rates)
+    for name, without in variants.items():
+        write_variant(stdout, name, ours / without, ours=ours, without=without)
+    write_variant(
+        stdout, "connections_per_worker_4", connections4 / ours, ours=ours, with4=connections4
+    )
+
+
+def write_variant(stdout: TextIO, name: str, ratio: float, **rates: float) -> None:
+    """Print ``METRIC send_variant name=<name> ratio=<ratio> <rate>=<emails/s> ...``."""
+    fields = " ".join(f"{key}={format_number(value)}" for key, value in rates.items())
+    stdout.write(f"METRIC send_variant name={name} ratio={format_number(ratio)} {fields}\n")

@@ -22,7 +22,7 @@ from django.test import override_settings
 
 from messaging import conf
 from messaging.models import Message, MessageReceiver
-from messaging.sending import enqueue_batches
+from messaging.queueing import enqueue_batches
 
 from .common import database_url, median, stop_process, write_metric
 from .send import create_message, reset, running_sink

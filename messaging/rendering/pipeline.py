@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.template.base import TokenType
 from django.utils import translation
@@ -207,20 +206,6 @@ def render_straightforward(
         else:
             plain = html_to_plain(html)
     return RenderedEmail(subject=subject, html=html, plain=plain, language=language)
-
-
-def get_template(template: Any) -> Any:
-    """The template given, or the one with that ``key``; a clear error when there is none."""
-    model = apps.get_model("messaging", "MessageTemplate")  # rendering never imports models
-    if isinstance(template, model):
-        return template
-    found = model.objects.filter(key=template).first()
-    if found is None:
-        raise TemplateRenderError(
-            f"No message template has the key {template!r}. Create it under "
-            "Snippets > Message templates, or fix the key in the calling code."
-        )
-    return found
 
 
 def check_direct(subject: str | None, html_body: str | None, plain: str | None) -> None:

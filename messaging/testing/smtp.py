@@ -66,6 +66,8 @@ class FaultInjectingHandler:
         self.pipelining = pipelining
         self.messages_per_connection = messages_per_connection
         self.connections_closed_at_limit = 0
+        self.sessions = 0  # EHLO greetings: one per connection a client opens
+        self.pipelined_envelopes = 0  # MAIL FROMs that arrived with their RCPT TO behind
         self.deliveries: Counter[str] = Counter()
         self.messages: list[EmailMessage] = []
         self.senders: list[str] = []  # the envelope sender (MAIL FROM) of each stored email
@@ -88,6 +90,8 @@ class FaultInjectingHandler:
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         """Offer PIPELINING (RFC 2920); aiosmtpd reads pipelined commands in order."""
         session.host_name = hostname
+        with self.lock:
+            self.sessions += 1
         if self.pipelining:
             responses.insert(1, "250-PIPELINING")
         return responses
@@ -102,6 +106,10 @@ class FaultInjectingHandler:
             return "421 4.7.0 Too many messages on this connection, closing"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
+        if b"RCPT" in bytes(getattr(server._reader, "_buffer", b"")):
+            # The client wrote the rest of the envelope without waiting for this reply.
+            with self.lock:
+                self.pipelined_envelopes += 1
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):

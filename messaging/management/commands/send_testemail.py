@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 
 from messaging import compat, conf
-from messaging.failures import Failure
+from messaging.delivery import classify
 
 
 class Command(BaseCommand):
@@ -33,7 +33,5 @@ class Command(BaseCommand):
         try:
             email.send()
         except Exception as error:
-            raise CommandError(
-                f"Sending to {address} failed: {Failure.of(error).message}"
-            ) from error
+            raise CommandError(f"Sending to {address} failed: {classify(error).message}") from error
         self.stdout.write(self.style.SUCCESS(f"The test email to {address} was sent."))

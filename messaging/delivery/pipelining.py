@@ -18,8 +18,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
-from . import compat
-from .exceptions import DeliveryUnconfirmedError
+from .. import compat
+from ..exceptions import DeliveryUnconfirmedError
 
 LEADING_DOT = re.compile(rb"(?m)^\.")
 

@@ -1,28 +1,31 @@
 """One classification of delivery failures: what kind, whether the connection survives,
 what to store.
 
-Every decision the delivery loop takes about a failed attempt reads a :class:`Failure`:
-``failure.kind`` says whether the receiver is refused for good, should be retried later,
-whether the mail setup is wrong (stop the batch), or the server is closing the connection
-(reconnect and go on); ``failure.connection_survives`` whether the next email may use the
-same connection; :meth:`Failure.entry` is what is stored in ``status_data["errors"]``.
+Every decision the delivery loop takes about a failed attempt reads the :class:`Failure`
+that :func:`classify` returns: ``failure.kind`` says whether the receiver is refused for
+good, should be retried later, whether the mail setup is wrong (stop the batch), or the
+server is closing the connection (reconnect and go on); ``failure.connection_survives``
+whether the next email may use the same connection; :meth:`Failure.entry` is what is
+stored in ``status_data["errors"]``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import smtplib
 import socket
 import traceback
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.conf import settings
 from django.utils import timezone
 
-from . import conf
-from .exceptions import DeliveryUnconfirmedError, InvalidRecipientError, SendingDisabledError
+from ..exceptions import (
+    ConnectionOpenError,
+    DeliveryUnconfirmedError,
+    InvalidRecipientError,
+    SendingDisabledError,
+)
+from .scrubbing import scrub
 
 # Errors that say the mail setup itself is wrong: every receiver would fail the same way.
 SETUP_ERRORS: tuple[type[BaseException], ...] = (
@@ -33,11 +36,6 @@ SETUP_ERRORS: tuple[type[BaseException], ...] = (
     smtplib.SMTPHeloError,
 )
 CLOSING_CODE = 421  # RFC 5321 4.2.3: the server is closing this transmission channel
-MASK = "********"
-
-
-class ConnectionOpenError(Exception):
-    """Opening the mail connection failed; wraps the original error."""
 
 
 class Kind(StrEnum):
@@ -56,7 +54,7 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class Failure:
-    """A classified failed attempt; build it with :meth:`of`."""
+    """A classified failed attempt; build it with :func:`classify`."""
 
     error: BaseException
     kind: Kind
@@ -65,23 +63,6 @@ class Failure:
     smtp_code: int | None
     ambiguous: bool = False
     """The server may have taken the email (the connection dropped after its data)."""
-
-    @classmethod
-    def of(cls, error: BaseException) -> Failure:
-        opening = isinstance(error, ConnectionOpenError)
-        cause = (error.__cause__ if opening else None) or error
-        code = smtp_code(cause)
-        kind = classify(cause, code)
-        if opening and kind is Kind.TRANSIENT:
-            kind = Kind.SETUP  # no connection at all: the next receiver would fail alike
-        return cls(
-            error=cause,
-            kind=kind,
-            connection_survives=survives(cause, code),
-            message=scrub(error_message(cause)),
-            smtp_code=code,
-            ambiguous=dropped_after_data(cause),
-        )
 
     @property
     def permanent(self) -> bool:
@@ -104,6 +85,25 @@ class Failure:
         return entry
 
 
+def classify(error: BaseException) -> Failure:
+    """The one classification of a failed attempt, used by the send loop, the stored
+    entry and the admin."""
+    opening = isinstance(error, ConnectionOpenError)
+    cause = (error.__cause__ if opening else None) or error
+    code = smtp_code(cause)
+    kind = kind_of(cause, code)
+    if opening and kind is Kind.TRANSIENT:
+        kind = Kind.SETUP  # no connection at all: the next receiver would fail alike
+    return Failure(
+        error=cause,
+        kind=kind,
+        connection_survives=survives(cause, code),
+        message=scrub(error_message(cause)),
+        smtp_code=code,
+        ambiguous=dropped_after_data(cause),
+    )
+
+
 def smtp_code(error: BaseException) -> int | None:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         # The lowest: when any address was only deferred (4xx), a retry may still reach it.
@@ -112,7 +112,7 @@ def smtp_code(error: BaseException) -> int | None:
     return getattr(error, "smtp_code", None)
 
 
-def classify(error: BaseException, code: int | None) -> Kind:
+def kind_of(error: BaseException, code: int | None) -> Kind:
     if isinstance(error, InvalidRecipientError | SendingDisabledError):
         return Kind.RECIPIENT
     if code == CLOSING_CODE:
@@ -137,7 +137,7 @@ def dropped_after_data(error: BaseException) -> bool:
 
     The server may then have taken the email although no reply says so (RFC 5321 6.1
     calls this the "reliable delivery" gap), so a resend may duplicate it. Seen in
-    :func:`messaging.pipelining.finish` (which raises :class:`DeliveryUnconfirmedError`)
+    :func:`messaging.delivery.pipelining.finish` (which raises :class:`DeliveryUnconfirmedError`)
     and in ``smtplib.SMTP.data`` once it has sent the quoted data (its local ``q``).
     """
     if isinstance(error, DeliveryUnconfirmedError):
@@ -163,56 +163,3 @@ def error_message(error: BaseException) -> str:
     if isinstance(error, socket.timeout | TimeoutError):
         return f"The mail server did not answer in time ({error or 'timeout'})."
     return f"{type(error).__name__}: {error}"
-
-
-# --- secrets ----------------------------------------------------------------------------
-
-
-def secret_strings(value) -> list[str]:
-    """Every string inside a setting's value (a string, or dicts and lists of them)."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, bytes):
-        return [value.decode(errors="replace")]
-    if isinstance(value, dict):
-        return [text for item in value.values() for text in secret_strings(item)]
-    if isinstance(value, list | tuple | set | frozenset):
-        return [text for item in value for text in secret_strings(item)]
-    return []
-
-
-def spellings(secret: str) -> set[str]:
-    """The forms ``secret`` can take in a traceback: itself, the ``repr`` of its bytes,
-    ``ascii()``'s ``\\x``/``\\u`` escapes and JSON's ``\\u`` escapes."""
-    forms = {secret, ascii(secret)[1:-1], json.dumps(secret)[1:-1]}
-    for encoding in ("utf-8", "latin-1"):
-        with contextlib.suppress(UnicodeEncodeError):  # not every secret has a latin-1 form
-            forms.add(repr(secret.encode(encoding))[2:-1])
-    return forms
-
-
-def mailer_credentials() -> list[str]:
-    """The user names and passwords in Django 6.1's ``MAILERS`` (the ``EMAIL_*`` settings'
-    successor), which hold what ``EMAIL_HOST_USER``/``EMAIL_HOST_PASSWORD`` held."""
-    mailers = getattr(settings, "MAILERS", None)
-    if not isinstance(mailers, dict):
-        return []
-    found = []
-    for mailer in mailers.values():
-        options = mailer.get("OPTIONS", {}) if isinstance(mailer, dict) else {}
-        found += [options.get(key) for key in ("username", "password") if options.get(key)]
-    return found
-
-
-def scrub(text: str) -> str:
-    """Remove the values of secret settings (passwords, keys) from ``text``."""
-    secrets = set()
-    values = [getattr(settings, name, None) for name in conf.secret_setting_names()]
-    for value in [*values, *mailer_credentials()]:
-        for secret in secret_strings(value):
-            if len(secret) >= 3:
-                secrets |= spellings(secret)
-    # Longest first, so a secret's escaped form is not half-replaced by a shorter one.
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text

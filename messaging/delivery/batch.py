@@ -1,0 +1,43 @@
+"""One delivery task's batch: claim it, send it over one or more connections, finish it."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from functools import partial
+
+from django.db import connection as db_connection
+from django.db import transaction
+
+from .. import conf, queueing
+from .claims import claim
+from .concurrent import deliver_concurrently
+from .loop import BatchOutcome, deliver_on_this_connection
+from .records import finish_messages, leftover
+
+logger = logging.getLogger(__name__)
+
+
+def deliver(receiver_ids: Sequence[int]) -> dict:
+    """Deliver one batch: claim, send, record, finish. Safe to run twice or concurrently.
+
+    Finished messages become ``sent``. Sends asked for while this batch held the claim
+    are enqueued again after commit, unless the batch stopped on an error (e.g.
+    authentication refused): then the released receivers wait for
+    ``resend_failed_messages`` instead of failing in a loop.
+    """
+    token = uuid.uuid4().hex
+    receivers = claim(receiver_ids, token)
+    connections = min(conf.connections_per_worker(), len(receivers))
+    # Threads have their own database connections: they cannot see an open transaction.
+    if connections > 1 and not db_connection.in_atomic_block:
+        outcome = deliver_concurrently(receivers, token, connections)
+    else:
+        outcome = deliver_on_this_connection(receivers, token) if receivers else BatchOutcome()
+    if outcome.batch_error:
+        logger.error("Delivery batch stopped: %s", outcome.batch_error)
+    finish_messages(outcome.message_ids)
+    if not outcome.batch_error and (ids := leftover(receiver_ids)):
+        transaction.on_commit(partial(queueing.enqueue_batches, ids))
+    return outcome.as_dict()

@@ -1,0 +1,137 @@
+"""Status writes: each attempt's outcome on its receiver, and the batch's end on its message.
+
+Every write is guarded by the claim token, so a worker that lost its claim changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Sequence
+from datetime import timedelta
+
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from .. import conf, signals
+from ..models import Message, MessageReceiver
+from .failures import Failure, classify
+
+logger = logging.getLogger(__name__)
+
+Status = MessageReceiver.Status
+
+
+def backoff_delay(failed_count: int) -> timedelta:
+    """Exponential backoff before the automatic retry after ``failed_count`` failures."""
+    base, cap = conf.retry_base_delay(), conf.retry_max_delay()
+    return timedelta(seconds=min(cap, base * 2 ** max(0, failed_count - 1)))
+
+
+def record_success(receiver: MessageReceiver, token: str, address: str) -> bool:
+    """Mark ``receiver`` sent to ``address`` (the addresses, comma-separated) and release it.
+
+    One UPDATE in its own commit; returns whether this worker still held the claim.
+    """
+    updated = MessageReceiver.objects.filter(pk=receiver.pk, claim_token=token).update(
+        status=Status.SENT,
+        sent_datetime=timezone.now(),
+        sending_success_count=F("sending_success_count") + 1,
+        send_to=address,
+        next_attempt_at=None,
+        claimed_until=None,
+    )
+    return bool(updated)
+
+
+def announce_sent(receiver: MessageReceiver) -> None:
+    """Send ``receiver_sent`` for a success that is recorded."""
+    signals.send(
+        signals.receiver_sent,
+        MessageReceiver,
+        message_receiver=receiver,
+        addresses=receiver.send_to.split(", "),
+    )
+
+
+def record_failure(
+    receiver: MessageReceiver, token: str, failure: Failure, *, retry_now: bool = False
+) -> bool:
+    """Count a failed attempt: ``failed`` while within the resend limit, else ``error``.
+
+    With ``retry_now`` the receiver keeps its claim: this batch tries it again at once.
+    The in-memory ``receiver`` is updated too, so a second failure adds to the first.
+    """
+    failed = receiver.sending_failed_count + 1
+    final = failure.permanent or failed > conf.resend_limit()
+    retry_now = retry_now and not final
+    status_data = with_error(receiver.status_data, failure.entry())
+    changes = {
+        "status": Status.ERROR if final else Status.FAILED,
+        "sending_failed_count": F("sending_failed_count") + 1,
+        "status_data": status_data,
+        "next_attempt_at": None if final or retry_now else timezone.now() + backoff_delay(failed),
+        "send_to": receiver.send_to,
+    }
+    if not retry_now:
+        changes["claimed_until"] = None
+    updated = MessageReceiver.objects.filter(pk=receiver.pk, claim_token=token).update(**changes)
+    receiver.sending_failed_count, receiver.status_data = failed, status_data
+    if updated:
+        signals.send(
+            signals.receiver_failed,
+            MessageReceiver,
+            message_receiver=receiver,
+            error=status_data["errors"][-1],
+            final=final,
+        )
+    return bool(updated)
+
+
+def with_error(status_data: dict, entry: dict) -> dict:
+    """``status_data`` with ``entry`` added to its newest ``MESSAGING_MAX_STORED_ERRORS``."""
+    errors = [*status_data.get("errors", []), entry]
+    return {**status_data, "errors": errors[-conf.max_stored_errors() :]}
+
+
+def record_refusals(receiver: MessageReceiver, token: str, refused: dict) -> None:
+    """Store the addresses refused in a transaction that others accepted.
+
+    The receiver counts as sent (the user got the email); the refusal is kept among its
+    errors, marked ``partial``, without counting as a failed attempt.
+    """
+    entry = {**classify(smtplib.SMTPRecipientsRefused(refused)).entry(), "partial": True}
+    receiver.refresh_from_db(fields=["status_data"])
+    MessageReceiver.objects.filter(pk=receiver.pk, claim_token=token).update(
+        status_data=with_error(receiver.status_data, entry)
+    )
+
+
+def mark_message_error(message_id: int, error: BaseException, *, stage: str) -> None:
+    """Record on the message that ``stage`` failed, with a scrubbed traceback.
+
+    Never raises because the message is gone (deleted meanwhile): the error is logged,
+    so the caller's own error is the one that propagates.
+    """
+    entry = {"stage": stage, **classify(error).entry()}
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None:
+        logger.error("Message %s vanished; its %s error was: %s", message_id, stage, error)
+        return
+    message.mark_error(entry)
+    signals.send(signals.message_error, Message, message=message, error=entry, stage=stage)
+
+
+def finish_messages(message_ids: set[int]) -> None:
+    """Mark ``sent`` the messages among ``message_ids`` whose receivers were all attempted."""
+    unattempted = MessageReceiver.objects.filter(
+        message=OuterRef("pk"), sending_success_count=0, sending_failed_count=0
+    )
+    finished = Message.objects.filter(pk__in=message_ids).exclude(Exists(unattempted))
+    finished.mark_sent()
+
+
+def leftover(receiver_ids: Sequence[int]) -> list[int]:
+    """Those of ``receiver_ids`` with a send asked for while this batch held their claim."""
+    claimable = MessageReceiver.objects.filter(pk__in=receiver_ids).filter_claimable()
+    return list(claimable.values_list("pk", flat=True))
