@@ -7,10 +7,15 @@ migration runs; the site's database is never used.
 from __future__ import annotations
 
 import re
+import socket
+import subprocess
+import sys
+import time
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.apps import apps
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from config.benchmarks import memory, prepare_memory
@@ -111,3 +116,109 @@ def test_bounces_benchmark_applies_every_report_and_prints_its_line(bench_db):
     pattern = rf"METRIC bounces n=25 per_s={NUMBER} baseline_per_s={NUMBER} ratio={NUMBER}"
     assert re.fullmatch(pattern, out.getvalue().strip()), out.getvalue()
     assert MessageReceiver.objects.exclude(delivery_status="unknown").count() == 25
+
+
+# --- the latency sink, --rtt-ms, send_rtt10 and peers ------------------------------------
+
+
+@pytest.fixture
+def latency_sink():
+    """The latency sink at 50 ms on a free port; yields the port."""
+    from config.benchmarks.common import free_port, stop_process, wait_for_smtp
+    from config.benchmarks.latency_sink import command
+
+    port = free_port()
+    process = subprocess.Popen(command(port, 50))
+    assert wait_for_smtp(port, process)
+    yield port
+    stop_process(process)
+
+
+FINAL_REPLY = re.compile(rb"^\d{3} [^\r]*\r\n", re.M)  # "250 Ok", not "250-PIPELINING"
+
+
+def read_replies(sock, count: int) -> bytes:
+    """What ``sock`` receives until ``count`` complete replies have come."""
+    data = b""
+    while len(FINAL_REPLY.findall(data)) < count:
+        chunk = sock.recv(4096)
+        assert chunk, data
+        data += chunk
+    return data
+
+
+def test_latency_sink_delays_each_reply_and_answers_a_pipelined_group_in_order(latency_sink):
+    with socket.create_connection(("127.0.0.1", latency_sink), timeout=5) as sock:
+        read_replies(sock, 1)  # the greeting
+        sock.sendall(b"EHLO client\r\n")
+        assert b"250-PIPELINING\r\n" in read_replies(sock, 1)
+        start = time.perf_counter()
+        sock.sendall(b"NOOP\r\n")
+        assert read_replies(sock, 1) == b"250 2.0.0 Ok\r\n"
+        assert time.perf_counter() - start >= 0.05
+        # MAIL, RCPT and DATA in one write: three replies, in this order.
+        sock.sendall(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
+        replies = FINAL_REPLY.findall(read_replies(sock, 3))
+        assert [reply[:4] for reply in replies] == [b"250 ", b"250 ", b"354 "]
+        # A message in pieces, with a dot-stuffed line that must not end it.
+        sock.sendall(b"Subject: x\r\n\r\n..not the end\r\n.\r")
+        sock.sendall(b"last line\r\n.")
+        sock.sendall(b"\r\nQUIT\r\n")
+        assert read_replies(sock, 2) == b"250 2.0.0 Ok: queued\r\n221 2.0.0 Bye\r\n"
+        assert sock.recv(16) == b""  # closed after QUIT
+
+
+def test_send_benchmark_runs_against_a_far_sink_with_rtt_ms(bench_db):
+    out = StringIO()
+    call_command(
+        "messaging_benchmark",
+        *("--only", "send", "--receivers", "5", "--rtt-ms", "5"),
+        stdout=out,
+    )
+    lines = out.getvalue().splitlines()
+    assert "send: SMTP sink: latency" in lines[0]
+    pattern = (
+        rf"METRIC send ours={NUMBER} baseline={NUMBER} ratio={NUMBER} baseline_pipelined={NUMBER}"
+    )
+    assert [line for line in lines if re.fullmatch(pattern, line)], lines
+
+
+def test_send_rtt10_prints_its_metric_line(bench_db):
+    out = StringIO()
+    call_command(
+        "messaging_benchmark",
+        *("--only", "send_rtt10", "--receivers", "6", "--rounds", "1"),
+        stdout=out,
+    )
+    lines = out.getvalue().splitlines()
+    assert "6 emails" in lines[0]
+    pattern = rf"METRIC send_rtt10 ours={NUMBER} bare={NUMBER} ratio={NUMBER}"
+    assert [line for line in lines if re.fullmatch(pattern, line)], lines
+    assert not MessageReceiver.objects.exists()  # cleared afterwards
+
+
+def test_peers_benchmark_runs_every_contender_under_the_bench_settings():
+    out = StringIO()
+    call_command(
+        "messaging_benchmark",
+        *("--only", "peers", "--receivers", "6", "--rounds", "1"),
+        stdout=out,
+    )
+    lines = out.getvalue().splitlines()
+    assert "peers: SMTP sink:" in lines[0]
+    pattern = rf"METRIC peers ours_w2={NUMBER} post_office_tuned={NUMBER} ratio={NUMBER}"
+    assert [line for line in lines if re.fullmatch(pattern, line)], lines
+    rows = [
+        re.fullmatch(rf"METRIC peers_row name=(\w+) emails_s={NUMBER} ratio={NUMBER}", line)
+        for line in lines
+    ]
+    names = [row.group(1) for row in rows if row]
+    assert names == ["ours_w2", "post_office_default", "post_office_tuned", "mailer", "bare"]
+    # The peers' apps stay out of the site's (here the tests') settings.
+    assert not apps.is_installed("post_office")
+
+
+def test_peers_benchmark_without_the_bench_extra_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mailer", None)  # as if django-mailer were missing
+    with pytest.raises(CommandError, match=r'mailer not installed.*pip install -e "\.\[bench\]"'):
+        call_command("messaging_benchmark", "--only", "peers", stdout=StringIO())

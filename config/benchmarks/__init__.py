@@ -3,6 +3,8 @@
 Each part lives in its own module with a ``run`` function; :func:`run` runs the chosen
 parts in one throwaway database (a temporary SQLite file, or a ``messaging_bench_<pid>``
 database on the PostgreSQL server that ``DATABASE_URL`` names), dropped afterwards.
+``peers`` needs the peers' apps, so under other settings it runs in a child process
+under ``config.settings_bench``, with its own throwaway database.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TextIO
 
-from .common import throwaway_database
+# Nothing here imports models at import time: the benchmark's worker settings and the
+# peers' runner live in this package and are imported before Django is set up.
 
 PARTS = (
     "prepare",
     "prepare_memory",
     "send",
     "send_worker",
+    "send_rtt10",
+    "peers",
     "resend_memory",
     "bulk_resend_memory",
     "resend_time",
@@ -26,16 +31,20 @@ PARTS = (
 )
 
 
-def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
+def run_part(
+    part: str, receivers: int, stdout: TextIO, sink: str, rtt_ms: float, rounds: int
+) -> None:
     from . import (
         admin,
         bounces,
         bulk_resend,
         cron,
         memory,
+        peers,
         prepare,
         prepare_memory,
         send,
+        send_rtt,
         send_worker,
     )
 
@@ -44,9 +53,13 @@ def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
     elif part == "prepare_memory":
         prepare_memory.run(stdout)
     elif part == "send":
-        send.run(receivers, stdout, sink=sink)
+        send.run(receivers, stdout, sink=sink, rtt_ms=rtt_ms)
     elif part == "send_worker":
-        send_worker.run(receivers, stdout, sink=sink)
+        send_worker.run(receivers, stdout, sink=sink, rtt_ms=rtt_ms)
+    elif part == "send_rtt10":
+        send_rtt.run(receivers, stdout, rounds=rounds)
+    elif part == "peers":
+        peers.run(receivers, stdout, sink=sink, rtt_ms=rtt_ms, rounds=rounds)
     elif part == "resend_memory":
         memory.run(stdout)
     elif part == "bulk_resend_memory":
@@ -61,17 +74,37 @@ def run_part(part: str, receivers: int, stdout: TextIO, sink: str) -> None:
         bounces.run(stdout)
 
 
-def run(parts: Sequence[str], receivers: int, stdout: TextIO, sink: str = "auto") -> None:
-    """Run ``parts`` (in the order of :data:`PARTS`), each printing its METRIC line."""
-    from . import admin
+def run(
+    parts: Sequence[str],
+    receivers: int,
+    stdout: TextIO,
+    sink: str = "auto",
+    rtt_ms: float = 0,
+    rounds: int = 3,
+) -> None:
+    """Run ``parts`` (in the order of :data:`PARTS`), each printing its METRIC line.
+
+    ``rtt_ms`` delays every reply of the sink of ``send``, ``send_worker`` and ``peers``;
+    ``rounds`` is how many alternating rounds ``peers`` and ``send_rtt10`` take.
+    """
+    from . import admin, peers
+    from .common import throwaway_database
 
     chosen = [part for part in PARTS if part in parts]
     if "admin" in chosen and not admin.supported():
         stdout.write("admin: skipped, needs PostgreSQL (set DATABASE_URL=postgres://...)\n")
         chosen.remove("admin")
-    if not chosen:
-        return
-    with throwaway_database():
-        for part in chosen:
-            run_part(part, receivers, stdout, sink)
-            stdout.flush()
+    peers_apart = False
+    if "peers" in chosen and not peers.in_bench_settings():
+        chosen.remove("peers")
+        if reason := peers.missing_extra():
+            stdout.write(f"{reason}; skipped\n")
+        else:
+            peers_apart = True
+    if chosen:
+        with throwaway_database():
+            for part in chosen:
+                run_part(part, receivers, stdout, sink, rtt_ms, rounds)
+                stdout.flush()
+    if peers_apart:
+        peers.run_in_bench_settings(receivers, stdout, sink, rtt_ms, rounds)

@@ -34,6 +34,7 @@ from messaging.delivery import deliver, pipelining
 from messaging.models import Message, MessageReceiver
 from messaging.queueing import chunked
 
+from . import latency_sink
 from .common import (
     SAMPLE_HTML,
     SAMPLE_PLAIN,
@@ -74,8 +75,10 @@ class Email:
     address: str
 
 
-def sink_command(name: str, port: int) -> list[str] | None:
+def sink_command(name: str, port: int, rtt_ms: float = 0) -> list[str] | None:
     """How to start the sink ``name`` on ``port``, or None when it is not installed."""
+    if name == "latency":
+        return latency_sink.command(port, rtt_ms)
     if name == "smtp-sink":
         binary = shutil.which("smtp-sink") or shutil.which("smtp-sink", path="/usr/sbin")
         if not binary:
@@ -88,15 +91,17 @@ def sink_command(name: str, port: int) -> list[str] | None:
 
 
 @contextmanager
-def running_sink(preference: str = "auto") -> Iterator[tuple[str, int]]:
+def running_sink(preference: str = "auto", rtt_ms: float = 0) -> Iterator[tuple[str, int]]:
     """Start an SMTP sink process on 127.0.0.1; yields its name and port, stops it after.
 
     ``auto`` prefers Postfix's ``smtp-sink`` (fast enough for one Python client) and
-    falls back to an aiosmtpd sink, which may itself limit the figures.
+    falls back to an aiosmtpd sink, which may itself limit the figures. A round trip
+    (``rtt_ms`` > 0) always takes the ``latency`` sink, which delays every reply.
     """
+    preference = "latency" if rtt_ms else preference
     for name in SINKS if preference == "auto" else (preference,):
         port = free_port()
-        command = sink_command(name, port)
+        command = sink_command(name, port, rtt_ms)
         if command is None:
             continue
         process = subprocess.Popen(
@@ -263,12 +268,12 @@ def offers_pipelining() -> bool:
         connection.close()
 
 
-def run(receivers: int, stdout: TextIO, sink: str = "auto") -> None:
+def run(receivers: int, stdout: TextIO, sink: str = "auto", rtt_ms: float = 0) -> None:
     """Print ``METRIC send ours= baseline= ratio=<ours/baseline> baseline_pipelined=``.
 
     Rates are emails/s; ``baseline_pipelined`` is left out when the sink has no PIPELINING.
     """
-    with running_sink(sink) as (sink_name, port), sink_settings(port):
+    with running_sink(sink, rtt_ms) as (sink_name, port), sink_settings(port):
         stdout.write(f"send: SMTP sink: {sink_name} on 127.0.0.1:{port}, {receivers} emails\n")
         message, ids, emails = create_message(receivers)
         rates = measure(message, ids, emails)

@@ -34,7 +34,7 @@ TIMEOUT_SECONDS = 600
 DB_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 
-def worker_env(port: int) -> dict[str, str]:
+def worker_env(port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -47,12 +47,14 @@ def worker_env(port: int) -> dict[str, str]:
         "DEBUG": "0",  # as in production: DEBUG keeps every query's SQL
     }
     env.pop("MESSAGING_USE_RQ", None)
-    return env
+    return {**env, **(extra or {})}
 
 
 @contextmanager
-def running_workers(count: int, port: int) -> Iterator[None]:
-    """``count`` ``db_worker`` processes, started and idle; stopped afterwards."""
+def running_workers(count: int, port: int, env: dict[str, str] | None = None) -> Iterator[None]:
+    """``count`` ``db_worker`` processes, started and idle; stopped afterwards.
+
+    ``env`` adds to the workers' environment, e.g. another settings module."""
     command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "db_worker"]
     command += ["--queue-name", conf.task_queue(), "--interval", "0.1"]
     command += ["--no-startup-delay", "--no-reload"]
@@ -63,7 +65,7 @@ def running_workers(count: int, port: int) -> Iterator[None]:
             with log.open("w") as output:
                 process = subprocess.Popen(
                     command,
-                    env=worker_env(port),
+                    env=worker_env(port, env),
                     cwd=settings.BASE_DIR,
                     stdout=output,
                     stderr=subprocess.STDOUT,
@@ -92,20 +94,22 @@ def wait_all_sent(message: Message, expected: int) -> None:
         time.sleep(POLL_SECONDS)
 
 
-def measure(workers: int, port: int, message: Message, ids: list[int]) -> float:
+def measure(
+    workers: int, port: int, message: Message, ids: list[int], env: dict[str, str] | None = None
+) -> float:
     """Emails per second delivered by ``workers`` db_worker processes."""
     reset(message)
-    with running_workers(workers, port):
+    with running_workers(workers, port, env):
         start = time.perf_counter()
         enqueue_batches(ids, message_id=message.pk)
         wait_all_sent(message, len(ids))
         return len(ids) / (time.perf_counter() - start)
 
 
-def run(receivers: int, stdout: TextIO, sink: str = "auto") -> None:
+def run(receivers: int, stdout: TextIO, sink: str = "auto", rtt_ms: float = 0) -> None:
     """Print ``METRIC send_worker workers1=<emails/s> workers2=<emails/s> ratio=<2/1>``."""
     rates: dict[int, list[float]] = {count: [] for count in WORKER_COUNTS}
-    with running_sink(sink) as (sink_name, port), override_settings(TASKS=DB_TASKS):
+    with running_sink(sink, rtt_ms) as (sink_name, port), override_settings(TASKS=DB_TASKS):
         stdout.write(
             f"send_worker: SMTP sink: {sink_name}, {receivers} emails, db_worker processes "
             f"{WORKER_COUNTS}, from enqueue to all sent\n"

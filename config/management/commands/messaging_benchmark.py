@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from config.benchmarks import PARTS, run
+from config.benchmarks import PARTS, peers, run
 
 
 class Command(BaseCommand):
@@ -18,16 +18,36 @@ class Command(BaseCommand):
             help="Parts to run (several allowed); default: all.",
         )
         parser.add_argument(
-            "--receivers", type=int, default=2000, help="Receivers for prepare and send."
+            "--receivers", type=int, default=2000, help="Receivers for prepare, send and peers."
         )
         parser.add_argument(
             "--sink",
-            choices=["auto", "smtp-sink", "aiosmtpd"],
+            choices=["auto", "smtp-sink", "aiosmtpd", "latency"],
             default="auto",
             help="SMTP sink for send; auto prefers Postfix's smtp-sink, else aiosmtpd.",
         )
+        parser.add_argument(
+            "--rtt-ms",
+            type=float,
+            default=0,
+            help="Delay every SMTP reply of send, send_worker and peers by this many "
+            "milliseconds (a relay that far away); takes the latency sink.",
+        )
 
-    def handle(self, *args, only=None, receivers=2000, sink="auto", **options) -> None:
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=3,
+            help="Alternating rounds of peers and send_rtt10 (medians of these).",
+        )
+
+    def handle(self, *args, only=None, receivers=2000, sink="auto", rtt_ms=0, rounds=3, **options):
         if receivers < 1:
             raise CommandError("--receivers must be at least 1.")
-        run(only or PARTS, receivers, self.stdout, sink=sink)
+        if rtt_ms < 0:
+            raise CommandError("--rtt-ms cannot be negative.")
+        if rounds < 1:
+            raise CommandError("--rounds must be at least 1.")
+        if only and "peers" in only and (reason := peers.missing_extra()):
+            raise CommandError(reason)
+        run(only or PARTS, receivers, self.stdout, sink=sink, rtt_ms=rtt_ms, rounds=rounds)
