@@ -23,6 +23,7 @@ STATUS_ORDER = [
     MessageReceiver.Status.FAILED,
     MessageReceiver.Status.ERROR,
     MessageReceiver.Status.NOT_SENT,
+    MessageReceiver.Status.DIGEST_PENDING,
 ]
 
 

@@ -468,6 +468,7 @@ class MessageInspectView(ReadableInspectMixin, generic.InspectView):
         base = reverse("messaging_receivers:index")
         context.update(
             counts=formatting.status_counts(self.object),
+            skipped=len((self.object.status_data or {}).get("skipped", [])),
             receivers_url=f"{base}?{urlencode({'message': self.object.pk})}",
             status_data_json=formatting.pretty_json(self.object.status_data),
             template_context_json=formatting.pretty_json(self.object.template_context),

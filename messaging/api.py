@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import conf, rendering
+from . import conf, preferences, rendering
 from .exceptions import SendingDisabledError
 from .failures import Failure
 from .models import Message, MessageReceiver, MessageTemplate
@@ -94,21 +94,25 @@ def prepare_receivers(
     now = timezone.now()
     ids: list[int] = []
     user_ids: list[Any] = []
+    modes = preferences.ModeSplit(message.context_type)
     with transaction.atomic():
         for chunk in user_chunks(users, PREPARE_CHUNK):
+            chunk = modes.split(chunk)  # users who turned this type off get nothing
             if template is not None:
                 emails = rendering.render_for_users(
                     template, chunk, message.template_context, compiled
                 )
             else:
                 emails = rendering.render_direct(chunk, subject, html, plain)
-            ids += insert_receivers(message, chunk, emails, now)
+            emails = modes.with_footer(chunk, emails)
+            ids += modes.hold_daily(insert_receivers(message, chunk, emails, now))
             user_ids += [user.pk for user in chunk]
         if not conf.send_email_to_users():
             ids = []  # recorded as refused by the kill switch: nothing is enqueued
-        message.status = Message.Status.SENDING if ids else Message.Status.SENT
+        message.status = Message.Status.SENDING if ids or modes.held else Message.Status.SENT
         message.virtual_message_receivers = {"user_ids": user_ids}
-        message.save(update_fields=["status", "virtual_message_receivers"])
+        message.status_data = modes.record(message.status_data)
+        message.save(update_fields=["status", "virtual_message_receivers", "status_data"])
         transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))
 
 

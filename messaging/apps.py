@@ -9,6 +9,10 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from . import signals
         from .bounces import anymail
+        from .preferences import digests
 
         anymail.connect()
+        # A sent digest marks the emails it covers sent.
+        signals.receiver_sent.connect(digests.on_receiver_sent, dispatch_uid="messaging.digests")

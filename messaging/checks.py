@@ -27,6 +27,11 @@ SETTING_CHECKS = {
     "messaging.E017": conf.user_context_resolver,
     "messaging.E020": conf.bounce_address,
     "messaging.E021": conf.max_delivery_events,
+    "messaging.E022": conf.context_type_specs,
+    "messaging.E023": conf.digest_hour,
+    "messaging.E024": conf.user_timezone_resolver,
+    "messaging.E025": conf.unsubscribe_max_age,
+    "messaging.E026": conf.site_url,
 }
 
 

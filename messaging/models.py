@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Case, Exists, F, Func, OuterRef, Q, When
 from django.http import HttpResponse
@@ -220,6 +221,10 @@ class MessageReceiver(models.Model):
         FAILED = "failed", _("Failed")  # an attempt failed; it will be retried automatically
         ERROR = "error", _("Error")  # past the resend limit or refused for good; look into it
         SENT = "sent", _("Sent")  # the mail server accepted the email
+        # The user gets this context type as a daily digest: the email waits, with its
+        # content, until the digest covering it is sent; then it becomes ``sent``
+        # (``digested_into`` names the digest). Never sent on its own.
+        DIGEST_PENDING = "digest_pending", _("Waiting for digest")
 
     class DeliveryStatus(models.TextChoices):
         """What happened after the relay accepted the email, as bounces and reports tell."""
@@ -275,6 +280,17 @@ class MessageReceiver(models.Model):
     )
     delivery_updated_at = models.DateTimeField(
         _("delivery status updated"), null=True, blank=True, editable=False
+    )
+    # Notification preferences (messaging.preferences): the digest receiver that carried
+    # this email to a user who chose a daily digest.
+    digested_into = models.ForeignKey(
+        "self",
+        verbose_name=_("sent in digest"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="digested",
+        editable=False,
     )
 
     # Delivery bookkeeping, internal: sends asked for and not yet taken by a worker,
@@ -377,3 +393,59 @@ class Suppression(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.address = normalise_address(self.address)
         super().save(*args, **kwargs)
+
+
+# --- notification preferences (messaging.preferences) -------------------------------------
+
+
+class NotificationPreference(models.Model):
+    """How one user wants the emails of one optional context type.
+
+    Only context types marked ``optional`` in ``MESSAGING_CONTEXT_TYPES`` may have a
+    preference; mandatory ones always go out at once. A user without a row gets the
+    context type's ``default_mode``.
+    """
+
+    class Mode(models.TextChoices):
+        IMMEDIATE = "immediate", _("Immediately")  # each email goes out when it is sent
+        DAILY = "daily", _("Daily digest")  # gathered into one email a day
+        OFF = "off", _("Off")  # not sent; the message records the user as skipped
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="notification_preferences",
+    )
+    context_type = models.CharField(
+        _("context type"), max_length=255, choices=conf.context_types
+    )
+    mode = models.CharField(_("mode"), max_length=16, choices=Mode.choices)
+    updated_datetime = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["user_id", "context_type"]
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "context_type"], name="msg_pref_user_context_type"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} - {self.get_context_type_display()}: {self.get_mode_display()}"
+
+    def clean(self) -> None:
+        super().clean()
+        spec = conf.context_type_specs().get(self.context_type)
+        if spec is not None and not spec.optional:
+            raise ValidationError(
+                {
+                    "context_type": _(
+                        "%(label)s is mandatory: its emails always go out at once, so it "
+                        "has no preference. Choose an optional context type."
+                    )
+                    % {"label": spec.label}
+                }
+            )

@@ -34,7 +34,7 @@ from django.db import connection as db_connection
 from django.db.models import Case, Exists, F, OuterRef, When
 from django.utils import timezone
 
-from . import compat, conf, pipelining, signals, users
+from . import compat, conf, pipelining, preferences, signals, users
 from .bounces import suppression, verp
 from .exceptions import InvalidRecipientError, SendingDisabledError
 from .failures import ConnectionOpenError, Failure, Kind
@@ -350,6 +350,7 @@ def build_email(
     )
     if receiver.message_content_html:
         email.attach_alternative(receiver.message_content_html, "text/html")
+    email.extra_headers.update(preferences.headers_for(receiver))
     verp.mark_email(email, receiver.pk)
     return email
 

@@ -13,6 +13,7 @@ from .admin_permissions import RESEND_PERMISSION, ReadOnlyPermissionPolicy
 from .bulk_actions import ResendBulkAction
 from .models import Message, MessageReceiver, MessageTemplate
 from .panels import MessagingSummaryPanel
+from .preferences.admin import NotificationPreferencesMenuItem, preference_viewset
 from .snippets import MessageTemplateViewSet
 from .template_variables import unknown_variables_warning
 from .viewsets import MENU_HOOK, MessageTemplatesMenuItem, MessagingViewSetGroup
@@ -30,6 +31,8 @@ hooks.register("register_bulk_action", ResendBulkAction)
 hooks.register("construct_main_menu", add_kill_switch_banner)
 # Under Snippets (registered above) and in the Messaging menu as well.
 hooks.register(MENU_HOOK, MessageTemplatesMenuItem)
+hooks.register("register_admin_viewset", lambda: preference_viewset)
+hooks.register(MENU_HOOK, NotificationPreferencesMenuItem)
 
 
 @hooks.register("construct_homepage_panels")

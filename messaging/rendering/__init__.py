@@ -39,6 +39,7 @@ from .pipeline import (
     render_for_users,
     render_straightforward,
     subject_line,
+    with_unsubscribe_link,
 )
 from .samples import render_preview, render_sample, validate_template
 
@@ -78,4 +79,5 @@ __all__ = [
     "user_language",
     "user_languages",
     "validate_template",
+    "with_unsubscribe_link",
 ]
