@@ -8,8 +8,10 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
-        from . import signals
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            signals,
+        )
         from .bounces import anymail
         from .preferences import digests
 

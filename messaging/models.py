@@ -417,9 +417,7 @@ class NotificationPreference(models.Model):
         on_delete=models.CASCADE,
         related_name="notification_preferences",
     )
-    context_type = models.CharField(
-        _("context type"), max_length=255, choices=conf.context_types
-    )
+    context_type = models.CharField(_("context type"), max_length=255, choices=conf.context_types)
     mode = models.CharField(_("mode"), max_length=16, choices=Mode.choices)
     updated_datetime = models.DateTimeField(_("updated"), auto_now=True)
 

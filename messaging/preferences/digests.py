@@ -62,7 +62,9 @@ def render_digest(user: Any, covered: list[MessageReceiver]) -> rendering.Render
     language = rendering.user_language(user)
     with translation.override(language):
         subject = ngettext(
-            "Your daily digest: %(count)d email", "Your daily digest: %(count)d emails", len(covered)
+            "Your daily digest: %(count)d email",
+            "Your daily digest: %(count)d emails",
+            len(covered),
         ) % {"count": len(covered)}
         body = render_to_string(BODY_TEMPLATE, {"receivers": covered})
         html = rendering.inline_css(rendering.render_layout(body, subject, language))
@@ -144,4 +146,3 @@ def send_digests(now: datetime | None = None) -> DigestReport:
             report.digests += 1
             report.covered += covered
     return report
-

@@ -10,8 +10,8 @@ import html2text
 import premailer
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.utils import translation
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.safestring import mark_safe
 
 from .. import conf
