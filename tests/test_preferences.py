@@ -523,3 +523,76 @@ def test_digest_headers_name_the_digest_list(make_user, on_commit, smtp_server, 
     assert email["List-Id"] == "<digest.uni.example.org>"
     assert email["Auto-Submitted"] == "auto-generated"
     assert parseaddr(email["To"])[1] == "kari@example.org"
+
+
+# --- concurrent runs on PostgreSQL -------------------------------------------------------------
+
+
+def hold_for(users: list, per_user: int) -> None:
+    """``per_user`` emails of an optional type held for each user's digest."""
+    message = Message.objects.create(status=Message.Status.SENDING, context_type="comment_added")
+    MessageReceiver.objects.bulk_create(
+        [
+            MessageReceiver(
+                message=message,
+                user=user,
+                status=Status.DIGEST_PENDING,
+                subject=f"Comment {n} for {user.username}",
+                message_content_plain=f"Comment number {n}.",
+            )
+            for user in users
+            for n in range(per_user)
+        ]
+    )
+
+
+def this_hour_in_oslo() -> int:
+    """The current hour in the site's TIME_ZONE, not about to change during the test."""
+    now = datetime.now(OSLO)
+    if now.minute == 59 and now.second >= 30:
+        time.sleep(61 - now.second)
+    return datetime.now(OSLO).hour
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_runs_send_exactly_one_digest_per_user(request, settings):
+    from django.contrib.auth import get_user_model
+
+    from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
+    from tests.workers import Processes, db_worker_args, shared_database, wait_until, worker_env
+
+    shared_db = shared_database(request, postgres_only=True)
+    User = get_user_model()
+    users = User.objects.bulk_create(
+        [User(username=f"d{i}", email=f"d{i}@example.org", password="!") for i in range(60)]
+    )
+    hold_for(users, per_user=3)
+    processes = Processes()
+    try:
+        with SMTPServer(FaultInjectingHandler()) as server:
+            env = worker_env(shared_db, server.port, MESSAGING_DIGEST_HOUR=str(this_hour_in_oslo()))
+            runs = [processes.start(["send_digests"], env) for _ in range(2)]
+            for run in runs:
+                run.wait(timeout=120)
+                assert run.returncode == 0, processes.output(run)
+            processes.start(db_worker_args(), env)
+
+            def all_sent() -> bool:
+                return not MessageReceiver.objects.exclude(status=Status.SENT).exists()
+
+            wait_until(all_sent, 120, "every digest to be sent", report=processes.tails)
+            time.sleep(1)  # a second digest would arrive now
+            deliveries = dict(server.handler.deliveries)
+    finally:
+        processes.stop_all()
+    assert deliveries == {f"d{i}@example.org": 1 for i in range(60)}
+    outputs = " ".join(processes.output(run) for run in runs)
+    queued = [int(word) for word in re.findall(r"(\d+) digests were queued", outputs)]
+    assert sum(queued) == 60, outputs
+    digests_per_user = MessageReceiver.objects.filter(digested__isnull=False).distinct()
+    assert sorted(digests_per_user.values_list("user__username", flat=True)) == sorted(
+        user.username for user in users
+    )
+    for receiver in MessageReceiver.objects.filter(message__context_type="comment_added"):
+        assert receiver.digested_into.user_id == receiver.user_id
+        assert receiver.sending_success_count == 1
