@@ -26,6 +26,7 @@ from django.utils.translation import ngettext
 from .. import conf, rendering, users
 from ..models import Message, MessageReceiver
 from ..sending import one_line, request_sends
+from . import tokens
 from .headers import is_digest, message_of
 
 Status = MessageReceiver.Status
@@ -66,7 +67,8 @@ def render_digest(user: Any, covered: list[MessageReceiver]) -> rendering.Render
             "Your daily digest: %(count)d emails",
             len(covered),
         ) % {"count": len(covered)}
-        body = render_to_string(BODY_TEMPLATE, {"receivers": covered})
+        context = {"receivers": covered, "preferences_url": tokens.preferences_url()}
+        body = render_to_string(BODY_TEMPLATE, context)
         html = rendering.inline_css(rendering.render_layout(body, subject, language))
     plain = rendering.html_to_plain(html)
     return rendering.RenderedEmail(subject=subject, html=html, plain=plain, language=language)
