@@ -157,10 +157,12 @@ else:
 # SMTP connections each delivery worker sends its batch over (see the README).
 MESSAGING_CONNECTIONS_PER_WORKER = int(os.environ.get("MESSAGING_CONNECTIONS_PER_WORKER", "1"))
 
+# Mandatory types always go out at once; users choose immediate, daily or off for the
+# optional ones at /messaging/preferences/.
 MESSAGING_CONTEXT_TYPES = [
     ("other", _("Other")),
     ("deadline_moved", _("Deadline moved")),
-    ("comment_added", _("New comment")),
+    {"value": "comment_added", "label": _("New comment"), "optional": True},
     ("feedback_published", _("Feedback published")),
 ]
 

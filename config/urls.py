@@ -8,6 +8,7 @@ from wagtail.admin import urls as wagtailadmin_urls
 urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("admin/", include(wagtailadmin_urls)),
+    path("messaging/", include("messaging.urls")),
     path("", include(wagtail_urls)),
 ]
 

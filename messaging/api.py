@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import conf, rendering
+from . import conf, preferences, rendering
 from .delivery import classify, mark_message_error
 from .delivery.recipients import check_sending_enabled
 from .exceptions import SendingDisabledError, TemplateNotFoundError
@@ -112,19 +112,24 @@ def prepare_receivers(
     now = timezone.now()
     ids: list[int] = []
     user_ids: list[Any] = []
+    modes = preferences.ModeSplit(message.context_type)
     with transaction.atomic():
         for chunk in user_chunks(users, PREPARE_CHUNK):
+            chunk = modes.split(chunk)  # users who turned this type off get nothing
             if template is not None:
                 emails = rendering.render_for_users(
                     template, chunk, message.template_context, compiled
                 )
             else:
                 emails = rendering.render_direct(chunk, subject, html, plain)
-            ids += insert_receivers(message, chunk, emails, now)
+            emails = modes.with_footer(chunk, emails)
+            ids += modes.hold_daily(insert_receivers(message, chunk, emails, now))
             user_ids += [user.pk for user in chunk]
         if not conf.send_email_to_users():
             ids = []  # recorded as refused by the kill switch: nothing is enqueued
-        message.mark_prepared(user_ids, enqueued=bool(ids))
+        message.mark_prepared(
+            user_ids, enqueued=bool(ids) or modes.held, status_data=modes.record(message.status_data)
+        )
         transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))
 
 

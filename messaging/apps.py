@@ -11,7 +11,11 @@ class MessagingConfig(AppConfig):
         from . import (
             checks,  # noqa: F401  (registers the system checks)
             tasks,  # noqa: F401  (plugs the delivery queue into messaging.queueing)
+            signals,
         )
         from .bounces import anymail
+        from .preferences import digests
 
         anymail.connect()
+        # A sent digest marks the emails it covers sent.
+        signals.receiver_sent.connect(digests.on_receiver_sent, dispatch_uid="messaging.digests")

@@ -7,6 +7,7 @@ Every function here reads ``django.conf.settings`` when called, so
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -245,16 +246,74 @@ def user_context_resolver() -> Callable[[Any], dict[str, str]]:
     )
 
 
-def context_types() -> list[tuple[str, Any]]:
-    """Choices of what a message is about, registered by the site.
+MODES = ("immediate", "daily", "off")  # NotificationPreference.Mode's values
 
-    ``MESSAGING_CONTEXT_TYPES`` is a list of ``(value, label)`` pairs; ``other``
-    is always offered.
+
+@dataclass(frozen=True)
+class ContextType:
+    """One entry of ``MESSAGING_CONTEXT_TYPES``: what a message is about.
+
+    ``optional`` types may be turned off or gathered into a daily digest by each user;
+    mandatory ones (the default) always go out at once. ``default_mode`` is the mode of a
+    user who chose none (``immediate`` unless the site says otherwise).
     """
-    choices = list(_get("MESSAGING_CONTEXT_TYPES", DEFAULT_CONTEXT_TYPES))
-    if "other" not in {value for value, _label in choices}:
-        choices.append(DEFAULT_CONTEXT_TYPES[0])
-    return choices
+
+    value: str
+    label: Any
+    optional: bool = False
+    default_mode: str = "immediate"
+
+
+def _context_type(entry: Any) -> ContextType:
+    if isinstance(entry, dict):
+        unknown = set(entry) - {"value", "label", "optional", "default_mode"}
+        if unknown or "value" not in entry:
+            raise ConfigurationError(
+                f"MESSAGING_CONTEXT_TYPES: {entry!r} needs 'value' and may have only 'label', "
+                "'optional' and 'default_mode'."
+            )
+        spec = ContextType(
+            value=str(entry["value"]),
+            label=entry.get("label", entry["value"]),
+            optional=bool(entry.get("optional", False)),
+            default_mode=entry.get("default_mode", "immediate"),
+        )
+    elif isinstance(entry, list | tuple) and len(entry) == 2:
+        spec = ContextType(value=str(entry[0]), label=entry[1])
+    else:
+        raise ConfigurationError(
+            f"MESSAGING_CONTEXT_TYPES: {entry!r} must be a (value, label) pair or a dict "
+            "with value, label, optional and default_mode."
+        )
+    if spec.default_mode not in MODES or (not spec.optional and spec.default_mode != "immediate"):
+        raise ConfigurationError(
+            f"MESSAGING_CONTEXT_TYPES: {spec.value!r} has default_mode {spec.default_mode!r}; "
+            f"use one of {', '.join(MODES)} (mandatory types only 'immediate')."
+        )
+    return spec
+
+
+def context_type_specs() -> dict[str, ContextType]:
+    """Every context type by value, in the site's order; ``other`` is always there.
+
+    ``MESSAGING_CONTEXT_TYPES`` entries are ``(value, label)`` pairs (mandatory) or dicts
+    ``{"value", "label", "optional", "default_mode"}``.
+    """
+    specs = [_context_type(entry) for entry in _get("MESSAGING_CONTEXT_TYPES", ())]
+    if not specs:
+        specs = [ContextType(*pair) for pair in DEFAULT_CONTEXT_TYPES]
+    by_value = {spec.value: spec for spec in specs}
+    by_value.setdefault("other", ContextType(*DEFAULT_CONTEXT_TYPES[0]))
+    return by_value
+
+
+def context_types() -> list[tuple[str, Any]]:
+    """Choices of what a message is about, registered by the site: ``(value, label)`` pairs.
+
+    See :func:`context_type_specs` for the forms ``MESSAGING_CONTEXT_TYPES`` may take;
+    ``other`` is always offered.
+    """
+    return [(spec.value, spec.label) for spec in context_type_specs().values()]
 
 
 def context_variables() -> dict[str, dict[str, Any]]:
@@ -351,3 +410,40 @@ def connections_per_worker() -> int:
     """SMTP connections one delivery task sends its batch over at once (default 1)."""
     value = _get("MESSAGING_CONNECTIONS_PER_WORKER", 1)
     return max(1, _non_negative_int("MESSAGING_CONNECTIONS_PER_WORKER", value))
+
+
+def digest_hour() -> int:
+    """The local hour (0-23) at which each user's daily digest goes out (default 7)."""
+    value = _non_negative_int("MESSAGING_DIGEST_HOUR", _get("MESSAGING_DIGEST_HOUR", 7))
+    if value > 23:
+        raise ConfigurationError(f"MESSAGING_DIGEST_HOUR must be an hour 0-23, got {value!r}.")
+    return value
+
+
+def user_timezone_resolver() -> Callable[[Any], str]:
+    """The callable that gives a user's time zone name (``MESSAGING_USER_TIMEZONE``)."""
+    return _callable_setting(
+        "MESSAGING_USER_TIMEZONE",
+        "messaging.users.default_user_timezone",
+        "callable(user) -> time zone name such as 'Europe/Oslo'",
+    )
+
+
+def unsubscribe_max_age() -> int:
+    """Seconds an unsubscribe link stays valid (``MESSAGING_UNSUBSCRIBE_MAX_AGE``, 1 year)."""
+    value = _get("MESSAGING_UNSUBSCRIBE_MAX_AGE", 365 * 24 * 60 * 60)
+    return max(1, _non_negative_int("MESSAGING_UNSUBSCRIBE_MAX_AGE", value))
+
+
+def site_url() -> str:
+    """The site's address for links in emails, without a trailing slash.
+
+    ``MESSAGING_SITE_URL``, else ``WAGTAILADMIN_BASE_URL``; empty when neither is set.
+    """
+    value = _get("MESSAGING_SITE_URL", "") or _get("WAGTAILADMIN_BASE_URL", "") or ""
+    if not isinstance(value, str) or (value and not value.startswith(("http://", "https://"))):
+        raise ConfigurationError(
+            f"MESSAGING_SITE_URL must be the site's address such as 'https://example.org', "
+            f"got {value!r}."
+        )
+    return value.rstrip("/")

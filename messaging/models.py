@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Case, Exists, F, Func, OuterRef, Q, When
 from django.http import HttpResponse
@@ -154,12 +155,19 @@ class Message(models.Model):
         when = f"{created:%Y-%m-%d %H:%M}" if created else "-"
         return f"Message #{self.pk} - {self.get_context_type_display()} - {when}"
 
-    def mark_prepared(self, user_ids: list, *, enqueued: bool) -> None:
-        """Receivers for ``user_ids`` exist: ``sending`` when delivery is enqueued, else
-        ``sent`` (nothing to send, e.g. every receiver refused by the kill switch)."""
+    def mark_prepared(
+        self, user_ids: list, *, enqueued: bool, status_data: dict | None = None
+    ) -> None:
+        """Receivers for ``user_ids`` exist: ``sending`` when delivery is enqueued or held
+        for a digest, else ``sent`` (nothing to send, e.g. every receiver refused by the kill
+        switch). ``status_data``, when given, replaces the stored one (the skipped users)."""
         self.status = self.Status.SENDING if enqueued else self.Status.SENT
         self.virtual_message_receivers = {"user_ids": user_ids}
-        self.save(update_fields=["status", "virtual_message_receivers"])
+        fields = ["status", "virtual_message_receivers"]
+        if status_data is not None:
+            self.status_data = status_data
+            fields.append("status_data")
+        self.save(update_fields=fields)
 
     def mark_error(self, entry: dict) -> None:
         """``error``, with ``entry`` kept among the newest ``MESSAGING_MAX_STORED_ERRORS``."""
@@ -250,6 +258,10 @@ class MessageReceiver(models.Model):
         FAILED = "failed", _("Failed")  # an attempt failed; it will be retried automatically
         ERROR = "error", _("Error")  # past the resend limit or refused for good; look into it
         SENT = "sent", _("Sent")  # the mail server accepted the email
+        # The user gets this context type as a daily digest: the email waits, with its
+        # content, until the digest covering it is sent; then it becomes ``sent``
+        # (``digested_into`` names the digest). Never sent on its own.
+        DIGEST_PENDING = "digest_pending", _("Waiting for digest")
 
     class DeliveryStatus(models.TextChoices):
         """What happened after the relay accepted the email, as bounces and reports tell."""
@@ -305,6 +317,17 @@ class MessageReceiver(models.Model):
     )
     delivery_updated_at = models.DateTimeField(
         _("delivery status updated"), null=True, blank=True, editable=False
+    )
+    # Notification preferences (messaging.preferences): the digest receiver that carried
+    # this email to a user who chose a daily digest.
+    digested_into = models.ForeignKey(
+        "self",
+        verbose_name=_("sent in digest"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="digested",
+        editable=False,
     )
 
     # Delivery bookkeeping, internal: sends asked for and not yet taken by a worker,
@@ -405,3 +428,57 @@ class Suppression(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.address = normalise_address(self.address)
         super().save(*args, **kwargs)
+
+
+# --- notification preferences (messaging.preferences) -------------------------------------
+
+
+class NotificationPreference(models.Model):
+    """How one user wants the emails of one optional context type.
+
+    Only context types marked ``optional`` in ``MESSAGING_CONTEXT_TYPES`` may have a
+    preference; mandatory ones always go out at once. A user without a row gets the
+    context type's ``default_mode``.
+    """
+
+    class Mode(models.TextChoices):
+        IMMEDIATE = "immediate", _("Immediately")  # each email goes out when it is sent
+        DAILY = "daily", _("Daily digest")  # gathered into one email a day
+        OFF = "off", _("Off")  # not sent; the message records the user as skipped
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="notification_preferences",
+    )
+    context_type = models.CharField(_("context type"), max_length=255, choices=conf.context_types)
+    mode = models.CharField(_("mode"), max_length=16, choices=Mode.choices)
+    updated_datetime = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["user_id", "context_type"]
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "context_type"], name="msg_pref_user_context_type"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} - {self.get_context_type_display()}: {self.get_mode_display()}"
+
+    def clean(self) -> None:
+        super().clean()
+        spec = conf.context_type_specs().get(self.context_type)
+        if spec is not None and not spec.optional:
+            raise ValidationError(
+                {
+                    "context_type": _(
+                        "%(label)s is mandatory: its emails always go out at once, so it "
+                        "has no preference. Choose an optional context type."
+                    )
+                    % {"label": spec.label}
+                }
+            )

@@ -8,7 +8,9 @@ their own callables; see the README's recipe.
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from . import conf
@@ -77,3 +79,21 @@ def user_context(user: Any) -> dict[str, str]:
         **dict.fromkeys(USER_KEYS, ""),
         **{str(key): "" if value is None else str(value) for key, value in values.items()},
     }
+
+
+def default_user_timezone(user: Any) -> str:
+    """Wagtail's ``UserProfile.current_time_zone``, else ``TIME_ZONE``."""
+    from wagtail.users.models import UserProfile
+
+    profile = UserProfile.objects.filter(user_id=getattr(user, "pk", None)).first()
+    return (profile.current_time_zone if profile else "") or settings.TIME_ZONE or "UTC"
+
+
+def user_timezone(user: Any) -> ZoneInfo:
+    """The time zone ``user`` lives in (``MESSAGING_USER_TIMEZONE``); ``TIME_ZONE`` when the
+    resolver names none or an unknown one."""
+    name = conf.user_timezone_resolver()(user) or settings.TIME_ZONE or "UTC"
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(settings.TIME_ZONE or "UTC")

@@ -10,6 +10,7 @@ from .admin.menu import MENU_HOOK, MessageTemplatesMenuItem, MessagingViewSetGro
 from .admin.permissions import register_permission_policies
 from .admin.snippets.viewsets import MessageTemplateViewSet, warn_about_unknown_variables
 from .admin.views.dashboard import add_summary_panel
+from .preferences.admin import NotificationPreferencesMenuItem, preference_viewset
 
 # Before the viewsets register, so that Wagtail does not create its default policy.
 register_permission_policies()
@@ -19,6 +20,8 @@ hooks.register("register_admin_viewset", MessagingViewSetGroup)
 hooks.register("register_bulk_action", ResendBulkAction)
 # Under Snippets (registered above) and in the Messaging menu as well.
 hooks.register(MENU_HOOK, MessageTemplatesMenuItem)
+hooks.register("register_admin_viewset", lambda: preference_viewset)
+hooks.register(MENU_HOOK, NotificationPreferencesMenuItem)
 hooks.register("construct_main_menu", add_kill_switch_banner)
 hooks.register("construct_homepage_panels", add_summary_panel)
 hooks.register("after_create_snippet", warn_about_unknown_variables)

@@ -4,7 +4,7 @@ The site's settings (``config.settings``) with ``DEBUG`` off (no autoreloader in
 ``db_worker``) and the delivery settings that a test needs to change read from the
 environment: ``MESSAGING_CLAIM_LEASE_SECONDS``, ``MESSAGING_MAX_PER_SECOND``,
 ``MESSAGING_BATCH_SIZE``, ``MESSAGING_RESEND_LIMIT``, ``MESSAGING_RETRY_BASE_DELAY``,
-``MESSAGING_CONNECTIONS_PER_WORKER``.
+``MESSAGING_CONNECTIONS_PER_WORKER``, ``MESSAGING_DIGEST_HOUR``.
 """
 
 import os
@@ -24,6 +24,7 @@ for _name, _cast in [
     ("MESSAGING_RESEND_LIMIT", int),
     ("MESSAGING_RETRY_BASE_DELAY", int),
     ("MESSAGING_CONNECTIONS_PER_WORKER", int),
+    ("MESSAGING_DIGEST_HOUR", int),
 ]:
     if os.environ.get(_name):
         globals()[_name] = _cast(os.environ[_name])

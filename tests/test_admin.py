@@ -903,11 +903,12 @@ def messaging_menu_urls(user) -> list[str]:
 
 TEMPLATES = "/admin/snippets/messaging/messagetemplate/"
 SUPPRESSIONS = "/admin/messaging/suppressions/"
+PREFERENCES = "/admin/messaging/preferences/"
 
 
 def test_message_templates_are_in_the_messaging_menu_and_under_snippets(admin_client, records):
     root = admin_client.get("/admin/").wsgi_request.user
-    assert messaging_menu_urls(root) == [RECEIVERS, MESSAGES, SUPPRESSIONS, TEMPLATES]
+    assert messaging_menu_urls(root) == [RECEIVERS, MESSAGES, SUPPRESSIONS, TEMPLATES, PREFERENCES]
     assert TEMPLATES in admin_client.get("/admin/snippets/").content.decode()
     assert admin_client.get(TEMPLATES).status_code == 200
 

@@ -310,3 +310,41 @@ def test_variables_table_follows_the_context_type(page, live_server):
     assert author.is_visible() and not grades.is_visible()
     assert table.locator("tr", has_text="user.first_name").is_visible()
     screenshot(page, "variables_panel")
+
+
+def test_user_changes_notification_preferences_on_the_page(browser, live_server, make_user):
+    from django.conf import settings
+    from django.test import Client
+
+    from messaging.models import NotificationPreference
+
+    user = make_user("kari", language="nb")  # a user, not staff: the page is for everyone
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context()
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(f"{live_server.url}/messaging/preferences/")
+        assert page.locator("h1").inner_text() == "E-postvarsler"
+        comments = page.locator("#type-comment_added")
+        assert comments.locator("input[value=immediate]").is_checked()  # the default
+        comments.get_by_label("Daglig sammendrag").check()
+        page.get_by_role("button", name="Lagre").click()
+        page.wait_for_load_state()
+        assert "Varslingsvalgene dine er lagret." in page.content()
+        assert page.locator("#type-comment_added input[value=daily]").is_checked()
+        screenshot(page, "notification_preferences")
+    finally:
+        context.close()
+    preference = NotificationPreference.objects.get(user=user)
+    assert (preference.context_type, preference.mode) == ("comment_added", "daily")

@@ -11,7 +11,7 @@ from . import links
 
 Status = MessageReceiver.Status
 # The order in which every count row (dashboard, messages) lists the statuses.
-STATUS_ORDER = [Status.SENT, Status.FAILED, Status.ERROR, Status.NOT_SENT]
+STATUS_ORDER = [Status.SENT, Status.FAILED, Status.ERROR, Status.NOT_SENT, Status.DIGEST_PENDING]
 
 
 def count_annotations(prefix: str = "receivers__") -> dict[str, Count]:

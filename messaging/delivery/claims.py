@@ -16,7 +16,7 @@ from django.db.models import Case, F, When
 from django.utils import timezone
 
 from .. import conf
-from ..models import MessageReceiver
+from ..models import Message, MessageReceiver
 
 
 def claim(receiver_ids: Sequence[int], token: str) -> list[MessageReceiver]:
@@ -42,7 +42,18 @@ def claim(receiver_ids: Sequence[int], token: str) -> list[MessageReceiver]:
     claimed = MessageReceiver.objects.filter(pk__in=receiver_ids, claim_token=token)
     # status_data is read only when an attempt fails; it loads then.
     fields = ("status_data", "metadata", "user__password")
-    return list(claimed.select_related("user").defer(*fields).order_by("pk"))
+    receivers = list(claimed.select_related("user").defer(*fields).order_by("pk"))
+    attach_messages(receivers)
+    return receivers
+
+
+def attach_messages(receivers: list[MessageReceiver]) -> None:
+    """Give each receiver its message's context type and metadata (the headers read them)
+    with one query per batch; the message's big JSON columns are not loaded."""
+    ids = {receiver.message_id for receiver in receivers}
+    messages = Message.objects.only("id", "context_type", "metadata").in_bulk(ids)
+    for receiver in receivers:
+        receiver.message = messages[receiver.message_id]
 
 
 def consumed_send(now: datetime) -> Case:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.base import BaseEmailBackend
 
-from .. import conf
+from .. import conf, preferences
 from ..bounces import verp
 from ..exceptions import ConnectionOpenError
 from ..models import MessageReceiver
@@ -51,6 +51,7 @@ def build_email(
     )
     if receiver.message_content_html:
         email.attach_alternative(receiver.message_content_html, "text/html")
+    email.extra_headers.update(preferences.headers_for(receiver))
     verp.mark_email(email, receiver.pk)
     return email
 

@@ -38,6 +38,7 @@ from .pipeline import (
     render_for_users,
     render_straightforward,
     subject_line,
+    with_unsubscribe_link,
 )
 from .samples import render_preview, render_sample, validate_template
 
@@ -76,4 +77,5 @@ __all__ = [
     "user_language",
     "user_languages",
     "validate_template",
+    "with_unsubscribe_link",
 ]

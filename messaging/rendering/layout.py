@@ -10,12 +10,15 @@ import html2text
 import premailer
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.safestring import mark_safe
 
 from .. import conf
 from ..exceptions import TemplateRenderError
 
 LAYOUT_TEMPLATE = "messaging/email/layout.html"
+UNSUBSCRIBE_HTML = "messaging/email/unsubscribe_link.html"
+UNSUBSCRIBE_TEXT = "messaging/email/unsubscribe_link.txt"
 STYLESHEET = "messaging/css/email.css"
 
 
@@ -79,3 +82,23 @@ def html_to_plain(html: str) -> str:
     converter.ignore_tables = True  # layout tables, not data: keep paragraphs apart
     converter.protect_links = True
     return converter.handle(html).strip() + "\n"
+
+
+def unsubscribe_footer(url: str, language: str) -> tuple[str, str]:
+    """The footer with the unsubscribe link ``url``, as HTML and as text, in ``language``."""
+    with translation.override(language):
+        html = render_to_string(UNSUBSCRIBE_HTML, {"url": url})
+        text = render_to_string(UNSUBSCRIBE_TEXT, {"url": url})
+    return html, text
+
+
+def add_unsubscribe_footer(html: str, plain: str, url: str, language: str) -> tuple[str, str]:
+    """``html`` and ``plain`` with the unsubscribe footer at their end.
+
+    In the HTML it goes before ``</body>`` (the layout's, or appended when the HTML has
+    none); the footer's styles are written inline, as the CSS was inlined already.
+    """
+    footer_html, footer_text = unsubscribe_footer(url, language)
+    head, body_end, tail = html.rpartition("</body>")
+    html = f"{head}{footer_html}{body_end}{tail}" if body_end else html + footer_html
+    return html, f"{plain.rstrip()}\n\n{footer_text.strip()}\n"

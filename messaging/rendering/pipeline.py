@@ -31,7 +31,13 @@ from .engine import (
     tokens,
 )
 from .languages import default_language, translated, user_language, user_languages
-from .layout import html_to_plain, inline_css, render_layout, with_signature
+from .layout import (
+    add_unsubscribe_footer,
+    html_to_plain,
+    inline_css,
+    render_layout,
+    with_signature,
+)
 from .urls import internal_library
 
 TRANSLATED_FIELDS = ("subject", "body", "body_text")
@@ -236,3 +242,9 @@ def language_name(code: str) -> str:
 
 def field_name(base: str, language: str) -> str:
     return build_localized_fieldname(base, language)
+
+
+def with_unsubscribe_link(email: RenderedEmail, url: str) -> RenderedEmail:
+    """``email`` with a footer linking to ``url`` (unsubscribe), in the email's language."""
+    html, plain = add_unsubscribe_footer(email.html, email.plain, url, email.language)
+    return RenderedEmail(subject=email.subject, html=html, plain=plain, language=email.language)

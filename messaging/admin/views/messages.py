@@ -97,6 +97,7 @@ class MessageInspectView(ReadableInspectMixin, generic.InspectView):
         message = self.object
         context.update(
             counts=counts.message_status_rows(message),
+            skipped=len((message.status_data or {}).get("skipped", [])),
             receivers_url=links.receivers(message=message.pk),
             status_data_json=formatting.pretty_json(message.status_data),
             template_context_json=formatting.pretty_json(message.template_context),
