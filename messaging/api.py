@@ -128,7 +128,9 @@ def prepare_receivers(
         if not conf.send_email_to_users():
             ids = []  # recorded as refused by the kill switch: nothing is enqueued
         message.mark_prepared(
-            user_ids, enqueued=bool(ids) or modes.held, status_data=modes.record(message.status_data)
+            user_ids,
+            enqueued=bool(ids) or modes.held,
+            status_data=modes.record(message.status_data),
         )
         transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))
 

@@ -10,8 +10,8 @@ class MessagingConfig(AppConfig):
     def ready(self) -> None:
         from . import (
             checks,  # noqa: F401  (registers the system checks)
-            tasks,  # noqa: F401  (plugs the delivery queue into messaging.queueing)
             signals,
+            tasks,  # noqa: F401  (plugs the delivery queue into messaging.queueing)
         )
         from .bounces import anymail
         from .preferences import digests

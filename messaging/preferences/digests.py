@@ -25,7 +25,6 @@ from django.utils.translation import ngettext
 
 from .. import conf, rendering, users
 from ..models import Message, MessageReceiver
-from ..api import request_sends
 from . import tokens
 from .headers import is_digest, message_of
 
@@ -95,7 +94,7 @@ def compose_digest(user: Any, now: datetime) -> tuple[MessageReceiver | None, in
         digest.message_content_html, digest.message_content_plain = email.html, email.plain
         digest.language, digest.send_to = email.language, ", ".join(users.user_emails(user))
         digest.save()
-        request_sends([digest.pk], message_id=message.pk)
+        MessageReceiver.objects.filter(pk=digest.pk).request_sends(message_id=message.pk)
     return digest, len(covered)
 
 
