@@ -852,6 +852,7 @@ def test_dashboard_panel(admin_client, records):
         ("2 Failed", f"{RECEIVERS}?status=failed"),
         ("1 Error", f"{RECEIVERS}?status=error"),
         ("0 Not sent", f"{RECEIVERS}?status=not_sent"),
+        ("0 Waiting for digest", f"{RECEIVERS}?status=digest_pending"),
         ("1 Failures in the last 24 hours", f"{RECEIVERS}?status=failed&status=error"),
         ("0 Bounces in the last 24 hours", f"{RECEIVERS}?delivery_status=bounced"),
     ]
