@@ -234,10 +234,22 @@ def test_snippet_form_refuses_forbidden_tag(admin_client_logged_in):
 
 def test_snippet_editor_has_a_tab_per_language_and_variables(admin_client_logged_in):
     response = admin_client_logged_in.get("/admin/snippets/messaging/messagetemplate/add/")
-    page = response.content.decode()
-    assert "Norwegian Bokmål" in page and "English" in page
-    assert "subject_nb" in page and "body_en" in page
-    assert "user.first_name" in page and "deadline" in page.lower()
+    document = lxml.html.fromstring(response.content.decode())
+    tabs = [tab.text.strip() for tab in document.xpath("//a[@role='tab']")]
+    assert tabs == ["General", "English", "Norwegian Bokmål"]
+
+    def fields(tab: str) -> list[str]:
+        return [field.get("name") for field in document.xpath(f"//*[@id='tab-{tab}']//*[@name]")]
+
+    assert fields("english") == ["subject_en", "body_en", "body_text_en"]
+    assert fields("norwegian_bokmal") == ["subject_nb", "body_nb", "body_text_nb"]
+    rows = document.xpath("//table[@data-messaging-variables]/tbody/tr")
+    variables = [
+        (row.get("data-context-type"), row.xpath("string(td[2])"), row.xpath("string(td[3])"))
+        for row in rows
+    ]
+    assert ("", "{{ user.first_name }}", "Alex") in variables
+    assert ("deadline_moved", "{{ deadline }}", "12 Dec 2026 23:59") in variables
 
 
 def test_editors_cannot_change_the_context_between_receivers(make_user):
