@@ -82,7 +82,7 @@ def mark_email(email: EmailMessage, receiver_id: int) -> None:
     """Give ``email`` a Message-ID naming the receiver and, when bounces are on, its VERP.
 
     The ``From:`` header stays the sender's address; only the envelope changes. Django's
-    SMTP backend (and :mod:`messaging.pipelining`) use ``from_email`` as the envelope
+    SMTP backend (and :mod:`messaging.delivery.pipelining`) use ``from_email`` as the envelope
     sender and an explicit ``From`` header as the header.
     """
     email.extra_headers["Message-ID"] = message_id(receiver_id)
