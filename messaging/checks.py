@@ -33,7 +33,6 @@ SETTING_CHECKS = {
     "messaging.E026": conf.site_url,
     "messaging.E030": conf.smtp_pipelining,
     "messaging.E031": conf.async_status_writes,
-    "messaging.E032": conf.relaxed_commits,
     "messaging.E033": conf.connections_per_worker,
 }
 

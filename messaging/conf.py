@@ -401,11 +401,6 @@ def async_status_writes() -> bool:
     return _flag("MESSAGING_ASYNC_STATUS_WRITES", True)
 
 
-def relaxed_commits() -> bool:
-    """Whether a PostgreSQL worker commits without waiting for the disk (default ``True``)."""
-    return _flag("MESSAGING_RELAXED_COMMITS", True)
-
-
 def connections_per_worker() -> int:
     """SMTP connections one delivery task sends its batch over at once (default 1)."""
     value = _get("MESSAGING_CONNECTIONS_PER_WORKER", 1)

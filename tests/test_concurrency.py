@@ -115,7 +115,7 @@ def test_workers_cron_and_bulk_resend_deliver_each_request_exactly_once(
             def done() -> bool:
                 return not unfinished() and server.handler.total() >= sum(expected.values())
 
-            wait_until(done, 100, "every send to be delivered", report=processes.tails)
+            wait_until(done, 300, "every send to be delivered", report=processes.tails)
         finally:
             stop.set()
             for cron in crons:

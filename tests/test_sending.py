@@ -506,9 +506,9 @@ def test_a_setup_error_burns_at_most_one_attempt_per_connection(make_user, setti
     "tricks",
     [
         {"MESSAGING_ASYNC_STATUS_WRITES": False},
-        {"MESSAGING_SMTP_PIPELINING": False, "MESSAGING_RELAXED_COMMITS": False},
+        {"MESSAGING_SMTP_PIPELINING": False, "MESSAGING_ASYNC_STATUS_WRITES": False},
     ],
-    ids=["immediate-writes", "no-pipelining-no-relaxed-commits"],
+    ids=["immediate-writes", "no-tricks"],
 )
 def test_the_plain_loop_records_the_same_rows(make_user, smtp_server, settings, tricks):
     from messaging.delivery import deliver
@@ -534,7 +534,6 @@ def test_the_plain_loop_records_the_same_rows(make_user, smtp_server, settings, 
     [
         "MESSAGING_SMTP_PIPELINING",
         "MESSAGING_ASYNC_STATUS_WRITES",
-        "MESSAGING_RELAXED_COMMITS",
     ],
 )
 def test_trick_switches_must_be_booleans(settings, name):

@@ -55,11 +55,9 @@ ROUNDS = 5  # alternating rounds; the machine is shared, medians tame the noise
 VARIANTS: dict[str, dict[str, object]] = {
     "smtp_pipelining": {"MESSAGING_SMTP_PIPELINING": False},
     "async_status_writes": {"MESSAGING_ASYNC_STATUS_WRITES": False},
-    "relaxed_commits": {"MESSAGING_RELAXED_COMMITS": False},
     "all_tricks": {
         "MESSAGING_SMTP_PIPELINING": False,
         "MESSAGING_ASYNC_STATUS_WRITES": False,
-        "MESSAGING_RELAXED_COMMITS": False,
     },
 }
 # Not a trick but a setting: the ratio is ours with 4 connections / ours with the default.

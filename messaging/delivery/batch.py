@@ -13,7 +13,7 @@ from django.db import transaction
 from .. import conf, queueing
 from .claims import claim
 from .concurrent import deliver_concurrently
-from .loop import BatchOutcome, deliver_on_this_connection
+from .loop import BatchOutcome, deliver_claimed
 from .records import finish_messages, leftover
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def deliver(receiver_ids: Sequence[int]) -> dict:
     if connections > 1 and not db_connection.in_atomic_block:
         outcome = deliver_concurrently(receivers, token, connections)
     else:
-        outcome = deliver_on_this_connection(receivers, token) if receivers else BatchOutcome()
+        outcome = deliver_claimed(receivers, token) if receivers else BatchOutcome()
     if outcome.batch_error:
         logger.error("Delivery batch stopped: %s", outcome.batch_error)
     finish_messages(outcome.message_ids)

@@ -15,10 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connection as db_connection
 
-from .. import conf
 from ..models import MessageReceiver
 from .loop import BatchOutcome, deliver_claimed
-from .status_writes import relaxed_commits
 
 
 def deliver_concurrently(
@@ -41,8 +39,7 @@ def deliver_share(
 ) -> BatchOutcome:
     """One connection's share, on this thread's own database connection, closed after."""
     try:
-        with relaxed_commits(conf.relaxed_commits()):
-            return deliver_claimed(receivers, token, stop)
+        return deliver_claimed(receivers, token, stop)
     except BaseException:
         stop.set()  # e.g. the database went away: the other connections stop too
         raise

@@ -14,7 +14,7 @@ from .ratelimit import worker_rate_limiter
 from .recipients import suppressed_in
 from .records import record_failure, record_refusals
 from .smtp import close_quietly, send_one
-from .status_writes import relaxed_commits, status_writes
+from .status_writes import status_writes
 
 
 @dataclass
@@ -126,9 +126,3 @@ def on_failure(
         outcome.batch_error = failure.message
         return True
     return False
-
-
-def deliver_on_this_connection(receivers: list[MessageReceiver], token: str) -> BatchOutcome:
-    """:func:`deliver_claimed` on this thread's database connection, relaxed if so set."""
-    with relaxed_commits(conf.relaxed_commits()):
-        return deliver_claimed(receivers, token)

@@ -11,8 +11,6 @@ email is ever sent but unrecorded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 
 from django.db import DatabaseError
@@ -116,24 +114,3 @@ def status_writes(deferred: bool) -> ImmediateWrites:
     if db_connection.vendor == "postgresql" and not db_connection.in_atomic_block:
         return PipelinedWrites()
     return DeferredWrites()
-
-
-@contextmanager
-def relaxed_commits(enabled: bool) -> Iterator[None]:
-    """When ``enabled`` on PostgreSQL, let this connection's commits return before the WAL
-    reaches disk (a speed trick, ``MESSAGING_RELAXED_COMMITS``).
-
-    A worker that dies still loses at most the status of the email in flight: what was
-    committed is in the server's memory. Only a crash of the database server itself could
-    lose the last fraction of a second of statuses, and those receivers are sent again.
-    """
-    if not enabled or db_connection.vendor != "postgresql":
-        yield
-        return
-    with db_connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")
-    try:
-        yield
-    finally:
-        with db_connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
