@@ -537,6 +537,8 @@ def test_bulk_resend_confirmation_lists_receivers(admin_client, records):
     html = response.content.decode()
     assert "Assignment 3 deadline" in html and "Bob Builder" in html
     assert "msg-status--sent" in html and "msg-status--failed" in html
+    for receiver in (records["sent"], records["failed"]):  # each links to its own page
+        assert f'href="{RECEIVERS}inspect/{receiver.pk}/" target="_blank"' in html
     assert pending(records["sent"], records["failed"]) == [0, 0]  # GET changes nothing
 
 

@@ -132,7 +132,7 @@ class ResendBulkAction(BulkAction):
         )
         return {
             **FormView.get_context_data(self, **kwargs),
-            "items": [{"item": receiver} for receiver in preview],
+            "items": [{"item": r, "url": links.receiver(r.pk)} for r in preview],
             "count": count,
             "summary": resend_summary(self.selection) if count else "",
             "more": max(0, count - PREVIEW_ROWS),
