@@ -15,7 +15,6 @@ from .batching import still_matching, walk_ids
 from .models import Message, MessageReceiver
 from .sending import enqueue_batches
 
-
 # Receivers one statement asks for again (ids only are read) or deletes. Larger chunks
 # spend less per row on statements and commits; this size keeps each statement's row
 # locks (and SQLite's write lock) to a fraction of a second, and never 1M rows at once.
@@ -111,8 +110,6 @@ def requeue_stranded(now: datetime) -> int:
         pending_sends__gt=0, claimed_until__isnull=True, send_requested_at__lt=cutoff
     )
     return sum(update_in_batches(stranded, {"send_requested_at": now}))
-
-
 
 
 def delete_old_receivers(days: int) -> int:
