@@ -15,6 +15,12 @@ from .batching import still_matching, walk_ids
 from .models import Message, MessageReceiver
 from .queueing import enqueue_batches
 
+# Receivers one statement asks for again (ids only are read) or deletes. Larger chunks
+# spend less per row on statements and commits; this size keeps each statement's row
+# locks (and SQLite's write lock) to a fraction of a second, and never 1M rows at once.
+RESEND_CHUNK = 1000
+DELETE_CHUNK = 1000
+
 
 @dataclass
 class ResendReport:
@@ -25,7 +31,10 @@ class ResendReport:
 
 
 def iterate_ids(queryset: QuerySet, batch: int) -> Iterator[list[int]]:
-    """Primary keys of ``queryset`` in ascending batches: one scan, flat memory."""
+    """Primary keys of ``queryset`` in ascending batches: one scan, flat memory.
+
+    See :func:`messaging.batching.walk_ids`: the query runs once whatever the count.
+    """
     return walk_ids(queryset, batch)
 
 
@@ -65,12 +74,14 @@ def resend_failed(
 
 
 def update_in_batches(queryset: QuerySet, changes: dict) -> Iterator[int]:
-    """Apply ``changes`` to ``queryset`` batch by batch, enqueueing each changed batch.
+    """Apply ``changes`` to ``queryset`` chunk by chunk, enqueueing each changed chunk.
 
-    Each UPDATE repeats the queryset's conditions, so rows that stopped matching are left
-    alone; yields how many rows each batch changed.
+    The ids are read once; each chunk of ``RESEND_CHUNK`` is one UPDATE by primary key
+    (its own short transaction outside an ``atomic`` block) that repeats the queryset's
+    conditions, so rows that stopped matching are left alone. Delivery is enqueued in
+    tasks of ``MESSAGING_BATCH_SIZE``. Yields how many rows each chunk changed.
     """
-    for ids in iterate_ids(queryset, conf.batch_size()):
+    for ids in iterate_ids(queryset, RESEND_CHUNK):
         updated = still_matching(queryset, ids).update(**changes)
         if updated:
             enqueue_batches(ids)
@@ -101,9 +112,6 @@ def requeue_stranded(now: datetime) -> int:
     return sum(update_in_batches(stranded, {"send_requested_at": now}))
 
 
-DELETE_CHUNK = 1000  # receivers deleted per statement: no long transaction at 1M rows
-
-
 def delete_old_receivers(days: int) -> int:
     """Delete receivers created more than ``days`` days ago, in chunks; returns how many.
 
@@ -122,10 +130,6 @@ def delete_old_receivers(days: int) -> int:
 def delete_messages_without_receivers() -> int:
     deleted, by_model = Message.objects.filter_message_with_no_message_receivers().delete()
     return by_model.get(Message._meta.label, 0)
-
-
-# How many receivers one chunk of a bulk resend reads (ids only) and updates at once.
-RESEND_CHUNK = 1000
 
 
 def request_sends_for(selection: QuerySet) -> int:
@@ -152,5 +156,5 @@ def enqueue_requested(requested_at: datetime, first: int, last: int) -> None:
     asked = MessageReceiver.objects.filter(
         pk__gte=first, pk__lte=last, send_requested_at=requested_at, pending_sends__gt=0
     )
-    for ids in iterate_ids(asked, conf.batch_size()):
+    for ids in iterate_ids(asked, RESEND_CHUNK):
         enqueue_batches(ids)

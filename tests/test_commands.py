@@ -148,42 +148,6 @@ def test_delete_message_receivers_names_the_allowed_range(failed_receivers):
     assert MessageReceiver.objects.count() == 1
 
 
-def resend_queries(count: int) -> list[str]:
-    """The SQL that ``resend_failed_messages`` runs with ``count`` receivers due."""
-    MessageReceiver.objects.all().delete()
-    message = Message.objects.create(status="sent")
-    MessageReceiver.objects.bulk_create(
-        MessageReceiver(message=message, status="failed", sending_failed_count=1, subject="S")
-        for _ in range(count)
-    )
-    with CaptureQueriesContext(connection) as queries:
-        assert f"{count} messages were automatically resent." in run("resend_failed_messages")
-    assert MessageReceiver.objects.filter(pending_sends=1).count() == count
-    return [query["sql"] for query in queries.captured_queries]
-
-
-def test_resend_reads_the_due_receivers_once_and_updates_batch_by_batch(settings, dummy_tasks):
-    settings.MESSAGING_BATCH_SIZE = 100
-    empty, small, large = (resend_queries(count) for count in (0, 500, 5000))
-
-    def reads_due(sql: str) -> bool:
-        return '"sending_failed_count" <=' in sql and not sql.startswith("UPDATE")
-
-    def asks_again(sql: str) -> bool:
-        return sql.startswith("UPDATE") and '"pending_sends" = (' in sql
-
-    # One read of the due receivers however many there are: no re-scan per batch ...
-    reads = [sum(map(reads_due, queries)) for queries in (empty, small, large)]
-    if connection.vendor == "sqlite":
-        assert reads == [1, 1, 1]
-    else:  # PostgreSQL pages by key (see messaging.batching.walk_ids)
-        assert reads == [1, 6, 51]
-    # ... and one UPDATE per batch of 100: the work grows linearly in batches.
-    assert [sum(map(asks_again, queries)) for queries in (empty, small, large)] == [0, 5, 50]
-    assert len(large) - len(empty) == 10 * (len(small) - len(empty))
-    assert sum(len(result.args[0]) for result in dummy_tasks.results) == 5500
-
-
 def test_delete_message_receivers_deletes_in_chunks(failed_receivers, monkeypatch):
     from messaging import maintenance
 
