@@ -130,9 +130,15 @@ def claim(receiver_ids: Sequence[int], token: str) -> list[MessageReceiver]:
             claim_token=token,
         )
     claimed = MessageReceiver.objects.filter(pk__in=receiver_ids, claim_token=token)
-    # status_data is read only when an attempt fails; it loads then.
-    fields = ("status_data", "metadata", "user__password")
-    return list(claimed.select_related("user").defer(*fields).order_by("pk"))
+    # status_data is read only when an attempt fails; it loads then. The message comes
+    # along for the headers (context type, digest flag), without its big JSON columns.
+    fields = ("status_data", "metadata", "user__password", *MESSAGE_BIG_FIELDS)
+    return list(claimed.select_related("user", "message").defer(*fields).order_by("pk"))
+
+
+MESSAGE_BIG_FIELDS = tuple(
+    f"message__{name}" for name in ("status_data", "template_context", "virtual_message_receivers")
+)
 
 
 def consumed_send(now: datetime) -> Case:
