@@ -152,7 +152,7 @@ def test_killed_worker_loses_no_email_and_sends_at_most_one_twice_per_connection
         )
         slow = processes.start(db_worker_args(), {**env, "MESSAGING_MAX_PER_SECOND": "10"})
         request_sends(ids)
-        wait_until(lambda: server.handler.total() >= 8, 30, "the slow worker to start")
+        wait_until(lambda: server.handler.total() >= 8, 90, "the slow worker to start")
         slow.send_signal(signal.SIGKILL)
         slow.wait(timeout=10)
         killed_at = time.monotonic()

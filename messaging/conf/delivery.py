@@ -1,0 +1,194 @@
+"""How and how fast emails go out: retries, batches, tasks, speed tricks, secrets, bounces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..exceptions import ConfigurationError
+from .base import UNSET, first_set, flag, get, non_negative_int
+
+
+def resend_limit() -> int:
+    """How many failed attempts a receiver may have before it is marked ``error``.
+
+    ``MESSAGING_RESEND_LIMIT`` wins; when it is not set, the original product's
+    ``DEVILRY_MESSAGE_RESEND_LIMIT`` is honoured; the default is 2.
+    """
+    value = get("MESSAGING_RESEND_LIMIT", UNSET)
+    name = "MESSAGING_RESEND_LIMIT"
+    if value is UNSET:
+        value = get("DEVILRY_MESSAGE_RESEND_LIMIT", 2)
+        name = "DEVILRY_MESSAGE_RESEND_LIMIT"
+    return non_negative_int(name, value)
+
+
+def batch_size() -> int:
+    """Receivers per delivery task; one task reuses one mail connection."""
+    return max(1, non_negative_int("MESSAGING_BATCH_SIZE", get("MESSAGING_BATCH_SIZE", 100)))
+
+
+def max_stored_errors() -> int:
+    """How many of the newest failed attempts are kept in ``status_data["errors"]``."""
+    value = get("MESSAGING_MAX_STORED_ERRORS", 10)
+    return max(1, non_negative_int("MESSAGING_MAX_STORED_ERRORS", value))
+
+
+def claim_lease_seconds() -> int:
+    """How long a worker's claim on a receiver lasts before another may take it over."""
+    value = get("MESSAGING_CLAIM_LEASE_SECONDS", 600)
+    return max(1, non_negative_int("MESSAGING_CLAIM_LEASE_SECONDS", value))
+
+
+def retry_base_delay() -> int:
+    """Seconds before the first automatic retry of a transient failure.
+
+    RFC 5321 (4.5.4.1) asks senders to wait at least 30 minutes between retries;
+    the default waits 30 minutes first and doubles from there.
+    """
+    value = get("MESSAGING_RETRY_BASE_DELAY", 30 * 60)
+    return non_negative_int("MESSAGING_RETRY_BASE_DELAY", value)
+
+
+def retry_max_delay() -> int:
+    """Upper bound in seconds of the exponential backoff (default: 4 hours)."""
+    value = get("MESSAGING_RETRY_MAX_DELAY", 4 * 60 * 60)
+    return non_negative_int("MESSAGING_RETRY_MAX_DELAY", value)
+
+
+def reconnect_limit() -> int:
+    """How often one batch reconnects after the server closed the connection (421)
+    before it releases the rest of its receivers (default: 10)."""
+    value = get("MESSAGING_RECONNECT_LIMIT", 10)
+    return non_negative_int("MESSAGING_RECONNECT_LIMIT", value)
+
+
+def max_per_second() -> float | None:
+    """Optional rate limit of one worker in emails per second; ``None`` means no limit."""
+    value = get("MESSAGING_MAX_PER_SECOND", None)
+    if value in (None, "", 0):
+        return None
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        rate = -1.0
+    if rate <= 0:
+        raise ConfigurationError(
+            f"MESSAGING_MAX_PER_SECOND must be a positive number or None, got {value!r}."
+        )
+    return rate
+
+
+def task_queue() -> str:
+    """The tasks queue that delivery is enqueued on.
+
+    ``MESSAGING_TASK_QUEUE``, else the original's ``DEVILRY_MESSAGE_RQ_QUEUENAME``,
+    else ``"default"``.
+    """
+    name, value = first_set(
+        "MESSAGING_TASK_QUEUE", "DEVILRY_MESSAGE_RQ_QUEUENAME", default="default"
+    )
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{name} must be the name of a tasks queue, got {value!r}.")
+    return value
+
+
+def task_backends() -> dict[str, dict[str, Any]]:
+    """Django's ``TASKS``; an RQ backend there may only name queues that ``RQ_QUEUES`` has."""
+    tasks = get("TASKS", {})
+    rq_queues = get("RQ_QUEUES", {})
+    for alias, options in tasks.items():
+        if options.get("BACKEND", "").startswith("django_tasks_rq."):
+            missing = set(options.get("QUEUES", ["default"])) - set(rq_queues)
+            if missing:
+                raise ConfigurationError(
+                    f"TASKS[{alias!r}] uses queues {sorted(missing)} that RQ_QUEUES lacks. "
+                    "Add every queue listed in TASKS to RQ_QUEUES."
+                )
+    return tasks
+
+
+def send_email_to_users() -> bool:
+    """Whether emails go out at all (the kill switch).
+
+    ``MESSAGING_SEND_EMAIL_TO_USERS``, else ``DEVILRY_SEND_EMAIL_TO_USERS``, else ``True``.
+    """
+    name, value = first_set(
+        "MESSAGING_SEND_EMAIL_TO_USERS", "DEVILRY_SEND_EMAIL_TO_USERS", default=True
+    )
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, got {value!r}.")
+    return value
+
+
+def send_email_setting_name() -> str:
+    """The name of the setting that decides :func:`send_email_to_users`, for messages."""
+    name, _value = first_set(
+        "MESSAGING_SEND_EMAIL_TO_USERS", "DEVILRY_SEND_EMAIL_TO_USERS", default=None
+    )
+    return name or "MESSAGING_SEND_EMAIL_TO_USERS"
+
+
+def secret_setting_names() -> list[str]:
+    """Settings whose values are scrubbed from stored error messages and tracebacks.
+
+    A value may be a string or a dict or list of them (``ANYMAIL = {"..._API_KEY": ...}``);
+    every string inside is scrubbed.
+    """
+    extra = list(get("MESSAGING_SECRET_SETTINGS", []))
+    return ["EMAIL_HOST_PASSWORD", "EMAIL_HOST_USER", "SECRET_KEY", *extra]
+
+
+def secret_values() -> list[Any]:
+    """The values of :func:`secret_setting_names` and the credentials in ``MAILERS``."""
+    values = [get(name, None) for name in secret_setting_names()]
+    return [*values, *_mailer_credentials()]
+
+
+def _mailer_credentials() -> list[str]:
+    """The user names and passwords in Django 6.1's ``MAILERS`` (the ``EMAIL_*`` settings'
+    successor), which hold what ``EMAIL_HOST_USER``/``EMAIL_HOST_PASSWORD`` held."""
+    mailers = get("MAILERS", None)
+    if not isinstance(mailers, dict):
+        return []
+    found = []
+    for mailer in mailers.values():
+        options = mailer.get("OPTIONS", {}) if isinstance(mailer, dict) else {}
+        found += [options.get(key) for key in ("username", "password") if options.get(key)]
+    return found
+
+
+def bounce_address() -> str:
+    """The address bounces go to (``MESSAGING_BOUNCE_ADDRESS``); empty turns VERP off.
+
+    When set, e.g. ``bounces@example.org``, each email's envelope sender is
+    ``bounces+r<receiver id>.<hmac>@example.org``; the ``From:`` header is unchanged.
+    """
+    value = str(get("MESSAGING_BOUNCE_ADDRESS", "") or "").strip()
+    if value and (value.count("@") != 1 or "+" in value.split("@")[0]):
+        raise ConfigurationError(
+            f"MESSAGING_BOUNCE_ADDRESS must be one plain address such as "
+            f"'bounces@example.org' (no '+' in the local part), got {value!r}."
+        )
+    return value
+
+
+def max_delivery_events() -> int:
+    """How many of the newest delivery events a receiver keeps (default 20)."""
+    value = get("MESSAGING_MAX_DELIVERY_EVENTS", 20)
+    return max(1, non_negative_int("MESSAGING_MAX_DELIVERY_EVENTS", value))
+
+
+def smtp_pipelining() -> bool:
+    """Whether the envelope is pipelined where the server offers it (default ``True``)."""
+    return flag("MESSAGING_SMTP_PIPELINING", True)
+
+
+def async_status_writes() -> bool:
+    """Whether a success is written while the next envelope is answered (default ``True``)."""
+    return flag("MESSAGING_ASYNC_STATUS_WRITES", True)
+
+
+def connections_per_worker() -> int:
+    """SMTP connections one delivery task sends its batch over at once (default 1)."""
+    value = get("MESSAGING_CONNECTIONS_PER_WORKER", 1)
+    return max(1, non_negative_int("MESSAGING_CONNECTIONS_PER_WORKER", value))

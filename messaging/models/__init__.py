@@ -1,0 +1,24 @@
+"""The record of every message and of every email sent for it.
+
+One module per model; everything is importable from ``messaging.models``.
+"""
+
+from .messages import UNFINISHED_MESSAGE_GRACE, Message, MessageQuerySet
+from .preferences import NotificationPreference
+from .receivers import LastErrorMessage, MessageReceiver, MessageReceiverQuerySet
+from .suppression import Suppression, normalise_address
+from .templates import MessageTemplate, default_message_type
+
+__all__ = [
+    "UNFINISHED_MESSAGE_GRACE",
+    "LastErrorMessage",
+    "Message",
+    "MessageQuerySet",
+    "MessageReceiver",
+    "MessageReceiverQuerySet",
+    "MessageTemplate",
+    "NotificationPreference",
+    "Suppression",
+    "default_message_type",
+    "normalise_address",
+]

@@ -1,0 +1,218 @@
+"""A message receiver: one email to one user, with its content and delivery record."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Case, F, Func, Q, When
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .. import queueing
+from ..rendering import html_to_plain
+from .messages import Message
+
+
+class LastErrorMessage(Func):
+    """The ``error_message`` of the newest entry of ``status_data["errors"]``, or NULL.
+
+    Read by the database from the JSON column, so that a listing never loads the stored
+    tracebacks. PostgreSQL and SQLite have their own syntax; the fallback is MySQL's.
+    """
+
+    output_field = models.TextField()
+    template = "JSON_UNQUOTE(JSON_EXTRACT(%(expressions)s, '$.errors[last].error_message'))"
+
+    def __init__(self) -> None:
+        super().__init__(F("status_data"))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "(%(expressions)s -> 'errors' -> -1 ->> 'error_message')"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = "json_extract(%(expressions)s, '$.errors[#-1].error_message')"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+class MessageReceiverQuerySet(models.QuerySet):
+    def with_last_error(self) -> MessageReceiverQuerySet:
+        """Annotate ``last_error``: the newest error message of failed and error receivers."""
+        failing = [MessageReceiver.Status.FAILED, MessageReceiver.Status.ERROR]
+        return self.annotate(
+            last_error=Case(When(status__in=failing, then=LastErrorMessage()), default=None)
+        )
+
+    def filter_old_receivers(self, datetime_obj) -> MessageReceiverQuerySet:
+        """Receivers created before ``datetime_obj``."""
+        return self.filter(created_datetime__lt=datetime_obj)
+
+    def filter_claimable(self, now=None) -> MessageReceiverQuerySet:
+        """Receivers with a send asked for and no live claim by a worker."""
+        now = now or timezone.now()
+        return self.filter(pending_sends__gt=0).filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        )
+
+    def request_sends(self, *, message_id: int | None = None) -> int:
+        """Ask for one more delivery of each of these receivers; returns how many.
+
+        Delivery is enqueued in batches once the current transaction commits (see
+        :func:`messaging.queueing.enqueue_batches`).
+        """
+        ids = sorted(self.values_list("pk", flat=True))
+        now = timezone.now()
+        for chunk in queueing.chunked(ids, 1000):
+            MessageReceiver.objects.filter(pk__in=chunk).update(
+                pending_sends=F("pending_sends") + 1, send_requested_at=now
+            )
+        if ids:
+            transaction.on_commit(lambda: queueing.enqueue_batches(ids, message_id=message_id))
+        return len(ids)
+
+    def filter_due_for_resend(self, limit: int, now=None, ignore_backoff=False):
+        """``failed`` receivers within the resend limit, idle, whose backoff has passed."""
+        now = now or timezone.now()
+        queryset = self.filter(
+            status=MessageReceiver.Status.FAILED,
+            sending_failed_count__lte=limit,
+            pending_sends=0,
+            claimed_until__isnull=True,
+        )
+        if not ignore_backoff:
+            queryset = queryset.filter(
+                Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+            )
+        return queryset
+
+
+class MessageReceiver(models.Model):
+    """One email to one user: what was sent, to which address, and how delivery went."""
+
+    class Status(models.TextChoices):
+        NOT_SENT = "not_sent", _("Not sent")  # prepared, waiting to be sent
+        FAILED = "failed", _("Failed")  # an attempt failed; it will be retried automatically
+        ERROR = "error", _("Error")  # past the resend limit or refused for good; look into it
+        SENT = "sent", _("Sent")  # the mail server accepted the email
+        # The user gets this context type as a daily digest: the email waits, with its
+        # content, until the digest covering it is sent; then it becomes ``sent``
+        # (``digested_into`` names the digest). Never sent on its own.
+        DIGEST_PENDING = "digest_pending", _("Waiting for digest")
+
+    class DeliveryStatus(models.TextChoices):
+        """What happened after the relay accepted the email, as bounces and reports tell."""
+
+        UNKNOWN = "unknown", _("Unknown")  # no report yet: the usual state of a sent email
+        DELIVERED = "delivered", _("Delivered")  # the receiving server said it delivered it
+        DELAYED = "delayed", _("Delayed")  # a server is still trying (a 4.x.x report)
+        BOUNCED = "bounced", _("Bounced")  # delivery failed for good (a 5.x.x report)
+        COMPLAINED = "complained", _("Complained")  # the user reported the email as spam
+
+    message = models.ForeignKey(
+        Message, verbose_name=_("message"), on_delete=models.CASCADE, related_name="receivers"
+    )
+    # Deleting a user deletes their receivers: they hold the user's personal data.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="message_receivers",
+    )
+    # Every address of the user the email went to, comma-separated (MESSAGING_USER_EMAILS).
+    send_to = models.TextField(_("send to"), blank=True)
+    language = models.CharField(_("language"), max_length=16, blank=True, db_index=True)
+    subject = models.CharField(_("subject"), max_length=998, blank=True)
+    message_content_html = models.TextField(_("HTML content"), blank=True)
+    message_content_plain = models.TextField(_("plain-text content"), blank=True)
+    message_type = models.CharField(
+        _("message type"), max_length=32, default="email", db_index=True
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.NOT_SENT
+    )
+    status_data = models.JSONField(_("status data"), default=dict, blank=True)
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    created_datetime = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    sent_datetime = models.DateTimeField(_("sent"), null=True, blank=True, db_index=True)
+    sending_failed_count = models.PositiveIntegerField(_("failed count"), default=0)
+    sending_success_count = models.PositiveIntegerField(_("success count"), default=0)
+    delivery_status = models.CharField(
+        _("delivery status"),
+        max_length=16,
+        choices=DeliveryStatus.choices,
+        default=DeliveryStatus.UNKNOWN,
+        help_text=_("What bounces and reports said after the mail server accepted the email."),
+    )
+    delivery_events = models.JSONField(
+        _("delivery events"),
+        default=list,
+        blank=True,
+        help_text=_("Reports about this email, oldest first: event, status, diagnostic, source."),
+    )
+    delivery_updated_at = models.DateTimeField(
+        _("delivery status updated"), null=True, blank=True, editable=False
+    )
+    # Notification preferences (messaging.preferences): the digest receiver that carried
+    # this email to a user who chose a daily digest.
+    digested_into = models.ForeignKey(
+        "self",
+        verbose_name=_("sent in digest"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="digested",
+        editable=False,
+    )
+
+    # Delivery bookkeeping, internal: sends asked for and not yet taken by a worker,
+    # the worker's lease, and when a transient failure may be retried.
+    pending_sends = models.PositiveIntegerField(default=0, editable=False)
+    send_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    claim_token = models.CharField(max_length=32, blank=True, editable=False)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = MessageReceiverQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_datetime", "-id"]
+        verbose_name = _("message receiver")
+        verbose_name_plural = _("message receivers")
+        permissions = [("resend_messagereceiver", _("Can resend message receivers"))]
+        indexes = [
+            models.Index(fields=["status", "-created_datetime"], name="msg_rcv_status_created"),
+            models.Index(
+                fields=["status", "sending_failed_count", "next_attempt_at"],
+                name="msg_rcv_resend",
+            ),
+            models.Index(fields=["pending_sends", "claimed_until"], name="msg_rcv_claim"),
+            models.Index(fields=["claimed_until"], name="msg_rcv_lease"),
+            # The admin: counts per status of a page of messages, and recent failures.
+            models.Index(fields=["message", "status"], name="msg_rcv_message_status"),
+            models.Index(fields=["status", "send_requested_at"], name="msg_rcv_status_requested"),
+            # The dashboard's bounces of the last 24 h and the delivery status filter.
+            models.Index(
+                fields=["delivery_status", "delivery_updated_at"], name="msg_rcv_delivery"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} -> {self.send_to or self.user}"
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.message_content_plain and self.message_content_html:
+            self.message_content_plain = html_to_plain(self.message_content_html)
+
+    @property
+    def errors(self) -> list[dict]:
+        """Failed attempts, newest first."""
+        return list(reversed((self.status_data or {}).get("errors", [])))
+
+    def send(self) -> None:
+        """Ask for one delivery of this email; it is enqueued when the transaction commits."""
+        if self.pk is None:
+            raise ValueError("Save this receiver before sending it: send() needs its id.")
+        MessageReceiver.objects.filter(pk=self.pk).request_sends()
