@@ -157,6 +157,10 @@ else:
 # SMTP connections each delivery worker sends its batch over (see the README).
 MESSAGING_CONNECTIONS_PER_WORKER = int(os.environ.get("MESSAGING_CONNECTIONS_PER_WORKER", "1"))
 
+# Users sign in to their notification preferences (/messaging/preferences/) through
+# Wagtail's front-end login; the admin's login lets only staff in.
+LOGIN_URL = "wagtailcore_login"
+
 # Mandatory types always go out at once; users choose immediate, daily or off for the
 # optional ones at /messaging/preferences/.
 MESSAGING_CONTEXT_TYPES = [
