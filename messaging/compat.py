@@ -8,10 +8,13 @@ on both versions.
 from __future__ import annotations
 
 import email.policy
+import functools
 
 import django
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
+
+from . import mime
 
 MODERN_EMAIL = django.VERSION >= (6, 0)
 HAS_MAILERS = django.VERSION >= (6, 1)
@@ -38,14 +41,20 @@ SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
 def message_bytes(message: EmailMessage) -> bytes:
     """``message`` as written in DATA (CRLF line ends); no header line is over 998."""
     if MODERN_EMAIL:
-        return message.message(policy=SMTP_POLICY).as_bytes()
-    return message.message().as_bytes(linesep="\r\n")
+        return mime.as_bytes(message.message(policy=SMTP_POLICY))
+    return mime.as_bytes(message.message(), linesep="\r\n")
 
 
 def envelope_address(backend: BaseEmailBackend, address: str, encoding: str) -> str:
     """The address for ``MAIL FROM``/``RCPT TO``, as Django's SMTP backend prepares it."""
     if hasattr(backend, "prep_address"):  # Django 6.1
         return backend.prep_address(address)
+    return sanitized(address, encoding)
+
+
+@functools.lru_cache(maxsize=256)
+def sanitized(address: str, encoding: str) -> str:
+    """Django 5.2's ``sanitize_address``, remembered: the sender is the same every email."""
     from django.core.mail.message import sanitize_address
 
     return sanitize_address(address, encoding)

@@ -122,13 +122,11 @@ class MessageReceiver(models.Model):
     )
     # Every address of the user the email went to, comma-separated (MESSAGING_USER_EMAILS).
     send_to = models.TextField(_("send to"), blank=True)
-    language = models.CharField(_("language"), max_length=16, blank=True, db_index=True)
+    language = models.CharField(_("language"), max_length=16, blank=True)
     subject = models.CharField(_("subject"), max_length=998, blank=True)
     message_content_html = models.TextField(_("HTML content"), blank=True)
     message_content_plain = models.TextField(_("plain-text content"), blank=True)
-    message_type = models.CharField(
-        _("message type"), max_length=32, default="email", db_index=True
-    )
+    message_type = models.CharField(_("message type"), max_length=32, default="email")
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.NOT_SENT
     )
@@ -164,6 +162,7 @@ class MessageReceiver(models.Model):
         on_delete=models.SET_NULL,
         related_name="digested",
         editable=False,
+        db_index=False,  # a partial index below: most receivers are in no digest
     )
 
     # Delivery bookkeeping, internal: sends asked for and not yet taken by a worker,
@@ -181,20 +180,48 @@ class MessageReceiver(models.Model):
         verbose_name = _("message receiver")
         verbose_name_plural = _("message receivers")
         permissions = [("resend_messagereceiver", _("Can resend message receivers"))]
+        # A worker's claim and its success write each change indexed columns, so each
+        # writes a new entry into every index whose condition the row meets. The indexes
+        # that only some rows need are partial: a receiver being sent is in none of them.
         indexes = [
             models.Index(fields=["status", "-created_datetime"], name="msg_rcv_status_created"),
+            # Cron's resends: failed receivers within the limit whose backoff has passed.
             models.Index(
                 fields=["status", "sending_failed_count", "next_attempt_at"],
                 name="msg_rcv_resend",
+                condition=Q(status="failed"),
             ),
-            models.Index(fields=["pending_sends", "claimed_until"], name="msg_rcv_claim"),
-            models.Index(fields=["claimed_until"], name="msg_rcv_lease"),
+            # Claims and stranded sends: receivers with a send asked for.
+            models.Index(
+                fields=["pending_sends", "claimed_until"],
+                name="msg_rcv_claim",
+                condition=Q(pending_sends__gt=0),
+            ),
+            # Expired leases.
+            models.Index(
+                fields=["claimed_until"],
+                name="msg_rcv_lease",
+                condition=Q(claimed_until__isnull=False),
+            ),
             # The admin: counts per status of a page of messages, and recent failures.
             models.Index(fields=["message", "status"], name="msg_rcv_message_status"),
-            models.Index(fields=["status", "send_requested_at"], name="msg_rcv_status_requested"),
-            # The dashboard's bounces of the last 24 h and the delivery status filter.
             models.Index(
-                fields=["delivery_status", "delivery_updated_at"], name="msg_rcv_delivery"
+                fields=["status", "send_requested_at"],
+                name="msg_rcv_status_requested",
+                condition=Q(status__in=["failed", "error"]),
+            ),
+            # The dashboard's bounces of the last 24 h and the delivery status filter: only
+            # emails some report was about.
+            models.Index(
+                fields=["delivery_status", "delivery_updated_at"],
+                name="msg_rcv_delivery",
+                condition=~Q(delivery_status="unknown"),
+            ),
+            # Covered receivers of a digest, set to NULL when it is deleted.
+            models.Index(
+                fields=["digested_into"],
+                name="msg_rcv_digested",
+                condition=Q(digested_into__isnull=False),
             ),
         ]
 

@@ -3,6 +3,7 @@ and, for optional context types, RFC 2369/8058 one-click ``List-Unsubscribe``.""
 
 from __future__ import annotations
 
+import functools
 import re
 from email.utils import parseaddr
 
@@ -36,8 +37,13 @@ def list_id(label: str, domain: str) -> str:
 
 def sender_domain() -> str:
     """The domain of the sender address: the lists are the sender's."""
-    address = parseaddr(conf.from_email())[1]
-    return address.rpartition("@")[2] or "localhost"
+    return domain_of(conf.from_email())
+
+
+@functools.lru_cache(maxsize=16)
+def domain_of(sender: str) -> str:
+    # Parsing the address is most of a header's cost, and the sender is the same each time.
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
 
 
 def headers_for(receiver: MessageReceiver) -> dict[str, str]:
