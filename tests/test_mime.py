@@ -155,3 +155,12 @@ def test_envelope_address_equals_djangos_sanitize_address(address):
             compat.sanitized(address, "utf-8")
     else:
         assert compat.sanitized(address, "utf-8") == expected
+
+
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_envelope_quoting_equals_smtplibs(address):
+    import smtplib
+
+    from messaging.delivery.pipelining import quoted
+
+    assert quoted(address) == smtplib.quoteaddr(address)

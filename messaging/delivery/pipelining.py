@@ -60,12 +60,20 @@ def start(backend, email: EmailMessage) -> Envelope | None:
         return None
     sender, recipients, data = envelope_parts(backend, email)
     size = f" SIZE={len(data)}" if smtp.has_extn("size") else ""
-    rcpts = "".join(f"RCPT TO:{smtplib.quoteaddr(address)}\r\n" for address in recipients)
-    commands = f"MAIL FROM:{smtplib.quoteaddr(sender)}{size}\r\n{rcpts}DATA\r\n"
+    rcpts = "".join(f"RCPT TO:{quoted(address)}\r\n" for address in recipients)
+    commands = f"MAIL FROM:{quoted(sender)}{size}\r\n{rcpts}DATA\r\n"
     if not commands.isascii():
         return None  # leave internationalised addresses to smtplib's own handling
     smtp.send(commands.encode("ascii"))
     return Envelope(smtp, sender, tuple(recipients), data)
+
+
+def quoted(address: str) -> str:
+    """``smtplib.quoteaddr(address)``: a plain address in angle brackets without parsing it
+    (``tests/test_mime.py`` compares both)."""
+    if compat.PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
 
 
 def finish(envelope: Envelope) -> dict[str, tuple[int, bytes]]:
