@@ -317,6 +317,36 @@ def test_postgresql_workers_record_successes_pipelined(require_postgres, make_us
     assert smtp_server.handler.total() == 4
 
 
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_success_write_is_prepared_once_per_connection(
+    require_postgres, make_user, smtp_server
+):
+    """The success UPDATE is parsed and planned once per database connection, not per email,
+    and a connection opened anew prepares it again."""
+    from django.db import connection
+
+    from messaging.api import send_message
+
+    def prepared() -> list[tuple[str, int]]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT name, generic_plans + custom_plans FROM pg_prepared_statements "
+                "WHERE name = 'messaging_record_success'"
+            )
+            return cursor.fetchall()
+
+    first = send_message(users=[make_user() for _ in range(3)], subject="Hi", html="<p>Hi</p>")
+    second = send_message(users=[make_user() for _ in range(2)], subject="Hi", html="<p>Hi</p>")
+    assert prepared() == [("messaging_record_success", 5)]  # one statement, five executions
+    assert first.receivers.filter(status="sent").count() == 3
+    assert second.receivers.filter(status="sent").count() == 2
+    connection.close()
+    third = send_message(users=[make_user()], subject="Hi", html="<p>Hi</p>")
+    assert third.receivers.get().status == "sent"
+    assert prepared() == [("messaging_record_success", 1)]
+    assert smtp_server.handler.total() == 6
+
+
 # --- issue 9: per-connection limits, drops after DATA, secrets, retry timing -----------
 
 

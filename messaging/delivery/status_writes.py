@@ -11,6 +11,7 @@ email is ever sent but unrecorded.
 
 from __future__ import annotations
 
+import weakref
 from functools import cache
 
 from django.db import DatabaseError
@@ -65,10 +66,11 @@ class PipelinedWrites(ImmediateWrites):
     def defer(self, receiver: MessageReceiver, token: str, address: str) -> None:
         self.flush()
         db_connection.ensure_connection()
+        statement = prepared_success(db_connection.connection)
         self.pgconn = db_connection.connection.pgconn
         now = timezone.now().isoformat()
         params = [Status.SENT, now, address, str(receiver.pk), token]
-        self.pgconn.send_query_params(success_sql(), [value.encode() for value in params])
+        self.pgconn.send_query_prepared(statement, [value.encode() for value in params])
         receiver.send_to, self.sent = address, receiver
 
     def flush(self) -> None:
@@ -87,6 +89,25 @@ class PipelinedWrites(ImmediateWrites):
         sent, self.sent = self.sent, None
         if results and results[-1].command_tuples == 1:
             announce_sent(sent)
+
+
+# The psycopg connections on which the success UPDATE is prepared: PostgreSQL parses and
+# plans it once per connection instead of once per email (a fifth of its cost per write).
+_prepared_on: weakref.WeakSet = weakref.WeakSet()
+SUCCESS_STATEMENT = b"messaging_record_success"
+
+
+def prepared_success(connection) -> bytes:
+    """The name of the success UPDATE prepared on ``connection`` (prepared at first use)."""
+    if connection not in _prepared_on:
+        from psycopg import pq
+
+        result = connection.pgconn.prepare(SUCCESS_STATEMENT, success_sql())
+        if result.status != pq.ExecStatus.COMMAND_OK:
+            message = result.error_message.decode(errors="replace")
+            raise DatabaseError(f"Preparing the success write failed: {message}")
+        _prepared_on.add(connection)
+    return SUCCESS_STATEMENT
 
 
 @cache
