@@ -79,3 +79,9 @@ def test_a_sent_receiver_is_in_no_partial_index(require_postgres):
         "msg_rcv_delivery": 0,
         "msg_rcv_digested": 0,
     }
+
+
+def test_the_receivers_list_sorted_by_language_can_use_an_index(require_postgres):
+    make_receiver()
+    by_language = MessageReceiver.objects.order_by("language", "pk")[:50]
+    assert "msg_rcv_language" in plan_uses(by_language)

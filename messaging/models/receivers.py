@@ -217,6 +217,9 @@ class MessageReceiver(models.Model):
                 name="msg_rcv_delivery",
                 condition=~Q(delivery_status="unknown"),
             ),
+            # The admin's receivers list sorts by language (no pattern-ops twin: nothing
+            # searches it with LIKE).
+            models.Index(fields=["language"], name="msg_rcv_language"),
             # Covered receivers of a digest, set to NULL when it is deleted.
             models.Index(
                 fields=["digested_into"],
