@@ -43,6 +43,9 @@ def message_bytes(message: EmailMessage) -> bytes:
     """``message`` as written in DATA (CRLF line ends); no header line is over 998."""
     if MODERN_EMAIL:
         return mime.as_bytes(message.message(policy=SMTP_POLICY))
+    written = mime.legacy_message_bytes(message)
+    if written is not None:
+        return written
     return mime.as_bytes(message.message(), linesep="\r\n")
 
 

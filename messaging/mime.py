@@ -1,10 +1,13 @@
-"""An email's bytes as Python's email generator writes them, with its two slow steps cut.
+"""An email's bytes as Django and Python's email generator write them, with slow steps cut.
 
-Writing the message takes about half of a worker's time per email. Two steps of Python's
-generator cost far more than their work needs, and both are skipped here only where the
-result is the same byte for byte (``tests/test_mime.py`` compares the raw output of both
-ways on a corpus of awkward headers and bodies):
+Writing the message took about half of a worker's time per email. Each step below is
+skipped only where the result is the same byte for byte (``tests/test_mime.py`` compares
+the raw output of both ways on a corpus of awkward emails and on random ones):
 
+- On Django 5.2, :func:`legacy_message_bytes` writes our shape of email (text parts,
+  UTF-8, no attachments) directly instead of building Python's message objects first,
+  and :func:`quoted_printable` escapes without Python's per-character map. A subject
+  Django would leave as it is is not run through ``email.header.Header``.
 - A multipart boundary is checked against the text with a regular expression compiled
   anew for every email. A boundary that does not occur in the text at all cannot start a
   line of it either, so a substring test decides, and the expression is compiled only
@@ -64,3 +67,189 @@ def as_bytes(message: Message, policy: Policy | None = None, linesep: str | None
     fp = BytesIO()
     FastBoundaryGenerator(fp, mangle_from_=False, policy=policy).flatten(message, linesep=linesep)
     return fp.getvalue()
+
+
+# --- Django 5.2's email, written without building it --------------------------------------
+#
+# Django 5.2's ``EmailMessage.message()`` builds the email as objects of Python's legacy
+# email API and the generator then writes them; together that is most of a worker's time
+# per email. For the shape every email of ours has (a plain body, text alternatives, no
+# attachments, UTF-8) :func:`legacy_message_bytes` writes the same bytes directly, using
+# the functions Django and Python use for every value (header checks, folding, dates,
+# boundaries); ``tests/test_mime.py`` compares both ways raw, byte for byte.
+
+NLCRE_BYTES = re.compile(rb"\r\n|\r|\n")  # the line ends the generator rewrites
+SUBTYPE = re.compile(r"[a-z0-9.+-]+")  # a text subtype that Content-Type holds as it is
+# What quoted-printable escapes in a body besides "=": control characters other than tab
+# and line ends, DEL and every non-ASCII byte (``email.quoprimime``'s body map).
+QP_UNSAFE = re.compile(r"[^\t\n\r -~]+")
+RFC5322_LINE_LIMIT = 998  # Django's RFC5322_EMAIL_LINE_LENGTH_LIMIT
+LIST_HEADERS = ("To", "Cc", "Reply-To")
+CRLF_COMPAT32 = FAST_COMPAT32.clone(linesep="\r\n")
+
+
+def quoted_printable(body: str) -> str:
+    """``email.quoprimime.body_encode(body)``, the same string, faster.
+
+    Python escapes with ``str.translate`` and a 256-entry map, which is slow for the
+    long HTML of an email; here "=" is replaced in one pass and the rest (rare in HTML)
+    by a regular expression. The line wrapping below is Python's, unchanged.
+    """
+    if not body:
+        return body
+    body = body.replace("=", "=3D")
+    if not plain_ascii(body):
+        body = QP_UNSAFE.sub(_qp_escape, body)
+    soft_break = "=\n"
+    maxlinelen, maxlinelen1 = 76, 75
+    encoded_body: list[str] = []
+    append = encoded_body.append
+    for line in body.splitlines():
+        start = 0
+        laststart = len(line) - 1 - maxlinelen
+        while start <= laststart:
+            stop = start + maxlinelen1
+            if line[stop - 2] == "=":  # never split an escape sequence
+                append(line[start : stop - 1])
+                start = stop - 2
+            elif line[stop - 1] == "=":
+                append(line[start:stop])
+                start = stop - 1
+            else:
+                append(line[start:stop] + "=")
+                start = stop
+        if line and line[-1] in " \t":  # whitespace at a line's end is quoted
+            room = start - laststart
+            if room >= 3:
+                last = _qp_escape_char(line[-1])
+            elif room == 2:
+                last = line[-1] + soft_break
+            else:
+                last = soft_break + _qp_escape_char(line[-1])
+            append(line[start:-1] + last)
+        else:
+            append(line[start:])
+    if body[-1] in "\r\n":
+        append("")
+    return "\n".join(encoded_body)
+
+
+def plain_ascii(text: str) -> bool:
+    """Whether ``text`` is ASCII without control characters other than tab and line ends
+    (tested with string methods: a regular expression takes ten times as long)."""
+    if not text.isascii():
+        return False
+    return text.replace("\n", "").replace("\r", "").replace("\t", "").isprintable()
+
+
+def _qp_escape_char(char: str) -> str:
+    return f"={ord(char):02X}"
+
+
+def _qp_escape(match: re.Match) -> str:
+    return "".join(f"={ord(char):02X}" for char in match[0])
+
+
+def legacy_message_bytes(email) -> bytes | None:
+    """What ``email.message().as_bytes(linesep="\\r\\n")`` returns on Django 5.2, or None.
+
+    None when ``email`` is not of the shape written here (another class, attachments, a
+    non-text alternative, another charset, text that is not valid Unicode): the caller
+    then takes Django's own way, which also raises Django's own errors.
+    """
+    from django.conf import settings
+    from django.core.mail import EmailMessage, EmailMultiAlternatives
+    from django.core.mail.message import forbid_multi_line_headers
+
+    if type(email) not in (EmailMessage, EmailMultiAlternatives) or email.attachments:
+        return None
+    encoding = email.encoding or settings.DEFAULT_CHARSET
+    # Django quotes long lines only for exactly "utf-8"; any other name means base64.
+    if encoding != "utf-8" or not isinstance(email.body, str):
+        return None
+    alternatives = getattr(email, "alternatives", [])
+    if alternatives and email.alternative_subtype != "alternative":
+        return None
+    bodies = [(email.body, email.content_subtype)] if email.body or not alternatives else []
+    for content, mimetype in alternatives:
+        basetype, _, subtype = str(mimetype).partition("/")
+        if basetype != "text" or not isinstance(content, str):
+            return None
+        bodies.append((content, subtype))
+    if not all(SUBTYPE.fullmatch(subtype) for _, subtype in bodies):
+        return None
+    try:
+        parts = [_text_part(text, subtype) for text, subtype in bodies]
+    except UnicodeEncodeError:
+        return None
+    # Before the boundary, as in Django: both draw from ``random`` (Message-ID, boundary).
+    top_headers = _top_headers(email)
+    if alternatives:
+        texts = [head + b"\r\n" + payload for head, payload in parts]
+        boundary = FastBoundaryGenerator._make_boundary(b"\r\n".join(texts))
+        delimiter = f"--{boundary}".encode("ascii")
+        head = b'Content-Type: multipart/alternative;\r\n boundary="%s"\r\n' % boundary.encode()
+        head += b"MIME-Version: 1.0\r\n"
+        body = delimiter + b"\r\n" + (b"\r\n" + delimiter + b"\r\n").join(texts)
+        body += b"\r\n" + delimiter + b"--\r\n"
+    else:
+        head, body = parts[0]
+    for name, value in top_headers:
+        if name == "Subject" and isinstance(value, str) and simple_subject(value):
+            checked = value  # what forbid_multi_line_headers returns for it, at a fraction
+        else:
+            checked = forbid_multi_line_headers(name, value, encoding)[1]
+        head += CRLF_COMPAT32.fold_binary(name, checked)
+    return head + b"\r\n" + body
+
+
+def simple_subject(value: str) -> bool:
+    """Whether Django leaves the subject ``value`` as it is: ``Header(value).encode()``
+    returns printable ASCII words separated by single spaces unchanged up to 76 columns."""
+    return len(value) <= 76 and PLAIN_VALUE.fullmatch(value) is not None
+
+
+def _top_headers(email) -> list[tuple[str, str]]:
+    """The headers ``EmailMessage.message()`` sets on the whole email, in its order."""
+    from email.utils import formatdate, make_msgid
+
+    from django.conf import settings
+    from django.core.mail.utils import DNS_NAME
+
+    extra = email.extra_headers
+    headers = [("Subject", email.subject), ("From", extra.get("From", email.from_email))]
+    for name, values in zip(LIST_HEADERS, (email.to, email.cc, email.reply_to), strict=True):
+        if name in extra:
+            headers.append((name, extra[name]))
+        elif values:
+            headers.append((name, ", ".join(str(value) for value in values)))
+    names = {name.lower() for name in extra}
+    if "date" not in names:
+        headers.append(("Date", formatdate(localtime=settings.EMAIL_USE_LOCALTIME)))
+    if "message-id" not in names:
+        headers.append(("Message-ID", make_msgid(domain=DNS_NAME)))
+    skipped = {"from", "to", "cc", "reply-to"}
+    headers += [(name, value) for name, value in extra.items() if name.lower() not in skipped]
+    return headers
+
+
+def _text_part(text: str, subtype: str) -> tuple[bytes, bytes]:
+    """The headers and body of a ``SafeMIMEText`` part in UTF-8 as the generator writes
+    them: 7bit or 8bit, or quoted-printable when a line is over RFC 5322's limit (Django's
+    rule)."""
+    data = text.encode("utf-8")
+    long_lines = any(
+        len(line.encode(errors="surrogateescape")) > RFC5322_LINE_LIMIT
+        for line in text.splitlines()
+    )
+    if long_lines:
+        cte, payload = "quoted-printable", quoted_printable(data.decode("latin-1")).encode()
+    else:
+        cte, payload = ("7bit" if text.isascii() else "8bit"), data
+    head = (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\nMIME-Version: 1.0\r\n'
+        f"Content-Transfer-Encoding: {cte}\r\n"
+    )
+    if b"\r" not in payload:  # then only "\n" ends a line: a plain replace is the same
+        return head.encode("ascii"), payload.replace(b"\n", b"\r\n")
+    return head.encode("ascii"), NLCRE_BYTES.sub(b"\r\n", payload)

@@ -6,11 +6,16 @@ Random boundaries are made equal by seeding ``random`` before each way writes.
 
 import itertools
 import random
-from email import message_from_bytes
+from email import message_from_bytes, quoprimime
+from email.header import Header
 from email.policy import Compat32
+from unittest import mock
 
 import pytest
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import BadHeaderError, EmailMessage, EmailMultiAlternatives
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from messaging import compat, mime
 
@@ -164,3 +169,185 @@ def test_envelope_quoting_equals_smtplibs(address):
     from messaging.delivery.pipelining import quoted
 
     assert quoted(address) == smtplib.quoteaddr(address)
+
+
+# --- Django 5.2's email written directly (mime.legacy_message_bytes) ----------------------
+
+legacy_only = pytest.mark.skipif(
+    compat.MODERN_EMAIL, reason="Django 6 builds emails with Python's modern API"
+)
+FROZEN_TIME = 1_795_000_000.25
+
+
+def both_ways(email) -> tuple[bytes, bytes]:
+    """Django's own bytes and compat.message_bytes', with the same clock and randomness
+    (Date, Message-ID and the boundary come out equal only then)."""
+    with mock.patch("time.time", return_value=FROZEN_TIME):
+        random.seed(3)
+        expected = reference_bytes(email)
+        random.seed(3)
+        written = compat.message_bytes(email)
+    return expected, written
+
+
+def plain_email(**kwargs) -> EmailMessage:
+    defaults = {"subject": "Subject", "body": "Body\n", "to": ["ola@example.org"]}
+    return EmailMessage(**{**defaults, **kwargs})
+
+
+SHAPES = {
+    "no alternative": lambda: plain_email(),
+    "no alternative, empty body": lambda: plain_email(body=""),
+    "no alternative, non-ASCII": lambda: plain_email(body="Blåbær\r\nog\rsyltetøy\n"),
+    "no alternative, a long line": lambda: plain_email(body="lang " * 250),
+    "html only": lambda: EmailMultiAlternatives(
+        "Subject", "", to=["ola@example.org"], alternatives=[("<p>x</p>", "text/html")]
+    ),
+    "two alternatives": lambda: EmailMultiAlternatives(
+        "Subject",
+        "Plain",
+        to=["ola@example.org"],
+        alternatives=[("<p>x</p>", "text/html"), ("# x", "text/markdown")],
+    ),
+    "cc, reply-to and no to": lambda: plain_email(
+        to=[], cc=["a@example.org", "B <b@example.org>"], reply_to=["r@example.org"]
+    ),
+    "To given as a header": lambda: plain_email(headers={"To": "Everyone <all@example.org>"}),
+    "From given as a header": lambda: plain_email(headers={"From": "Ola <ola@example.org>"}),
+    "non-ASCII names": lambda: plain_email(
+        from_email="Åse <ase@example.org>", to=["Ærlig Øyvind <oy@example.org>"]
+    ),
+    "lower-case extra headers": lambda: plain_email(
+        headers={"date": "Sun, 29 Nov 2026 09:00:00 -0000", "message-id": "<m@x>", "X-A": "b"}
+    ),
+    # Shapes Django's own way writes (compat.message_bytes falls back to it):
+    "an attachment": lambda: EmailMessage(
+        "S", "B", to=["o@example.org"], attachments=[("a.txt", "text", "text/plain")]
+    ),
+    "a non-text alternative": lambda: EmailMultiAlternatives(
+        "S", "B", to=["o@example.org"], alternatives=[('{"a": 1}', "application/json")]
+    ),
+    "an upper-case subtype": lambda: EmailMultiAlternatives(
+        "S", "B", to=["o@example.org"], alternatives=[("<p>x</p>", "text/HTML")]
+    ),
+    "an html body": lambda: html_body_email(),
+    "a related multipart": lambda: related_email(),
+}
+
+
+def html_body_email() -> EmailMessage:
+    email = plain_email(body="<p>x</p>")
+    email.content_subtype = "html"
+    return email
+
+
+def related_email() -> EmailMultiAlternatives:
+    email = EmailMultiAlternatives("S", "B", to=["o@example.org"])
+    email.attach_alternative("<p>x</p>", "text/html")
+    email.alternative_subtype = "related"
+    return email
+
+
+@legacy_only
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_legacy_bytes_equal_djangos_for_every_shape(shape):
+    expected, written = both_ways(SHAPES[shape]())
+    assert written == expected
+
+
+@legacy_only
+def test_legacy_bytes_are_written_directly_for_the_emails_we_send():
+    """The shape of our emails takes the direct way, not the fallback to Django's."""
+    for subject, body, extra in itertools.product(SUBJECTS, BODIES, EXTRAS):
+        assert mime.legacy_message_bytes(email_for(subject, *body, extra)) is not None
+    assert mime.legacy_message_bytes(SHAPES["an attachment"]()) is None
+    assert mime.legacy_message_bytes(SHAPES["a non-text alternative"]()) is None
+
+
+@legacy_only
+@pytest.mark.parametrize("charset", ["UTF-8", "iso-8859-1"])
+def test_legacy_bytes_leave_other_charsets_to_django(settings, charset):
+    # Django quotes long lines only for "utf-8" exactly; "UTF-8" gets base64.
+    settings.DEFAULT_CHARSET = charset
+    email = email_for("Blåbær", "Blåbær " * 200, "<p>x</p>", {})
+    assert mime.legacy_message_bytes(email) is None
+    expected, written = both_ways(email)
+    assert written == expected
+
+
+@legacy_only
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("subject", "Two\nlines"), ("subject", "Two\rlines"), ("from_email", "a@x\nBcc: b@x")],
+)
+def test_legacy_bytes_refuse_header_injection_as_django_does(field, value):
+    email = plain_email(**{field: value})
+    with pytest.raises(BadHeaderError) as django_error:
+        email.message()
+    with pytest.raises(BadHeaderError) as ours:
+        compat.message_bytes(email)
+    assert str(ours.value) == str(django_error.value)
+
+
+@legacy_only
+def test_legacy_bytes_raise_djangos_error_on_text_that_is_not_unicode():
+    email = plain_email(body="broken \udcff surrogate")
+    with pytest.raises(UnicodeEncodeError):
+        email.message()
+    assert mime.legacy_message_bytes(email) is None
+    with pytest.raises(UnicodeEncodeError):
+        compat.message_bytes(email)
+
+
+# Characters where quoted-printable, line ends and headers have their edge cases.
+EDGE_TEXT = st.text(
+    alphabet=st.sampled_from(
+        list("ab =\t\r\n.-") + ["æ", "€", "📬", "\x00", "\x0b", "\x7f", "\x85", "\u2028"]
+    ),
+    max_size=300,
+)
+
+
+@legacy_only
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(
+    subject=st.lists(st.sampled_from([*'ab ;,=?"\tæ', "x" * 30]), max_size=8).map("".join),
+    plain=EDGE_TEXT,
+    html=EDGE_TEXT | st.builds(lambda text: text * 80, EDGE_TEXT),
+)
+def test_legacy_bytes_equal_djangos_on_random_emails(subject, plain, html):
+    email = EmailMultiAlternatives(subject, plain, "Devilry <noreply@example.org>", ["o@x.org"])
+    email.attach_alternative(html, "text/html")
+    try:
+        expected, written = both_ways(email)
+    except BadHeaderError:  # a line break in the subject: refused both ways (tested above)
+        return
+    assert written == expected
+
+
+@hypothesis_settings(max_examples=1000, deadline=None)
+@given(text=st.text(alphabet=st.characters(max_codepoint=255), max_size=400))
+def test_quoted_printable_equals_pythons(text):
+    assert mime.quoted_printable(text) == quoprimime.body_encode(text)
+
+
+@pytest.mark.parametrize("width", range(70, 82))
+@pytest.mark.parametrize("tail", ["", " ", "\t", "=", "æ", " \n", "=\n", "\r\n"])
+def test_quoted_printable_equals_pythons_at_the_wrapping_edges(width, tail):
+    for filler in ("x", "=", "xæ"):
+        text = (filler * width)[:width] + tail
+        text = text.encode().decode("latin-1")
+        assert mime.quoted_printable(text) == quoprimime.body_encode(text), repr(text)
+
+
+def test_simple_subjects_are_left_as_they_are_by_django():
+    """The subject shortcut against Header(value).encode() on random values near its edge."""
+    rng = random.Random(9)
+    alphabet = ["a", "Z", " ", "  ", "=?", "?=", ";", ",", "-", "x" * 9, "y" * 25]
+    taken = 0
+    for _ in range(5000):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        if mime.simple_subject(value):
+            taken += 1
+            assert Header(value).encode() == value, value
+    assert taken > 500
