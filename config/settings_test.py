@@ -1,6 +1,7 @@
 """Settings for the test suite: the site's settings with in-process mail and tasks."""
 
 import os
+import tempfile
 
 from .settings import *  # noqa: F403
 from .settings import DATABASES
@@ -20,3 +21,10 @@ STORAGES = {
 # Lets several test runs share one PostgreSQL server without clashing.
 if os.environ.get("TEST_DB_NAME"):
     DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ["TEST_DB_NAME"]
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not Django's default in-memory database: that one shares one cache between
+    # connections, whose table locks fail at once ("database table is locked") where a
+    # worker's threads write concurrently, instead of waiting as a site's SQLite file does.
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = os.path.join(
+        tempfile.gettempdir(), f"messaging-test-{os.getpid()}.sqlite3"
+    )
