@@ -588,3 +588,32 @@ def test_connections_per_worker_and_subject_prefix_are_checked(settings):
     settings.MESSAGING_SUBJECT_PREFIX = "[Site] "
     assert check_settings() == []
     assert conf.connections_per_worker() == 1
+
+
+@pytest.mark.parametrize(
+    "plain",
+    [
+        ".starts with a dot\nfine\n",
+        "a line\n.\nthat alone ends DATA\n",
+        "..two\n. one\n.\n",
+        "none\n",
+    ],
+)
+def test_lines_starting_with_a_dot_arrive_whole(make_user, smtp_server, plain):
+    """Dot-stuffing (RFC 5321 4.5.2): a line of "." would otherwise end the email early."""
+    from messaging.delivery import deliver
+
+    [receiver_id] = pending_receivers(make_user, ["dots@example.org"])
+    MessageReceiver.objects.filter(pk=receiver_id).update(message_content_plain=plain)
+    assert deliver([receiver_id])["sent"] == 1
+    [received] = smtp_server.handler.messages
+    assert received.get_payload(decode=True).decode() == plain.replace("\n", "\r\n")
+
+
+@pytest.mark.parametrize(
+    "data", [b".", b".a\r\nb", b"a\r\n.b", b"a\r\n..\r\n", b"a.b\r\n", b"", b"a\r.b", b"a\n."]
+)
+def test_dot_stuffing_equals_the_regular_expressions(data):
+    from messaging.delivery.pipelining import LEADING_DOT, dot_stuffed
+
+    assert dot_stuffed(data) == LEADING_DOT.sub(b"..", data)

@@ -10,6 +10,7 @@ leaves at most one email sent but unrecorded.
 
 from __future__ import annotations
 
+import functools
 import re
 import smtplib
 from dataclasses import dataclass
@@ -73,7 +74,24 @@ def quoted(address: str) -> str:
     (``tests/test_mime.py`` compares both)."""
     if compat.PLAIN_ADDRESS.fullmatch(address):
         return f"<{address}>"
+    return quoted_parsed(address)
+
+
+@functools.lru_cache(maxsize=256)
+def quoted_parsed(address: str) -> str:
+    # Remembered: a sender with a display name is the same for every email.
     return smtplib.quoteaddr(address)
+
+
+def dot_stuffed(data: bytes) -> bytes:
+    """``data`` with every line that starts with "." given a second one (RFC 5321 4.5.2).
+
+    Most emails have no such line, and finding that out with two substring tests takes a
+    fraction of the regular expression's scan (which took a twelfth of a worker's time).
+    """
+    if b"\n." not in data and not data.startswith(b"."):
+        return data
+    return LEADING_DOT.sub(b"..", data)
 
 
 def finish(envelope: Envelope) -> dict[str, tuple[int, bytes]]:
@@ -101,7 +119,7 @@ def finish(envelope: Envelope) -> dict[str, tuple[int, bytes]]:
         if none_accepted:
             raise smtplib.SMTPRecipientsRefused(refused)
         raise smtplib.SMTPDataError(*data)
-    body = LEADING_DOT.sub(b"..", envelope.data)
+    body = dot_stuffed(envelope.data)
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     smtp.send(body + b".\r\n")
