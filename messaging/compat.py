@@ -36,7 +36,9 @@ def mail_connection() -> BaseEmailBackend:
 # Python's modern folder turns a word longer than 78 characters (a List-Unsubscribe URL)
 # into RFC 2047 encoded words, which mail clients cannot follow; RFC 5322 allows lines of
 # 998, which is where Django 5.2's compat32 output leaves such a word too.
-SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
+SMTP_POLICY = email.policy.SMTP.clone(
+    max_line_length=998, header_factory=mime.CachingHeaderRegistry()
+)
 
 
 def message_bytes(message: EmailMessage) -> bytes:
