@@ -95,8 +95,10 @@ def as_bytes(message: Message, policy: Policy | None = None, linesep: str | None
 # email API and the generator then writes them; together that is most of a worker's time
 # per email. For the shape every email of ours has (a plain body, text alternatives, no
 # attachments, UTF-8) :func:`legacy_message_bytes` writes the same bytes directly, using
-# the functions Django and Python use for every value (header checks, folding, dates,
-# boundaries); ``tests/test_mime.py`` compares both ways raw, byte for byte.
+# the functions Django and Python use for the values (header checks, folding, dates,
+# boundaries). Two values are written as those functions would return them: a plain
+# subject, and the multipart Content-Type, which always folds before its boundary (a
+# boundary has no spaces). ``tests/test_mime.py`` compares both ways raw, byte for byte.
 
 NLCRE_BYTES = re.compile(rb"\r\n|\r|\n")  # the line ends the generator rewrites
 SUBTYPE = re.compile(r"[a-z0-9.+-]+")  # a text subtype that Content-Type holds as it is
