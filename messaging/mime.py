@@ -1,8 +1,9 @@
 """An email's bytes as Django and Python's email generator write them, with slow steps cut.
 
 Writing the message took about half of a worker's time per email. Each step below is
-skipped only where the result is the same byte for byte (``tests/test_mime.py`` compares
-the raw output of both ways on a corpus of awkward emails and on random ones):
+skipped only where the result is the same byte for byte, with one exception for the
+better (boundaries, below). ``tests/test_mime.py`` compares the raw output of both ways on
+a corpus of awkward emails and on random ones.
 
 - On Django 5.2, :func:`legacy_message_bytes` writes our shape of email (text parts,
   UTF-8, no attachments) directly instead of building Python's message objects first,
@@ -10,8 +11,10 @@ the raw output of both ways on a corpus of awkward emails and on random ones):
   Django would leave as it is is not run through ``email.header.Header``.
 - A multipart boundary is checked against the text with a regular expression compiled
   anew for every email. A boundary that does not occur in the text at all cannot start a
-  line of it either, so a substring test decides, and the expression is compiled only
-  in the rare case that the boundary does occur.
+  line of it either, so a substring test decides. Where the random boundary does occur
+  (practically never), another is drawn, so the bytes differ from Python's there: Python
+  keeps a boundary that occurs mid-line, and, with CRLF line ends, even one that starts a
+  line (its check misses it and the email's parts break), which this never does.
 - The legacy policy (``compat32``, Django 5.2) folds every header through
   ``email.header.Header``. A value of printable ASCII words separated by single spaces
   that fits on its line comes out of that unchanged, so it is written as it is.
@@ -70,6 +73,10 @@ class CachingHeaderRegistry(HeaderRegistry):
         super().__init__(*args, **kwargs)
         self.made: dict[type, type] = {}
 
+    def __getstate__(self) -> dict:
+        # The classes made here cannot be pickled (a policy is, with a pickled message).
+        return {**self.__dict__, "made": {}}
+
     def __getitem__(self, name: str) -> type:
         kind = self.registry.get(name.lower(), self.default_class)
         made = self.made.get(kind)
@@ -101,10 +108,13 @@ def as_bytes(message: Message, policy: Policy | None = None, linesep: str | None
 # boundary has no spaces). ``tests/test_mime.py`` compares both ways raw, byte for byte.
 
 NLCRE_BYTES = re.compile(rb"\r\n|\r|\n")  # the line ends the generator rewrites
-SUBTYPE = re.compile(r"[a-z0-9.+-]+")  # a text subtype that Content-Type holds as it is
+# A text subtype short enough that the part's Content-Type line is never folded.
+SUBTYPE = re.compile(r"[a-z0-9.+-]{1,40}")
+MIME_HEADERS = {"content-type", "content-transfer-encoding", "mime-version"}
 # What quoted-printable escapes in a body besides "=": control characters other than tab
-# and line ends, DEL and every non-ASCII byte (``email.quoprimime``'s body map).
-QP_UNSAFE = re.compile(r"[^\t\n\r -~]+")
+# and line ends, DEL and every byte over 127 (``email.quoprimime``'s body map, which
+# leaves characters over 255 as they are: its callers give it Latin-1 text).
+QP_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff]+")
 RFC5322_LINE_LIMIT = 998  # Django's RFC5322_EMAIL_LINE_LENGTH_LIMIT
 LIST_HEADERS = ("To", "Cc", "Reply-To")
 CRLF_COMPAT32 = FAST_COMPAT32.clone(linesep="\r\n")
@@ -115,7 +125,8 @@ def quoted_printable(body: str) -> str:
 
     Python escapes with ``str.translate`` and a 256-entry map, which is slow for the
     long HTML of an email; here "=" is replaced in one pass and the rest (rare in HTML)
-    by a regular expression. The line wrapping below is Python's, unchanged.
+    by a regular expression. The line wrapping below is Python's, unchanged. Like
+    Python's, it expects Latin-1 text (UTF-8 bytes decoded as Latin-1).
     """
     if not body:
         return body
@@ -181,23 +192,32 @@ def legacy_message_bytes(email) -> bytes | None:
     """
     from django.conf import settings
     from django.core.mail import EmailMessage, EmailMultiAlternatives
-    from django.core.mail.message import forbid_multi_line_headers
+    from django.core.mail.message import EmailAlternative, forbid_multi_line_headers
 
     if type(email) not in (EmailMessage, EmailMultiAlternatives) or email.attachments:
         return None
     encoding = email.encoding or settings.DEFAULT_CHARSET
-    # Django quotes long lines only for exactly "utf-8"; any other name means base64.
-    if encoding != "utf-8" or not isinstance(email.body, str):
+    # Django quotes long lines only for exactly "utf-8" (a str: a Charset object equal to
+    # it means base64, as does any other name).
+    if type(encoding) is not str or encoding != "utf-8" or not isinstance(email.body, str):
         return None
-    alternatives = getattr(email, "alternatives", [])
+    # A dict subclass may answer lookups of missing headers; a MIME header given as an
+    # extra one changes the parts' own headers.
+    if type(email.extra_headers) is not dict or MIME_HEADERS & {
+        str(name).lower() for name in email.extra_headers
+    }:
+        return None
+    alternatives = email.alternatives if type(email) is EmailMultiAlternatives else []
     if alternatives and email.alternative_subtype != "alternative":
         return None
     bodies = [(email.body, email.content_subtype)] if email.body or not alternatives else []
-    for content, mimetype in alternatives:
-        basetype, _, subtype = str(mimetype).partition("/")
-        if basetype != "text" or not isinstance(content, str):
+    for alternative in alternatives:
+        if not isinstance(alternative, EmailAlternative):
+            return None  # Django's own way raises on it
+        basetype, _, subtype = str(alternative.mimetype).partition("/")
+        if basetype != "text" or not isinstance(alternative.content, str):
             return None
-        bodies.append((content, subtype))
+        bodies.append((alternative.content, subtype))
     if not all(SUBTYPE.fullmatch(subtype) for _, subtype in bodies):
         return None
     try:
@@ -216,12 +236,15 @@ def legacy_message_bytes(email) -> bytes | None:
         body += b"\r\n" + delimiter + b"--\r\n"
     else:
         head, body = parts[0]
-    for name, value in top_headers:
-        if name == "Subject" and isinstance(value, str) and simple_subject(value):
-            checked = value  # what forbid_multi_line_headers returns for it, at a fraction
-        else:
-            checked = forbid_multi_line_headers(name, value, encoding)[1]
-        head += CRLF_COMPAT32.fold_binary(name, checked)
+    checked = [
+        # A plain subject is what forbid_multi_line_headers returns for it, at a fraction.
+        (name, value)
+        if name == "Subject" and isinstance(value, str) and simple_subject(value)
+        else forbid_multi_line_headers(name, value, encoding)
+        for name, value in top_headers
+    ]  # all checked before any is folded, as Django sets them all before writing
+    for name, value in checked:
+        head += CRLF_COMPAT32.fold_binary(name, value)
     return head + b"\r\n" + body
 
 
