@@ -322,8 +322,8 @@ def _text_part(text: str, subtype: str) -> tuple[bytes, bytes]:
 # :func:`modern_message_bytes` writes the same bytes for our shape of email when every
 # header value is of a form whose tree prints back as it is (plain ASCII words, plain
 # addresses, plain Message-IDs); any other email takes Django's way. The bytes are
-# compared with Django's on Python 3.12, the version CI runs Django 6.1 on; other Python
-# versions take Django's way until they are checked too.
+# compared with Django 6.1's on Python 3.12, the versions CI runs; other versions take
+# Django's way until they are checked too.
 
 MODERN_CHECKED_PYTHON = (3, 12)
 # Structured headers other than the ones handled below (their parsers may rewrite them).
@@ -349,11 +349,12 @@ def modern_message_bytes(email, policy) -> bytes | None:
     ``policy`` is ``compat.SMTP_POLICY`` (CRLF, lines of up to 998). None for any email
     not of the shape written here; the caller then takes Django's own way.
     """
+    import django
     from django.conf import settings
     from django.core.mail import EmailMessage, EmailMultiAlternatives
     from django.core.mail.message import EmailAlternative
 
-    if sys.version_info[:2] != MODERN_CHECKED_PYTHON:
+    if sys.version_info[:2] != MODERN_CHECKED_PYTHON or django.VERSION[:2] != (6, 1):
         return None
     if type(email) not in (EmailMessage, EmailMultiAlternatives) or email.attachments:
         return None
@@ -421,8 +422,8 @@ def _modern_top_headers(email, settings, policy) -> bytes | None:
     extra = email.extra_headers
     names = {str(name).lower() for name in extra}
     # A structured header given as an extra one is parsed (and may be rewritten); a second
-    # Subject is refused by Python.
-    if names & (MODERN_SPECIAL | {"subject"}):
+    # Subject, or a name given twice in different cases, may be refused by Python.
+    if names & (MODERN_SPECIAL | {"subject"}) or len(names) < len(extra):
         return None
     headers = [("Subject", str(email.subject)), ("From", str(extra.get("From", email.from_email)))]
     for name, values in zip(LIST_HEADERS, (email.to, email.cc, email.reply_to), strict=True):
@@ -476,11 +477,13 @@ def _modern_plain(name: str, value: str) -> bool:
     lower = name.lower()
     if lower == "date":
         return True
+    if "=?" in value:
+        return False  # Python decodes encoded words, in addresses and Message-IDs too
     if lower in MODERN_ADDRESS:
         return ADDRESS_LIST.fullmatch(value) is not None
     if lower == "message-id":
         return MESSAGE_ID.fullmatch(value) is not None
-    return PLAIN_VALUE.fullmatch(value) is not None and "=?" not in value
+    return PLAIN_VALUE.fullmatch(value) is not None
 
 
 def _modern_text(

@@ -448,9 +448,23 @@ def test_direct_bytes_equal_djangos_on_random_emails(subject, plain, html, sende
         lambda: plain_email(body="Блок " * 300),  # base64 wins: left to Python
         lambda: plain_email(subject="Blåbær og syltetøy " * 8),  # encoded words, folded
         lambda: plain_email(headers={"Message-ID": "<odd id@x>"}),
+        lambda: plain_email(from_email="=?utf-8?b?T2xh?= <noreply@x.org>"),
+        lambda: plain_email(to=["=?utf-8?q?x?=@x.org"]),
+        lambda: plain_email(headers={"Message-ID": "<a..=?us-ascii?q?x?=@x.org>"}),
+        lambda: plain_email(headers={"Message-ID": "<a@x.org>", "message-id": "<b@x.org>"}),
         lambda: plain_email(headers={"List-Id": "x" * 1000}),
     ],
-    ids=["quoted-printable over ten lines", "base64", "long non-ASCII subject", "odd id", "long"],
+    ids=[
+        "quoted-printable over ten lines",
+        "base64",
+        "long non-ASCII subject",
+        "odd id",
+        "an encoded word in a sender",
+        "an encoded word in an address",
+        "an encoded word in a Message-ID",
+        "two Message-IDs",
+        "long",
+    ],
 )
 def test_direct_bytes_equal_djangos_on_the_modern_apis_edges(make):
     expected, written = both_ways(make)
