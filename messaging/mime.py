@@ -197,33 +197,28 @@ def _qp_escape(match: re.Match) -> str:
     return "".join(f"={ord(char):02X}" for char in match[0])
 
 
-def legacy_message_bytes(email) -> bytes | None:
-    """What ``email.message().as_bytes(linesep="\\r\\n")`` returns on Django 5.2, or None.
+def text_bodies(email) -> tuple[list[tuple[str, str]], bool] | None:
+    """The text and subtype of each part of ``email``, and whether it has alternatives,
+    when it is of the shape written directly; else None.
 
-    None when ``email`` is not of the shape written here (another class, attachments, a
-    non-text alternative, another charset, text that is not valid Unicode): the caller
-    then takes Django's own way, which also raises Django's own errors.
+    That shape: exactly Django's ``EmailMessage`` or ``EmailMultiAlternatives``, no
+    attachments, text alternatives added by ``attach_alternative()``, the charset exactly
+    the string "utf-8" (Django 5.2 quotes long lines only then; a Charset object equal to
+    it means base64), and the extra headers a plain dict (a subclass may answer lookups of
+    missing headers, which Django makes).
     """
     from django.conf import settings
     from django.core.mail import EmailMessage, EmailMultiAlternatives
-    from django.core.mail.message import EmailAlternative, forbid_multi_line_headers
+    from django.core.mail.message import EmailAlternative
 
     if type(email) not in (EmailMessage, EmailMultiAlternatives) or email.attachments:
         return None
     encoding = email.encoding or settings.DEFAULT_CHARSET
-    # Django quotes long lines only for exactly "utf-8" (a str: a Charset object equal to
-    # it means base64, as does any other name).
     if type(encoding) is not str or encoding != "utf-8" or not isinstance(email.body, str):
         return None
-    # A dict subclass may answer lookups of missing headers; a MIME header given as an
-    # extra one changes the parts' own headers.
-    if type(email.extra_headers) is not dict or MIME_HEADERS & {
-        str(name).lower() for name in email.extra_headers
-    }:
+    if type(email.extra_headers) is not dict:
         return None
     alternatives = email.alternatives if type(email) is EmailMultiAlternatives else []
-    if alternatives and email.alternative_subtype != "alternative":
-        return None
     bodies = [(email.body, email.content_subtype)] if email.body or not alternatives else []
     for alternative in alternatives:
         if not isinstance(alternative, EmailAlternative):
@@ -233,6 +228,25 @@ def legacy_message_bytes(email) -> bytes | None:
             return None
         bodies.append((alternative.content, subtype))
     if not all(SUBTYPE.fullmatch(subtype) for _, subtype in bodies):
+        return None
+    return bodies, bool(alternatives)
+
+
+def legacy_message_bytes(email) -> bytes | None:
+    """What ``email.message().as_bytes(linesep="\\r\\n")`` returns on Django 5.2, or None.
+
+    None when ``email`` is not of the shape written here (another class, attachments, a
+    non-text alternative, another charset, text that is not valid Unicode): the caller
+    then takes Django's own way, which also raises Django's own errors.
+    """
+    from django.core.mail.message import forbid_multi_line_headers
+
+    shape = text_bodies(email)
+    # A MIME header given as an extra one changes the parts' own headers.
+    if shape is None or MIME_HEADERS & {str(name).lower() for name in email.extra_headers}:
+        return None
+    bodies, alternatives = shape
+    if alternatives and email.alternative_subtype != "alternative":
         return None
     try:
         parts = [_text_part(text, subtype) for text, subtype in bodies]
@@ -254,7 +268,7 @@ def legacy_message_bytes(email) -> bytes | None:
         # A plain subject is what forbid_multi_line_headers returns for it, at a fraction.
         (name, value)
         if name == "Subject" and isinstance(value, str) and simple_subject(value)
-        else forbid_multi_line_headers(name, value, encoding)
+        else forbid_multi_line_headers(name, value, "utf-8")
         for name, value in top_headers
     ]  # all checked before any is folded, as Django sets them all before writing
     for name, value in checked:
@@ -351,33 +365,15 @@ def modern_message_bytes(email, policy) -> bytes | None:
     """
     import django
     from django.conf import settings
-    from django.core.mail import EmailMessage, EmailMultiAlternatives
-    from django.core.mail.message import EmailAlternative
 
     if sys.version_info[:2] != MODERN_CHECKED_PYTHON or django.VERSION[:2] != (6, 1):
         return None
-    if type(email) not in (EmailMessage, EmailMultiAlternatives) or email.attachments:
+    shape = text_bodies(email)
+    if shape is None:
         return None
-    encoding = email.encoding or settings.DEFAULT_CHARSET
-    if type(encoding) is not str or encoding != "utf-8" or not isinstance(email.body, str):
-        return None
-    if type(email.extra_headers) is not dict:
-        return None
-    alternatives = email.alternatives if type(email) is EmailMultiAlternatives else []
+    bodies, alternatives = shape
     if alternatives and hasattr(email, "alternative_subtype"):
         return None  # Django 6.1 refuses it
-    bodies = []
-    if email.body or not alternatives:
-        bodies.append((email.body, email.content_subtype))
-    for alternative in alternatives:
-        if not isinstance(alternative, EmailAlternative):
-            return None
-        basetype, _, subtype = str(alternative.mimetype).partition("/")
-        if basetype != "text" or not isinstance(alternative.content, str):
-            return None
-        bodies.append((alternative.content, subtype))
-    if not all(SUBTYPE.fullmatch(subtype) for _, subtype in bodies):
-        return None
     try:
         parts = [_modern_text(text, subtype, policy.max_line_length) for text, subtype in bodies]
     except UnicodeEncodeError:

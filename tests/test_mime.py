@@ -355,33 +355,40 @@ def test_direct_bytes_leave_other_charsets_to_django(settings, charset):
     assert written == expected
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: plain_email(subject="Two\nlines"),
-        lambda: plain_email(subject="Two\rlines"),
-        lambda: plain_email(from_email="a@x\nBcc: b@x"),
-        lambda: plain_email(headers={"X-B": "a\nb"}),
-        lambda: tuple_alternative_email(),
-        lambda: plain_email(headers={"Ø": "x", "X-B": "a\nb"}),
-        lambda: plain_email(body="broken \udcff surrogate"),
-        lambda: plain_email(headers={"Subject": "A second subject"}),
-        lambda: plain_email(headers={"Bcc": "b@x.org"}),
-    ],
-    ids=[
-        "a line break in the subject",
-        "a carriage return in the subject",
-        "a line break in the sender",
-        "a line break in an extra header",
-        "a tuple alternative",
-        "a non-ASCII name then a line break",
-        "a lone surrogate",
-        "a second subject",
-        "a Bcc header",
-    ],
-)
-def test_direct_bytes_fail_as_django_does(make):
-    expected, written = both_ways(make)
+# Emails Django refuses, or writes in ways of its own: both ways must give the same bytes,
+# or the same error.
+EDGE_CASES = {
+    "a line break in the subject": lambda: plain_email(subject="Two\nlines"),
+    "a carriage return in the subject": lambda: plain_email(subject="Two\rlines"),
+    "a line break in the sender": lambda: plain_email(from_email="a@x\nBcc: b@x"),
+    "a line break in an extra header": lambda: plain_email(headers={"X-B": "a\nb"}),
+    "a tuple alternative": lambda: tuple_alternative_email(),
+    "a non-ASCII name then a line break": lambda: plain_email(headers={"Ø": "x", "X-B": "a\nb"}),
+    "a lone surrogate": lambda: plain_email(body="broken \udcff surrogate"),
+    "a second subject": lambda: plain_email(headers={"Subject": "A second subject"}),
+    "a Bcc header": lambda: plain_email(headers={"Bcc": "b@x.org"}),
+    # quoted-printable over ten lines (Django 6.1 decides on the first ten)
+    "many long lines": lambda: plain_email(body="lang linje " * 100 + "\n" + "kort\n" * 20),
+    "base64 shorter": lambda: plain_email(body="Блок " * 300),  # 6.1: left to Python
+    "a long non-ASCII subject": lambda: plain_email(subject="Blåbær og syltetøy " * 8),
+    "an odd Message-ID": lambda: plain_email(headers={"Message-ID": "<odd id@x>"}),
+    "an encoded word in a sender": lambda: plain_email(
+        from_email="=?utf-8?b?T2xh?= <noreply@x.org>"
+    ),
+    "an encoded word in an address": lambda: plain_email(to=["=?utf-8?q?x?=@x.org"]),
+    "an encoded word in a Message-ID": lambda: plain_email(
+        headers={"Message-ID": "<a..=?us-ascii?q?x?=@x.org>"}
+    ),
+    "two Message-IDs": lambda: plain_email(
+        headers={"Message-ID": "<a@x.org>", "message-id": "<b@x.org>"}
+    ),
+    "a header line over 998": lambda: plain_email(headers={"List-Id": "x" * 1000}),
+}
+
+
+@pytest.mark.parametrize("case", list(EDGE_CASES))
+def test_direct_bytes_equal_djangos_on_edge_cases(case):
+    expected, written = both_ways(EDGE_CASES[case])
     assert written == expected
 
 
@@ -437,36 +444,6 @@ def test_direct_bytes_equal_djangos_on_random_emails(subject, plain, html, sende
             email.attach_alternative(html, "text/html")
         return email
 
-    expected, written = both_ways(make)
-    assert written == expected
-
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: plain_email(body="lang linje " * 100 + "\n" + "kort\n" * 20),  # QP, 21 lines
-        lambda: plain_email(body="Блок " * 300),  # base64 wins: left to Python
-        lambda: plain_email(subject="Blåbær og syltetøy " * 8),  # encoded words, folded
-        lambda: plain_email(headers={"Message-ID": "<odd id@x>"}),
-        lambda: plain_email(from_email="=?utf-8?b?T2xh?= <noreply@x.org>"),
-        lambda: plain_email(to=["=?utf-8?q?x?=@x.org"]),
-        lambda: plain_email(headers={"Message-ID": "<a..=?us-ascii?q?x?=@x.org>"}),
-        lambda: plain_email(headers={"Message-ID": "<a@x.org>", "message-id": "<b@x.org>"}),
-        lambda: plain_email(headers={"List-Id": "x" * 1000}),
-    ],
-    ids=[
-        "quoted-printable over ten lines",
-        "base64",
-        "long non-ASCII subject",
-        "odd id",
-        "an encoded word in a sender",
-        "an encoded word in an address",
-        "an encoded word in a Message-ID",
-        "two Message-IDs",
-        "long",
-    ],
-)
-def test_direct_bytes_equal_djangos_on_the_modern_apis_edges(make):
     expected, written = both_ways(make)
     assert written == expected
 
