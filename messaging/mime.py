@@ -380,7 +380,8 @@ def modern_message_bytes(email, policy) -> bytes | None:
         return None
     if any(part is None for part in parts):
         return None
-    # Last, as it may draw from ``random`` (a Message-ID) like Django's way after a refusal.
+    # The headers last: making a Message-ID draws from ``random``, so no refusal may come
+    # after it (Django's way would draw again, and the bytes would not be Django's).
     headers = _modern_top_headers(email, settings, policy)
     if headers is None:
         return None
