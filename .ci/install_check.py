@@ -1,11 +1,16 @@
 """Run inside a site made by `wagtail start` with README.md's steps applied (.ci/install_check).
 
-Sends a template with English and Norwegian text to a user who prefers ``nb``, through the
-locmem backend and the README's task worker, and checks the email and the admin.
+``install_check.py wheel PATH``: checks the wheel's files, sends a template with English and
+Norwegian text to a user who prefers ``nb``, through the locmem backend and the README's task
+worker, and checks the email and the admin.
+
+``install_check.py editable SRC``: the checkout installed with ``pip install -e``; checks that
+``messaging`` is imported from SRC and that an email renders there, layout and CSS included.
 """
 
 import sys
 import zipfile
+from pathlib import Path
 
 import django
 
@@ -25,6 +30,13 @@ def check_wheel(path: str) -> None:
     assert not missing, f"the wheel lacks {missing}"
     top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert top == {"messaging"}, f"the wheel installs more than the app: {sorted(top)}"
+
+
+def check_editable(src: str) -> None:
+    import messaging
+
+    package = Path(messaging.__file__).resolve().parent
+    assert package == Path(src).resolve() / "messaging", f"messaging is imported from {package}"
 
 
 def send_norwegian_email():
@@ -78,14 +90,19 @@ def check_admin():
 
 
 def main() -> None:
-    check_wheel(sys.argv[1])
+    mode, path = sys.argv[1:3]
+    if mode == "wheel":
+        check_wheel(path)
     django.setup()
     from django.test.utils import setup_test_environment
 
     # Django's test environment: the locmem email backend and the testserver host.
     setup_test_environment()
+    if mode == "editable":
+        check_editable(path)
     send_norwegian_email()
-    check_admin()
+    if mode == "wheel":
+        check_admin()
 
 
 if __name__ == "__main__":
