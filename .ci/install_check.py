@@ -107,6 +107,15 @@ def check_german_email(email) -> None:
     print("install check: German email sent (the README's third language)")
 
 
+def check_signed_out_user_can_sign_in() -> None:
+    """A new site keeps Django's LOGIN_URL, /accounts/login/, which nothing serves."""
+    from django.test import Client
+
+    response = Client().get("/messaging/preferences/", follow=True)
+    assert response.status_code == 200, (response.status_code, response.redirect_chain)
+    print(f"install check: a signed-out user is sent to {response.redirect_chain[-1][0]} (200)")
+
+
 def check_admin():
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -138,6 +147,7 @@ def main() -> None:
     if mode == "editable":
         check_editable(path)
     send_in_each_language()
+    check_signed_out_user_can_sign_in()
     if mode == "wheel":
         check_admin()
 

@@ -44,6 +44,7 @@ SETTING_CHECKS = {
     "messaging.E030": conf.smtp_pipelining,
     "messaging.E031": conf.async_status_writes,
     "messaging.E033": conf.connections_per_worker,
+    "messaging.E040": conf.user_search_fields,
 }
 
 

@@ -41,9 +41,11 @@ from .delivery import (
     task_queue,
 )
 from .users import (
+    default_user_search_fields,
     user_context_resolver,
     user_emails_resolver,
     user_language_resolver,
+    user_search_fields,
     user_timezone_resolver,
 )
 
@@ -59,6 +61,7 @@ __all__ = [
     "context_type_specs",
     "context_types",
     "context_variables",
+    "default_user_search_fields",
     "digest_hour",
     "email_signature",
     "from_email",
@@ -83,5 +86,6 @@ __all__ = [
     "user_context_resolver",
     "user_emails_resolver",
     "user_language_resolver",
+    "user_search_fields",
     "user_timezone_resolver",
 ]
