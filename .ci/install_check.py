@@ -30,6 +30,7 @@ def check_wheel(path: str) -> None:
     names = zipfile.ZipFile(path).namelist()
     missing = [name for name in REQUIRED_FILES if name not in names]
     assert not missing, f"the wheel lacks {missing}"
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names), "no LICENSE"
     top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert top == {"messaging"}, f"the wheel installs more than the app: {sorted(top)}"
 

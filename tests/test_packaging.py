@@ -15,6 +15,8 @@ from django.contrib.staticfiles import finders
 from django.template.loader import get_template
 
 import messaging
+from messaging.api import send_message
+from messaging.models import MessageReceiver
 
 APP = Path(messaging.__file__).resolve().parent
 TEMPLATE_NAME = re.compile(r"""["'](messaging/[\w/.-]+\.(?:html|txt))["']""")
@@ -51,3 +53,15 @@ def test_each_static_file_the_code_names_is_inside_the_app(name):
 def test_the_app_keeps_every_file_under_a_folder_named_after_it():
     for folder in ("templates", "static"):
         assert [path.name for path in (APP / folder).iterdir()] == ["messaging"]
+
+
+# --- what the dependency bounds in pyproject.toml stand on --------------------------------
+
+
+@pytest.mark.django_db
+def test_a_nul_character_reference_never_reaches_the_stored_plain_text(make_user, on_commit):
+    # html2text 2025.4.15 writes an invalid character reference as U+FFFD; older releases
+    # wrote a NUL, which PostgreSQL refuses to store: the lower bound of the html2text pin.
+    on_commit(send_message, users=[make_user()], subject="S", html="<p>Before &#0; after</p>")
+    receiver = MessageReceiver.objects.get()
+    assert receiver.message_content_plain == "Before \ufffd after\n"
