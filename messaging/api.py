@@ -10,12 +10,12 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import conf, preferences, rendering
+from . import conf, preferences, rendering, sends
 from .delivery import classify, mark_message_error
 from .delivery.recipients import check_sending_enabled
 from .exceptions import SendingDisabledError, TemplateNotFoundError
 from .models import Message, MessageReceiver, MessageTemplate
-from .queueing import enqueue_batches
+from .tasks import enqueue_batches
 from .users import user_emails
 
 
@@ -66,7 +66,7 @@ def request_sends(receiver_ids: Iterable[int], *, message_id: int | None = None)
     Delivery is enqueued in batches once the current transaction commits.
     """
     receivers = MessageReceiver.objects.filter(pk__in=sorted(set(receiver_ids)))
-    return receivers.request_sends(message_id=message_id)
+    return sends.request_sends(receivers, message_id=message_id)
 
 
 def get_template(template: str | MessageTemplate) -> MessageTemplate:

@@ -4,6 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -14,8 +15,10 @@ pytestmark = pytest.mark.django_db
 
 
 def run(*args, **options):
+    """The command's output; what it enqueues after commit is enqueued, as outside a test."""
     out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO(), **options)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command(*args, stdout=out, stderr=StringIO(), **options)
     return out.getvalue()
 
 

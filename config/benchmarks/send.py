@@ -30,9 +30,9 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.test import override_settings
 
 from messaging import conf
+from messaging.batching import chunked
 from messaging.delivery import deliver, pipelining
 from messaging.models import Message, MessageReceiver
-from messaging.queueing import chunked
 
 from .. import children
 from . import latency_sink

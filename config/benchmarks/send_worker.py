@@ -22,7 +22,7 @@ from django.test import override_settings
 
 from messaging import conf
 from messaging.models import Message, MessageReceiver
-from messaging.queueing import enqueue_batches
+from messaging.tasks import enqueue_batches
 
 from .. import children
 from .common import database_url, median, stop_process, write_metric
