@@ -16,7 +16,7 @@ from django.utils import timezone
 from .. import conf
 from ..models import MessageReceiver, Suppression, normalise_address
 from . import verp
-from .parsing import Event, Report
+from .parsing import Report
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +199,7 @@ def suppress_addresses(reports: dict[str, Report], source: str, now) -> int:
         Suppression(
             address=address,
             reason=Suppression.Reason.COMPLAINED
-            if report.event == Event.COMPLAINED
+            if report.event == DeliveryStatus.COMPLAINED
             else Suppression.Reason.BOUNCED,
             source=f"{source}: {report.status} {report.diagnostic}".strip()[:255],
             first_seen=now,
