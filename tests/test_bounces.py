@@ -24,15 +24,20 @@ from tests.factories import make_receiver
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bounces"
 BOUNCES = "bounces@example.org"
+RECTOR = "rector@example.org"
+NOT_APPLIED = (
+    "Not applied: this {event} report names {names}. Nothing was suppressed and the "
+    "delivery status is unchanged."
+)
 Status = MessageReceiver.Status
 DeliveryStatus = MessageReceiver.DeliveryStatus
 
 
-def report(name: str, *, return_path: str, recipient: str, message_id: str) -> bytes:
-    """A fixture report filled in for one email."""
+def report(name: str, *, return_path: str, recipient: str, message_id: str, **more) -> bytes:
+    """A fixture report filled in for one email (``more``: a fixture's other fields)."""
     text = (FIXTURES / name).read_text()
     values = {"return_path": return_path, "recipient": recipient, "message_id": message_id}
-    return Template(text).substitute(values).encode()
+    return Template(text).substitute(values, **more).encode()
 
 
 def report_for(name: str, receiver: MessageReceiver, **overrides) -> bytes:
@@ -53,6 +58,19 @@ def sent_receiver(db):
 
 def apply(data: bytes, source: str = "test"):
     return apply_reports(parse_report(data), source=source)
+
+
+def process_bounces(maildir: Path) -> tuple[str, str]:
+    """Run ``process_bounces --maildir`` as cron does; its stdout and stderr."""
+    out, err = StringIO(), StringIO()
+    call_command("process_bounces", "--maildir", str(maildir), stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def summary(maildir: Path, **counts: int) -> str:
+    """The line ``process_bounces`` ends with; counts not given are 0."""
+    names = ("applied", "suppressed", "duplicate", "refused", "forged", "unmatched", "unreadable")
+    return f"Processed {maildir}: {', '.join(f'{n} {counts.get(n, 0)}' for n in names)}.\n"
 
 
 # --- parsing ----------------------------------------------------------------------------
@@ -155,16 +173,6 @@ def test_without_a_return_path_the_signed_message_id_and_recipient_match(sent_re
     assert receiver.delivery_status == DeliveryStatus.BOUNCED
 
 
-def test_a_message_id_with_another_recipient_is_not_applied(sent_receiver):
-    receiver = sent_receiver()
-    data = report_for("exim.eml", receiver, return_path=BOUNCES, recipient="x@example.net")
-    result = apply(data)
-    receiver.refresh_from_db()
-    assert (result.applied, result.unmatched) == (0, 1)
-    assert receiver.delivery_status == DeliveryStatus.UNKNOWN
-    assert not Suppression.objects.exists()
-
-
 def test_a_forged_message_id_is_not_applied(sent_receiver):
     receiver = sent_receiver()
     forged_id = f"<messaging.r{receiver.pk}.{'0' * 16}.aaaaaaaa@example.org>"
@@ -193,17 +201,16 @@ def test_the_same_maildir_processed_twice_applies_each_report_once(sent_receiver
         return out.getvalue()
 
     maildir = tmp_path / "bounces"
-    summary = f"Processed {maildir}: applied {{}}, suppressed {{}}, duplicate {{}}, forged 0, unmatched 0, unreadable {{}}.\n"
-    assert process() == summary.format(3, 2, 0, 1)
+    assert process() == summary(maildir, applied=3, suppressed=2, unreadable=1)
     cur = sorted(os.listdir(tmp_path / "bounces" / "cur"))
     assert os.listdir(tmp_path / "bounces" / "new") == []
     assert sorted(name[-1] for name in cur) == ["F", "S", "S", "S"]
 
-    assert process() == summary.format(0, 0, 0, 0)
+    assert process() == summary(maildir)
     # As after a crash between applying and moving: the files are read again.
     for name in cur:
         os.rename(tmp_path / "bounces" / "cur" / name, tmp_path / "bounces" / "new" / name)
-    assert process() == summary.format(0, 0, 3, 1)
+    assert process() == summary(maildir, duplicate=3, unreadable=1)
 
     for receiver in receivers:
         receiver.refresh_from_db()
@@ -214,6 +221,69 @@ def test_the_same_maildir_processed_twice_applies_each_report_once(sent_receiver
 def test_process_bounces_refuses_a_folder_that_is_no_maildir(tmp_path):
     with pytest.raises(CommandError, match="is not a Maildir"):
         call_command("process_bounces", "--maildir", str(tmp_path / "missing"), stdout=StringIO())
+
+
+def maildir_with(tmp_path: Path, *reports: bytes) -> Path:
+    box = mailbox.Maildir(tmp_path / "bounces", create=True)
+    for data in reports:
+        box.add(data)
+    return tmp_path / "bounces"
+
+
+# --- what a report may act on -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "event"),
+    [
+        ("postfix.eml", {}, "bounced"),
+        ("arf_complaint.eml", {}, "complained"),
+        ("gmail_delayed.eml", {}, "delayed"),
+        ("exim.eml", {"return_path": BOUNCES}, "bounced"),
+    ],
+    ids=["dsn", "arf", "delay", "message-id"],
+)
+def test_a_report_naming_an_address_its_email_did_not_go_to_changes_nothing(
+    name, overrides, event, sent_receiver, tmp_path
+):
+    rector, receiver = sent_receiver(email=RECTOR), sent_receiver()
+    maildir = maildir_with(tmp_path, report_for(name, receiver, recipient=RECTOR, **overrides))
+
+    assert process_bounces(maildir) == (summary(maildir, refused=1), "")
+    assert not Suppression.objects.exists()
+    receiver.refresh_from_db()
+    assert (receiver.delivery_status, receiver.delivery_updated_at) == ("unknown", None)
+    [entry] = receiver.delivery_events
+    assert entry["event"] == "refused"
+    names = f"{RECTOR}, an address this email was not sent to"
+    assert entry["diagnostic"].startswith(NOT_APPLIED.format(event=event, names=names))
+    rector.refresh_from_db()
+    assert (rector.delivery_status, rector.delivery_events) == ("unknown", [])
+
+
+@pytest.mark.parametrize(
+    ("send_to", "applied"), [("only@example.org", True), ("a@example.org, b@example.net", False)]
+)
+def test_a_report_naming_no_address_acts_only_on_an_email_to_one_address(
+    send_to, applied, sent_receiver, tmp_path
+):
+    receiver = sent_receiver(send_to=send_to)
+    data = report_for("arf_complaint.eml", receiver)
+    data = data.replace(f"Original-Rcpt-To: <{send_to}>\n".encode(), b"")
+    data = data.replace(f"To: {send_to}\n".encode(), b"")
+    maildir = maildir_with(tmp_path, data)
+
+    counts = {"applied": 1, "suppressed": 1} if applied else {"refused": 1}
+    assert process_bounces(maildir) == (summary(maildir, **counts), "")
+    assert list(Suppression.objects.values_list("address", flat=True)) == (
+        [send_to] if applied else []
+    )
+    receiver.refresh_from_db()
+    [entry] = receiver.delivery_events
+    if not applied:
+        names = "no address, and this email went to 2"
+        assert entry["diagnostic"].startswith(NOT_APPLIED.format(event="complained", names=names))
+    assert entry["event"] == ("complained" if applied else "refused")
 
 
 def test_bounce_server_refuses_a_bad_port():
@@ -342,6 +412,32 @@ def test_forged_and_unknown_reports_through_bounce_server_change_nothing(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("recipient", "send_to", "names"),
+    [
+        (RECTOR, None, f"{RECTOR}, an address this email was not sent to"),
+    ],
+    ids=["another-address"],
+)
+def test_a_report_bounce_server_may_not_apply_is_recorded_and_answered_250(
+    recipient, send_to, names, running_bounce_server, sent_receiver
+):
+    sent_receiver(email=RECTOR)  # the rector gets email from the site too
+    receiver = sent_receiver(send_to=send_to or "me@example.org")
+    return_path = verp.return_path(receiver.pk, BOUNCES)
+    data = report_for("postfix.eml", receiver, recipient=recipient)
+    deliver_report(running_bounce_server.port, data, return_path)  # 250, or it raises
+
+    assert not Suppression.objects.exists()
+    receiver.refresh_from_db()
+    assert receiver.delivery_status == DeliveryStatus.UNKNOWN
+    [entry] = receiver.delivery_events
+    assert (entry["event"], entry["source"]) == ("refused", "smtp")
+    assert entry["diagnostic"].startswith(NOT_APPLIED.format(event="bounced", names=names))
+    assert running_bounce_server.handler.total.refused == 1
+
+
+@pytest.mark.django_db(transaction=True)
 def test_bounce_server_refuses_an_email_that_is_no_report(running_bounce_server):
     with pytest.raises(smtplib.SMTPDataError) as refused:
         deliver_report(running_bounce_server.port, b"Subject: Hi\r\n\r\nHello\r\n", BOUNCES)
@@ -363,6 +459,16 @@ def postmark_event(record_type: str, receiver: MessageReceiver, token: str, **ex
         "Metadata": {"messaging_receiver": token},
         **extra,
     }
+
+
+def post_to_postmark(client, data: dict) -> None:
+    response = client.post(
+        "/anymail/postmark/tracking/",
+        data,
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic ZGVtbzpkZW1vLXdlYmhvb2stc2VjcmV0",  # demo:demo-webhook-secret
+    )
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -391,13 +497,7 @@ def test_postmark_webhook_events_are_recorded(
     pytest.importorskip("anymail")
     receiver = sent_receiver()
     data = postmark_event(payload["RecordType"], receiver, verp.token(receiver.pk), **payload)
-    response = client.post(
-        "/anymail/postmark/tracking/",
-        data,
-        content_type="application/json",
-        HTTP_AUTHORIZATION="Basic ZGVtbzpkZW1vLXdlYmhvb2stc2VjcmV0",  # demo:demo-webhook-secret
-    )
-    assert response.status_code == 200
+    post_to_postmark(client, data)
     receiver.refresh_from_db()
     assert receiver.delivery_status == delivery_status
     assert receiver.delivery_events[0]["source"] == "anymail:postmark"
@@ -408,13 +508,31 @@ def test_a_postmark_event_with_a_forged_token_changes_nothing(client, sent_recei
     pytest.importorskip("anymail")
     receiver = sent_receiver()
     data = postmark_event("Bounce", receiver, f"r{receiver.pk}.aaaaaaaa", Type="HardBounce")
-    response = client.post(
-        "/anymail/postmark/tracking/",
-        data,
-        content_type="application/json",
-        HTTP_AUTHORIZATION="Basic ZGVtbzpkZW1vLXdlYmhvb2stc2VjcmV0",
-    )
-    assert response.status_code == 200
+    post_to_postmark(client, data)
     receiver.refresh_from_db()
     assert receiver.delivery_events == []
     assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("record_type", "kind"), [("Bounce", "HardBounce"), ("SpamComplaint",) * 2]
+)
+def test_a_postmark_event_naming_an_address_its_email_did_not_go_to_changes_nothing(
+    record_type, kind, client, sent_receiver
+):
+    pytest.importorskip("anymail")
+    rector, receiver = sent_receiver(email=RECTOR), sent_receiver()
+    token = verp.token(receiver.pk)
+    data = postmark_event(record_type, receiver, token, Type=kind, Email=RECTOR)
+    post_to_postmark(client, {**data, "Recipient": RECTOR})
+
+    assert not Suppression.objects.exists()
+    receiver.refresh_from_db()
+    assert receiver.delivery_status == DeliveryStatus.UNKNOWN
+    [entry] = receiver.delivery_events
+    assert (entry["event"], entry["source"]) == ("refused", "anymail:postmark")
+    event = "bounced" if record_type == "Bounce" else "complained"
+    names = f"{RECTOR}, an address this email was not sent to"
+    assert entry["diagnostic"].startswith(NOT_APPLIED.format(event=event, names=names))
+    rector.refresh_from_db()
+    assert rector.delivery_events == []

@@ -30,10 +30,12 @@ DeliveryStatus = MessageReceiver.DeliveryStatus
 class Report:
     """What one report says about one recipient.
 
-    ``event`` is the delivery status the report would move its receiver to.
-    ``addresses`` are where the report was delivered to (one should be our VERP return
-    path); ``message_id`` is the original email's Message-ID; ``report_id`` identifies
-    the report itself, so that reading it twice applies it once.
+    ``event`` is the delivery status the report would move its receiver to;
+    ``recipient`` is the address the report names, as its sender wrote it (unchecked:
+    see :mod:`messaging.bounces.scope`). ``addresses`` are where the report was delivered
+    to (one should be our VERP return path); ``message_id`` is the original email's
+    Message-ID; ``report_id`` identifies the report itself, so that reading it twice
+    applies it once.
     """
 
     event: DeliveryStatus
