@@ -286,6 +286,32 @@ def test_a_report_naming_no_address_acts_only_on_an_email_to_one_address(
     assert entry["event"] == ("complained" if applied else "refused")
 
 
+def test_each_failed_address_of_one_dsn_is_suppressed(sent_receiver, tmp_path):
+    receiver = sent_receiver(send_to="first@uni.example.net, Second@Example.com")
+    data = report_for(
+        "exim_two_recipients.eml",
+        receiver,
+        recipient="first@uni.example.net",
+        second="second@example.com",
+    )
+    maildir = maildir_with(tmp_path, data)
+
+    assert process_bounces(maildir) == (summary(maildir, applied=2, suppressed=2), "")
+    assert sorted(Suppression.objects.values_list("address", flat=True)) == [
+        "first@uni.example.net",
+        "second@example.com",
+    ]
+    receiver.refresh_from_db()
+    assert [(e["recipient"], e["status"]) for e in receiver.delivery_events] == [
+        ("first@uni.example.net", "5.1.1"),
+        ("second@example.com", "5.2.1"),
+    ]
+    # Read again, as after a crash between applying and moving: both are known.
+    [name] = os.listdir(maildir / "cur")
+    os.rename(maildir / "cur" / name, maildir / "new" / name)
+    assert process_bounces(maildir) == (summary(maildir, duplicate=2), "")
+
+
 def test_bounce_server_refuses_a_bad_port():
     with pytest.raises(CommandError, match="--port must be between 1 and 65535"):
         call_command("bounce_server", "--port", "0", stdout=StringIO())

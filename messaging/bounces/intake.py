@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import conf
-from ..models import MessageReceiver, Suppression
+from ..models import MessageReceiver, Suppression, normalise_address
 from . import verp
 from .parsing import Report
 from .scope import Scope, scope
@@ -95,10 +95,11 @@ def load_receivers(reports: Sequence[Report]) -> tuple[dict[int, MessageReceiver
 
 
 REFUSED = "refused"  # the ``event`` of a report recorded but not applied (see .scope)
+RECIPIENT_LENGTH = 320  # of the named address kept in an event, to know the report again
 
 
 def event_entry(report: Report, target: Scope, source: str, now: datetime) -> dict:
-    """One ``delivery_events`` item. ``report`` identifies the report, to apply it once."""
+    """One ``delivery_events`` item; ``report`` and ``recipient`` identify what it records."""
     return {
         "event": REFUSED if target.refusal else report.event,
         "status": report.status,
@@ -106,7 +107,20 @@ def event_entry(report: Report, target: Scope, source: str, now: datetime) -> di
         "source": source,
         "timestamp": now.isoformat(),
         "report": report.report_id,
+        "recipient": normalise_address(report.recipient)[:RECIPIENT_LENGTH],
     }
+
+
+def same_report(event: dict, entry: dict) -> bool:
+    """Whether a stored event records the report ``entry`` is about.
+
+    One report names each failed address of an email apart (a DSN for one SMTP
+    transaction to two addresses has two entries), so the recipient is part of the key.
+    Events stored before it was have none and match any recipient of their report.
+    """
+    return event.get("report") == entry["report"] and (
+        event.get("recipient", entry["recipient"]) == entry["recipient"]
+    )
 
 
 def record(
@@ -119,7 +133,7 @@ def record(
     """
     entry = event_entry(report, target, source, now)
     events = list(receiver.delivery_events or [])
-    if any(event.get("report") == entry["report"] for event in events):
+    if any(same_report(event, entry) for event in events):
         return False
     receiver.delivery_events = [*events, entry][-conf.max_delivery_events() :]
     if target.refusal:
@@ -168,8 +182,8 @@ def apply_reports(reports: Iterable[Report], source: str) -> IntakeResult:
     Forged and unmatched reports are counted and logged, never applied. A report that
     names no valid address of its receiver's email is recorded on the receiver as
     ``refused`` and changes nothing else. A report that was recorded before (the same
-    report id on the receiver) is skipped, so running intake twice over the same
-    reports changes nothing the second time.
+    report id and recipient on the receiver) is skipped, so running intake twice over
+    the same reports changes nothing the second time.
     """
     reports = list(reports)
     batch = Batch(source, timezone.now())

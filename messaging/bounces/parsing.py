@@ -34,8 +34,8 @@ class Report:
     ``recipient`` is the address the report names, as its sender wrote it (unchecked:
     see :mod:`messaging.bounces.scope`). ``addresses`` are where the report was delivered
     to (one should be our VERP return path); ``message_id`` is the original email's
-    Message-ID; ``report_id`` identifies the report itself, so that reading it twice
-    applies it once.
+    Message-ID; ``report_id`` identifies the report itself, which with ``recipient``
+    makes reading it twice apply it once.
     """
 
     event: DeliveryStatus
