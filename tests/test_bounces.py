@@ -25,6 +25,7 @@ from tests.factories import make_receiver
 FIXTURES = Path(__file__).parent / "fixtures" / "bounces"
 BOUNCES = "bounces@example.org"
 RECTOR = "rector@example.org"
+LONG = "x" * 320 + "@example.org"  # longer than any address the suppression list holds
 NOT_APPLIED = (
     "Not applied: this {event} report names {names}. Nothing was suppressed and the "
     "delivery status is unchanged."
@@ -312,6 +313,35 @@ def test_each_failed_address_of_one_dsn_is_suppressed(sent_receiver, tmp_path):
     assert process_bounces(maildir) == (summary(maildir, duplicate=2), "")
 
 
+@pytest.mark.parametrize(
+    ("recipient", "send_to", "shown"),
+    [
+        (LONG, None, f"'{LONG[:100]}…'"),
+        (LONG, LONG, f"'{LONG[:100]}…'"),
+        ("rector.example.org", "rector.example.org", "'rector.example.org'"),
+    ],
+    ids=["long", "long-sent-to", "no-at"],
+)
+def test_a_report_naming_an_invalid_address_is_recorded_and_the_others_applied(
+    recipient, send_to, shown, sent_receiver, tmp_path
+):
+    receiver = sent_receiver(**({"send_to": send_to} if send_to else {}))
+    other = sent_receiver()
+    maildir = maildir_with(
+        tmp_path,
+        report_for("postfix.eml", receiver, recipient=recipient),
+        report_for("exim.eml", other),
+    )
+
+    assert process_bounces(maildir) == (summary(maildir, applied=1, suppressed=1, refused=1), "")
+    assert list(Suppression.objects.values_list("address", flat=True)) == [other.send_to]
+    receiver.refresh_from_db()
+    assert receiver.delivery_status == "unknown"
+    [entry] = receiver.delivery_events
+    names = f"{shown}, which is not a valid email address"
+    assert entry["diagnostic"].startswith(NOT_APPLIED.format(event="bounced", names=names))
+
+
 def test_bounce_server_refuses_a_bad_port():
     with pytest.raises(CommandError, match="--port must be between 1 and 65535"):
         call_command("bounce_server", "--port", "0", stdout=StringIO())
@@ -442,8 +472,9 @@ def test_forged_and_unknown_reports_through_bounce_server_change_nothing(
     ("recipient", "send_to", "names"),
     [
         (RECTOR, None, f"{RECTOR}, an address this email was not sent to"),
+        (LONG, LONG, f"'{LONG[:100]}…', which is not a valid email address"),
     ],
-    ids=["another-address"],
+    ids=["another-address", "too-long"],
 )
 def test_a_report_bounce_server_may_not_apply_is_recorded_and_answered_250(
     recipient, send_to, names, running_bounce_server, sent_receiver
