@@ -5,6 +5,8 @@ from __future__ import annotations
 import mailbox
 import os
 import smtplib
+import subprocess
+import sys
 from functools import partial
 from io import StringIO
 from pathlib import Path
@@ -72,6 +74,10 @@ def summary(maildir: Path, **counts: int) -> str:
     """The line ``process_bounces`` ends with; counts not given are 0."""
     names = ("applied", "suppressed", "duplicate", "refused", "forged", "unmatched", "unreadable")
     return f"Processed {maildir}: {', '.join(f'{n} {counts.get(n, 0)}' for n in names)}.\n"
+
+
+def tree(root: Path) -> list[str]:
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
 
 
 # --- parsing ----------------------------------------------------------------------------
@@ -219,9 +225,72 @@ def test_the_same_maildir_processed_twice_applies_each_report_once(sent_receiver
     assert Suppression.objects.count() == 2
 
 
-def test_process_bounces_refuses_a_folder_that_is_no_maildir(tmp_path):
-    with pytest.raises(CommandError, match="is not a Maildir"):
-        call_command("process_bounces", "--maildir", str(tmp_path / "missing"), stdout=StringIO())
+def test_files_that_cannot_be_read_are_set_aside_and_the_others_applied(sent_receiver, tmp_path):
+    maildir = tmp_path / "bounces"
+    box = mailbox.Maildir(maildir, create=True)
+    receiver = sent_receiver()
+    box.add(report_for("postfix.eml", receiver))
+    # Entries of new/ that cannot be read as files, whoever runs the command (root too).
+    (maildir / "new" / "1764321302.M1P1.mx").mkdir()
+    (maildir / "new" / "1764321302.M2P1.mx").symlink_to(tmp_path / "gone")
+    unreadable = ["1764321302.M1P1.mx", "1764321302.M2P1.mx"]
+    if os.geteuid() != 0:  # root reads a file whatever its mode
+        (maildir / "new" / "1764321302.M3P1.mx").write_bytes(b"Subject: x\r\n\r\n")
+        (maildir / "new" / "1764321302.M3P1.mx").chmod(0)
+        unreadable.append("1764321302.M3P1.mx")
+
+    out, err = process_bounces(maildir)
+    assert out == summary(maildir, applied=1, suppressed=1, unreadable=len(unreadable))
+    for name in unreadable:
+        assert f"Set aside {maildir / 'cur' / name}:2,F: It cannot be read (" in err
+    assert os.listdir(maildir / "new") == []
+    receiver.refresh_from_db()
+    assert receiver.delivery_status == DeliveryStatus.BOUNCED
+    assert process_bounces(maildir) == (summary(maildir), "")
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda path: None, "does not exist"),
+        (lambda path: path.write_bytes(b"From: x\n\nhello\n"), "is a file, not a folder"),
+        (lambda path: path.mkdir(), "lacks new/, cur/, tmp/"),
+        (lambda path: [(path / n).mkdir(parents=True) for n in ("new", "cur")], "lacks tmp/"),
+    ],
+    ids=["missing", "file", "empty-folder", "no-tmp"],
+)
+def test_process_bounces_refuses_what_is_no_maildir_and_creates_nothing(make, problem, tmp_path):
+    path = tmp_path / "bounces"
+    make(path)
+    before = tree(tmp_path)
+    with pytest.raises(CommandError) as refused:
+        process_bounces(path)
+    assert str(refused.value) == (
+        f"{path} is not a Maildir: it {problem}. "
+        "A Maildir is a folder holding the folders new/, cur/ and tmp/, which the MTA creates "
+        "when it first delivers to it. Give --maildir the Maildir the MTA delivers the bounce "
+        "address to."
+    )
+    assert tree(tmp_path) == before
+
+
+def test_process_bounces_on_a_file_exits_1_without_a_traceback(tmp_path):
+    path = tmp_path / "mbox"
+    path.write_bytes(b"From: x\n\nhello\n")
+    ran = subprocess.run(
+        [sys.executable, "manage.py", "process_bounces", "--maildir", str(path)],
+        cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (ran.returncode, ran.stdout) == (1, "")
+    assert ran.stderr == (
+        f"CommandError: {path} is not a Maildir: it is a file, not a folder. A Maildir is a "
+        "folder holding the folders new/, cur/ and tmp/, which the MTA creates when it first "
+        "delivers to it. Give --maildir the Maildir the MTA delivers the bounce address to.\n"
+    )
+    assert tree(tmp_path) == ["mbox"]
 
 
 def maildir_with(tmp_path: Path, *reports: bytes) -> Path:
