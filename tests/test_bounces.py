@@ -411,6 +411,33 @@ def test_a_report_naming_an_invalid_address_is_recorded_and_the_others_applied(
     assert entry["diagnostic"].startswith(NOT_APPLIED.format(event="bounced", names=names))
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "refused"),
+    [
+        (b"User unknown in", b"User \x00unknown in", False),  # the Diagnostic-Code
+        (b"Original-Recipient: rfc822;", b"Original-Recipient: rfc822;\x00", True),
+        (b"Message-Id: <2026", b"Message-Id: <\x002026", False),  # the report's own id
+    ],
+    ids=["diagnostic", "recipient", "report-id"],
+)
+def test_a_report_with_a_nul_character_is_recorded_without_it(
+    old, new, refused, sent_receiver, tmp_path
+):
+    receiver, other = sent_receiver(), sent_receiver()
+    data = report_for("postfix.eml", receiver)
+    assert old in data
+    maildir = maildir_with(tmp_path, data.replace(old, new), report_for("exim.eml", other))
+
+    counts = {"applied": 1, "suppressed": 1, "refused": 1} if refused else {"applied": 2}
+    counts.setdefault("suppressed", 2)
+    assert process_bounces(maildir) == (summary(maildir, **counts), "")
+    receiver.refresh_from_db()
+    [entry] = receiver.delivery_events
+    assert "\x00" not in "".join(str(value) for value in entry.values())
+    assert entry["event"] == ("refused" if refused else "bounced")
+    assert not any("\x00" in s.source for s in Suppression.objects.all())
+
+
 def test_bounce_server_refuses_a_bad_port():
     with pytest.raises(CommandError, match="--port must be between 1 and 65535"):
         call_command("bounce_server", "--port", "0", stdout=StringIO())

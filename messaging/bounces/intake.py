@@ -98,16 +98,25 @@ REFUSED = "refused"  # the ``event`` of a report recorded but not applied (see .
 RECIPIENT_LENGTH = 320  # of the named address kept in an event, to know the report again
 
 
+def storable(text: str) -> str:
+    """``text`` without NUL characters, which PostgreSQL stores in no text or jsonb column.
+
+    Report text is whatever its sender wrote; one NUL would roll back the whole batch,
+    at every try.
+    """
+    return text.replace("\x00", "")
+
+
 def event_entry(report: Report, target: Scope, source: str, now: datetime) -> dict:
     """One ``delivery_events`` item; ``report`` and ``recipient`` identify what it records."""
     return {
         "event": REFUSED if target.refusal else report.event,
-        "status": report.status,
-        "diagnostic": f"{target.refusal} {report.diagnostic}".strip(),
+        "status": storable(report.status),
+        "diagnostic": storable(f"{target.refusal} {report.diagnostic}".strip()),
         "source": source,
         "timestamp": now.isoformat(),
-        "report": report.report_id,
-        "recipient": normalise_address(report.recipient)[:RECIPIENT_LENGTH],
+        "report": storable(report.report_id),
+        "recipient": storable(normalise_address(report.recipient)[:RECIPIENT_LENGTH]),
     }
 
 
@@ -247,7 +256,7 @@ def suppress_addresses(reports: dict[str, Report], source: str, now: datetime) -
             reason=Suppression.Reason.COMPLAINED
             if report.event == DeliveryStatus.COMPLAINED
             else Suppression.Reason.BOUNCED,
-            source=f"{source}: {report.status} {report.diagnostic}".strip()[:255],
+            source=storable(f"{source}: {report.status} {report.diagnostic}".strip())[:255],
             first_seen=now,
             last_seen=now,
         )
