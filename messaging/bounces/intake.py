@@ -45,7 +45,7 @@ class IntakeResult:
     refused: int = 0  # about a receiver of ours, but naming no valid address of its email
     forged: int = 0  # a return path or Message-ID with a wrong HMAC, and no valid match
     unmatched: int = 0  # no receiver of ours found
-    unreadable: int = 0  # emails that are not a DSN or complaint report
+    unreadable: int = 0  # files set aside: unreadable, or not a DSN or complaint report
 
     def add(self, other: IntakeResult) -> None:
         for item in fields(self):
