@@ -129,7 +129,7 @@ def prepare_receivers(
             ids = []  # recorded as refused by the kill switch: nothing is enqueued
         message.mark_prepared(
             user_ids,
-            enqueued=bool(ids) or modes.held,
+            enqueued=bool(ids or modes.held),
             status_data=modes.record(message.status_data),
         )
         transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))

@@ -1,12 +1,14 @@
 """System checks: settings the app cannot work with are reported at startup."""
 
+from collections.abc import Callable
+
 from django.core.checks import Error, register
 
 from . import conf
 from .exceptions import ConfigurationError
 
 # Each id is fixed, so a site that silences one keeps silencing the same setting.
-SETTING_CHECKS = {
+SETTING_CHECKS: dict[str, Callable[[], object]] = {
     "messaging.E001": conf.resend_limit,
     "messaging.E002": conf.batch_size,
     "messaging.E003": conf.claim_lease_seconds,
