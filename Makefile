@@ -47,6 +47,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy | $(VENV)/bin/mypy-baseline filter
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -12,13 +12,13 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from . import conf, preferences, rendering
+from . import conf, preferences, rendering, sends
 from .delivery import classify, mark_message_error
 from .delivery.recipients import check_sending_enabled
 from .exceptions import SendingDisabledError, TemplateNotFoundError
 from .models import Message, MessageReceiver, MessageTemplate
-from .queueing import enqueue_batches
 from .rendering.layout import with_signature
+from .tasks import enqueue_batches
 from .users import user_emails
 
 
@@ -69,7 +69,7 @@ def request_sends(receiver_ids: Iterable[int], *, message_id: int | None = None)
     Delivery is enqueued in batches once the current transaction commits.
     """
     receivers = MessageReceiver.objects.filter(pk__in=sorted(set(receiver_ids)))
-    return receivers.request_sends(message_id=message_id)
+    return sends.request_sends(receivers, message_id=message_id)
 
 
 def get_template(template: str | MessageTemplate) -> MessageTemplate:
@@ -133,7 +133,7 @@ def prepare_receivers(
             ids = []  # recorded as refused by the kill switch: nothing is enqueued
         message.mark_prepared(
             user_ids,
-            enqueued=bool(ids) or modes.held,
+            enqueued=bool(ids or modes.held),
             status_data=modes.record(message.status_data),
         )
         transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))
@@ -150,7 +150,7 @@ def signed_direct(html: str | None, plain: str | None) -> tuple[str | None, str 
     the receivers) goes at the end of the HTML's body, escaped with its line breaks kept, and
     after a plain text given; a plain text made from the HTML then has it too.
     """
-    language = translation.get_language() or rendering.default_language()
+    language = translation.get_language() or conf.default_language()
     signature = conf.email_signature(language)
     if not signature:
         return html, plain

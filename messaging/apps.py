@@ -11,7 +11,6 @@ class MessagingConfig(AppConfig):
         from . import (
             checks,  # noqa: F401  (registers the system checks)
             signals,
-            tasks,  # noqa: F401  (plugs the delivery queue into messaging.queueing)
         )
         from .bounces import anymail
         from .preferences import digests

@@ -8,7 +8,7 @@ key that still match, so each batch costs its own rows and the whole walk is O(n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from uuid import uuid4
 
@@ -84,6 +84,12 @@ def snapshot_ids(ids: QuerySet, batch: int) -> Iterator[list[int]]:
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def chunked(items: Sequence[int], size: int) -> Iterator[list[int]]:
+    """``items`` in lists of at most ``size``, in order."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
 
 
 def still_matching(queryset: QuerySet, ids: list[int]) -> QuerySet:

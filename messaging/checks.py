@@ -2,6 +2,7 @@
 
 import os
 import pkgutil
+from collections.abc import Callable
 from importlib import import_module
 
 from django.conf import ENVIRONMENT_VARIABLE, settings
@@ -16,7 +17,7 @@ from . import conf
 from .exceptions import ConfigurationError
 
 # Each id is fixed, so a site that silences one keeps silencing the same setting.
-SETTING_CHECKS = {
+SETTING_CHECKS: dict[str, Callable[[], object]] = {
     "messaging.E001": conf.resend_limit,
     "messaging.E002": conf.batch_size,
     "messaging.E003": conf.claim_lease_seconds,
@@ -92,11 +93,11 @@ def languages_without_columns() -> dict[str, tuple[str, list[str]]]:
     for model in translator.get_registered_models():
         if model._meta.app_label != "messaging":
             continue
-        migrated = migrated_field_names("messaging", model._meta.model_name)
+        migrated = migrated_field_names("messaging", model.__name__)
         if migrated is None:
             continue  # migrations turned off: the tables follow the models
+        fields = list(translator.get_options_for_model(model).all_fields)
         for code, name in settings.LANGUAGES:
-            fields = translator.get_options_for_model(model).fields
             wanted = [build_localized_fieldname(field, code) for field in fields]
             absent = [
                 f"{model._meta.db_table}.{col}" for col in sorted(wanted) if col not in migrated
@@ -110,9 +111,9 @@ def migration_commands() -> str:
     """The exact steps that give messaging the columns of the site's languages."""
     module, explicit = MigrationLoader.migrations_module("messaging")
     make = "python manage.py makemigrations messaging && python manage.py migrate messaging"
-    if explicit and _importable(module):
+    if explicit and module and _importable(module):
         return f"Make the migration in {module} (MIGRATION_MODULES):\n    {make}"
-    if explicit:
+    if explicit and module:
         folder = module.replace(".", "/")
     else:
         site = settings.SETTINGS_MODULE or os.environ.get(ENVIRONMENT_VARIABLE) or "mysite"

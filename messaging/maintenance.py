@@ -1,24 +1,24 @@
-"""What the cron commands do: resend failed receivers, delete old records."""
+"""What the cron commands do: resend failed receivers, send digests, delete old records."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import transaction
-from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from . import conf
 from .batching import still_matching, walk_ids
 from .models import Message, MessageReceiver
-from .queueing import enqueue_batches
+from .preferences import digests
+from .sends import asked_again, request_sends
+from .tasks import enqueue_batches
 
-# Receivers one statement asks for again (ids only are read) or deletes. Larger chunks
-# spend less per row on statements and commits; this size keeps each statement's row
-# locks (and SQLite's write lock) to a fraction of a second, and never 1M rows at once.
-RESEND_CHUNK = 1000
+# Receivers one statement deletes: as for asking again (sends.CHUNK), each statement's
+# row locks (and SQLite's write lock) last a fraction of a second.
 DELETE_CHUNK = 1000
 
 
@@ -28,14 +28,6 @@ class ResendReport:
     exceeded: int = 0
     recovered: int = 0
     limit: int = 0
-
-
-def iterate_ids(queryset: QuerySet, batch: int) -> Iterator[list[int]]:
-    """Primary keys of ``queryset`` in ascending batches: one scan, flat memory.
-
-    See :func:`messaging.batching.walk_ids`: the query runs once whatever the count.
-    """
-    return walk_ids(queryset, batch)
 
 
 def resend_failed(
@@ -63,41 +55,15 @@ def resend_failed(
     report.exceeded = exceeded.update(status=MessageReceiver.Status.ERROR, next_attempt_at=None)
     report.recovered = recover_abandoned(now)
     requeue_stranded(now)
-    # The conditions are checked again in each UPDATE, so a receiver that a worker or a
-    # staff member took meanwhile is not asked for twice.
-    ask_again = {"pending_sends": F("pending_sends") + 1, "send_requested_at": now}
-    for updated in update_in_batches(due, ask_again):
-        report.resent += updated
-        if progress:
-            progress(report.resent)
+    report.resent = request_sends(due, now=now, progress=progress)
     return report
-
-
-def update_in_batches(queryset: QuerySet, changes: dict) -> Iterator[int]:
-    """Apply ``changes`` to ``queryset`` chunk by chunk, enqueueing each changed chunk.
-
-    The ids are read once; each chunk of ``RESEND_CHUNK`` is one UPDATE by primary key
-    (its own short transaction outside an ``atomic`` block) that repeats the queryset's
-    conditions, so rows that stopped matching are left alone. Delivery is enqueued in
-    tasks of ``MESSAGING_BATCH_SIZE``. Yields how many rows each chunk changed.
-    """
-    for ids in iterate_ids(queryset, RESEND_CHUNK):
-        updated = still_matching(queryset, ids).update(**changes)
-        if updated:
-            enqueue_batches(ids)
-        yield updated
 
 
 def recover_abandoned(now: datetime) -> int:
     """Send again the receivers whose claim expired (their worker died mid-batch)."""
     expired = MessageReceiver.objects.filter(claimed_until__lt=now)
-    changes = {
-        "pending_sends": F("pending_sends") + 1,
-        "claimed_until": None,
-        "claim_token": "",
-        "send_requested_at": now,
-    }
-    return sum(update_in_batches(expired, changes))
+    changes = {**asked_again(now), "claimed_until": None, "claim_token": ""}
+    return request_sends(expired, now=now, changes=changes)
 
 
 def requeue_stranded(now: datetime) -> int:
@@ -109,7 +75,7 @@ def requeue_stranded(now: datetime) -> int:
     stranded = MessageReceiver.objects.filter(
         pending_sends__gt=0, claimed_until__isnull=True, send_requested_at__lt=cutoff
     )
-    return sum(update_in_batches(stranded, {"send_requested_at": now}))
+    return request_sends(stranded, now=now, changes={"send_requested_at": now})
 
 
 def delete_old_receivers(days: int) -> int:
@@ -121,7 +87,7 @@ def delete_old_receivers(days: int) -> int:
     cutoff = timezone.now() - timedelta(days=days)
     old = MessageReceiver.objects.filter_old_receivers(cutoff)
     deleted = 0
-    for ids in iterate_ids(old, DELETE_CHUNK):
+    for ids in walk_ids(old, DELETE_CHUNK):
         # Keys only: a digest's covered receivers point at it (SET_NULL), so Django loads
         # the rows it deletes; their stored emails need not come along.
         _total, by_model = still_matching(old, ids).only("pk").delete()
@@ -134,29 +100,9 @@ def delete_messages_without_receivers() -> int:
     return by_model.get(Message._meta.label, 0)
 
 
-def request_sends_for(selection: QuerySet) -> int:
-    """Ask for one more delivery of every receiver in ``selection``; returns how many.
-
-    Ids are read a chunk at a time (keyset pagination) and each chunk is one UPDATE, so
-    memory stays flat however many receivers are selected. Delivery is enqueued once the
-    transaction commits, by reading the receivers marked here back in chunks.
-    """
-    now = timezone.now()
-    asked, first, last = 0, None, None
-    ask_again = {"pending_sends": F("pending_sends") + 1, "send_requested_at": now}
-    for ids in iterate_ids(selection, RESEND_CHUNK):
-        asked += MessageReceiver.objects.filter(pk__in=ids).update(**ask_again)
-        first = ids[0] if first is None else first
-        last = ids[-1]
-    if asked:
-        transaction.on_commit(lambda: enqueue_requested(now, first, last))
-    return asked
-
-
-def enqueue_requested(requested_at: datetime, first: int, last: int) -> None:
-    """Enqueue the receivers between ids ``first`` and ``last`` asked for at ``requested_at``."""
-    asked = MessageReceiver.objects.filter(
-        pk__gte=first, pk__lte=last, send_requested_at=requested_at, pending_sends__gt=0
-    )
-    for ids in iterate_ids(asked, RESEND_CHUNK):
-        enqueue_batches(ids)
+def send_digests(now: datetime | None = None) -> digests.DigestReport:
+    """Compose the digests due at ``now`` (default: the current time) and enqueue them."""
+    report = digests.compose_digests(now)
+    for digest in report.composed:
+        transaction.on_commit(partial(enqueue_batches, [digest.pk], message_id=digest.message_id))
+    return report

@@ -95,3 +95,36 @@ def user_timezone(user: Any) -> ZoneInfo:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo(settings.TIME_ZONE or "UTC")
+
+
+def default_user_language(user: Any) -> str:
+    """Wagtail's ``UserProfile.preferred_language``, else ``LANGUAGE_CODE``."""
+    from wagtail.users.models import UserProfile  # a model: not importable while apps load
+
+    profile = UserProfile.objects.filter(user_id=getattr(user, "pk", None)).first()
+    preferred = profile.preferred_language if profile else ""
+    return preferred or settings.LANGUAGE_CODE
+
+
+def user_language(user: Any) -> str:
+    """The site language to write to ``user`` in (``MESSAGING_USER_LANGUAGE``)."""
+    code = conf.user_language_resolver()(user) if user is not None else None
+    return conf.normalize_language(code) or conf.default_language()
+
+
+def user_languages(users: list[Any]) -> list[str]:
+    """:func:`user_language` of each user; the default resolver reads all in one query."""
+    if conf.user_language_resolver() is not default_user_language:
+        return [user_language(user) for user in users]
+    from wagtail.users.models import UserProfile  # a model: not importable while apps load
+
+    ids = [user.pk for user in users if user is not None]
+    preferred = dict(
+        UserProfile.objects.filter(user_id__in=ids).values_list("user_id", "preferred_language")
+    )
+    fallback = conf.default_language()
+    return [
+        conf.normalize_language(preferred.get(getattr(user, "pk", None)) or settings.LANGUAGE_CODE)
+        or fallback
+        for user in users
+    ]

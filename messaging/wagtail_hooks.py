@@ -10,7 +10,7 @@ from .admin.menu import MENU_HOOK, MessageTemplatesMenuItem, MessagingViewSetGro
 from .admin.permissions import register_permission_policies
 from .admin.snippets.viewsets import MessageTemplateViewSet, warn_about_unknown_variables
 from .admin.views.dashboard import add_summary_panel
-from .preferences.admin import NotificationPreferencesMenuItem, preference_viewset
+from .admin.views.preferences import NotificationPreferencesMenuItem, preference_viewset
 
 # Before the viewsets register, so that Wagtail does not create its default policy.
 register_permission_policies()

@@ -199,5 +199,5 @@ def test_recording_an_error_on_a_vanished_message_does_not_raise(caplog):
     message = Message.objects.create(status="preparing")
     Message.objects.filter(pk=message.pk).delete()
     mark_message_error(message.pk, ValueError("the real error"), stage="prepare")
-    [record] = [r for r in caplog.records if r.name == "messaging.delivery.records"]
+    [record] = [r for r in caplog.records if r.name == "messaging.delivery.outcomes"]
     assert "vanished" in record.getMessage() and "the real error" in record.getMessage()

@@ -6,18 +6,22 @@ migration runs; the site's database is never used.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from config import children
 from config.benchmarks import memory, prepare_memory
 from config.benchmarks.child import check_method, run_measured
 from config.benchmarks.common import throwaway_database, write_metric
@@ -128,7 +132,7 @@ def latency_sink():
     from config.benchmarks.latency_sink import command
 
     port = free_port()
-    process = subprocess.Popen(command(port, 50))
+    process = children.start(command(port, 50))
     assert wait_for_smtp(port, process)
     yield port
     stop_process(process)
@@ -222,3 +226,85 @@ def test_peers_benchmark_without_the_bench_extra_says_how_to_install_it(monkeypa
     monkeypatch.setitem(sys.modules, "mailer", None)  # as if django-mailer were missing
     with pytest.raises(CommandError, match=r'mailer not installed.*pip install -e "\.\[bench\]"'):
         call_command("messaging_benchmark", "--only", "peers", stdout=StringIO())
+
+
+# --- a killed benchmark leaves nothing running ---------------------------------------------
+
+
+def parents() -> dict[int, int]:
+    """pid -> parent pid of every process, from /proc."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # ended while we looked
+            continue
+        found[int(stat.parent.name)] = int(text.rsplit(")", 1)[1].split()[1])
+    return found
+
+
+def descendants(pid: int) -> set[int]:
+    tree = parents()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in tree.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def alive(pids: set[int]) -> set[int]:
+    # A child that ended but was not yet reaped by init is a zombie: it runs nothing.
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists() and " Z " not in stat_of(pid)}
+
+
+def stat_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1]
+    except OSError:
+        return " Z "
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_benchmark_leaves_no_sink_or_worker_running(signum, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DB_NAME")}
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
+    env["TMPDIR"] = str(tmp_path)
+    benchmark = subprocess.Popen(
+        [sys.executable, "manage.py", "messaging_benchmark", "--only", "send_worker"]
+        + ["--receivers", "100000", "--rtt-ms", "5"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # so that this test's own process group is never signalled
+    )
+    try:
+        deadline = time.monotonic() + 120
+        started: set[int] = set()
+        while time.monotonic() < deadline and benchmark.poll() is None:
+            started = descendants(benchmark.pid)
+            lines = [command_line(pid) for pid in started]
+            if any("latency_sink" in line for line in lines) and any(
+                "db_worker" in line for line in lines
+            ):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"the benchmark never ran its sink and workers: {lines}")
+        benchmark.send_signal(signum)
+        benchmark.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while alive(started) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(started), [command_line(pid) for pid in alive(started)]
+    finally:
+        if benchmark.poll() is None:
+            benchmark.kill()

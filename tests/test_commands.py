@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -16,8 +17,10 @@ pytestmark = pytest.mark.django_db
 
 
 def run(*args, **options):
+    """The command's output; what it enqueues after commit is enqueued, as outside a test."""
     out = StringIO()
-    call_command(*args, stdout=out, stderr=StringIO(), **options)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command(*args, stdout=out, stderr=StringIO(), **options)
     return out.getvalue()
 
 
@@ -182,14 +185,12 @@ def test_demo_admin_and_staff_have_names_wagtail_accepts(make_user):
 
 def test_bounce_server_without_aiosmtpd_says_how_to_install_it(monkeypatch):
     # As in a site installed without the bounces extra: aiosmtpd cannot be imported. The
-    # command is imported first, so that the test leaves the real one in place after it.
-    command = "messaging.management.commands.bounce_server"
-    importlib.import_module(command)
+    # listener is imported first, so that the test leaves it in place after it.
+    importlib.import_module("messaging.bounces.server")
     monkeypatch.setitem(sys.modules, "aiosmtpd", None)
     for name in [name for name in sys.modules if name.startswith("aiosmtpd.")]:
         monkeypatch.delitem(sys.modules, name)
-    for name in ("messaging.bounces.server", command):
-        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.delitem(sys.modules, "messaging.bounces.server")
     with pytest.raises(CommandError) as raised:
         call_command("bounce_server", "--port", "2525", stdout=StringIO())
     assert 'pip install "wagtail-messaging[bounces]"' in str(raised.value)

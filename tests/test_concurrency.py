@@ -15,8 +15,9 @@ import pytest
 from django.db import transaction
 
 from messaging.api import request_sends
+from messaging.batching import chunked
 from messaging.models import MessageReceiver
-from messaging.queueing import chunked, enqueue_batches
+from messaging.tasks import enqueue_batches
 from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
 
 from .workers import (

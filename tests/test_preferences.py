@@ -16,12 +16,12 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import include, path
 
-from messaging import conf
+from messaging import conf, maintenance
 from messaging.api import send_message
 from messaging.checks import check_settings
 from messaging.exceptions import ConfigurationError
 from messaging.models import Message, MessageReceiver, MessageTemplate, NotificationPreference
-from messaging.preferences import digests, tokens
+from messaging.preferences import tokens
 
 pytestmark = pytest.mark.django_db
 
@@ -476,7 +476,7 @@ def held_for_digest(make_user, on_commit, user=None, count: int = 2) -> tuple:
 def test_digest_gathers_held_emails_in_english(make_user, on_commit, mailoutbox):
     user, held = held_for_digest(make_user, on_commit, make_user("alex", first_name="Alex"))
     assert mailoutbox == []
-    report = on_commit(digests.send_digests, SEVEN_IN_OSLO)
+    report = on_commit(maintenance.send_digests, SEVEN_IN_OSLO)
     assert (report.digests, report.covered) == (1, 2)
     [email] = mailoutbox
     assert email.subject == "Your daily digest: 2 emails"
@@ -503,7 +503,7 @@ def test_digest_in_norwegian(make_user, on_commit, mailoutbox):
     user, _held = held_for_digest(
         make_user, on_commit, make_user("ola", first_name="Ola", language="nb")
     )
-    on_commit(digests.send_digests, SEVEN_IN_OSLO)
+    on_commit(maintenance.send_digests, SEVEN_IN_OSLO)
     [email] = mailoutbox
     assert email.subject == "Ditt daglige sammendrag: 2 e-poster"
     assert "Ny kommentar på Assignment 0" in email.body
@@ -518,12 +518,12 @@ def test_a_second_run_sends_no_second_digest(
     held_for_digest(make_user, on_commit)
     # The second run comes before the first one's digest is delivered.
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        first = digests.send_digests(SEVEN_IN_OSLO)
-        second = digests.send_digests(SEVEN_IN_OSLO)
+        first = maintenance.send_digests(SEVEN_IN_OSLO)
+        second = maintenance.send_digests(SEVEN_IN_OSLO)
     assert (first.digests, first.covered, second.digests, second.covered) == (1, 2, 0, 0)
     for callback in callbacks:
         callback()
-    third = on_commit(digests.send_digests, SEVEN_IN_OSLO)
+    third = on_commit(maintenance.send_digests, SEVEN_IN_OSLO)
     assert (third.digests, third.covered) == (0, 0)
     assert len(mailoutbox) == 1
     assert Message.objects.filter(metadata__digest=True).count() == 1
@@ -537,9 +537,9 @@ def test_digest_waits_for_the_users_local_hour(make_user, on_commit, mailoutbox)
     profile = UserProfile.get_for_user(tokyo_user)
     profile.current_time_zone = "Asia/Tokyo"
     profile.save()
-    on_commit(digests.send_digests, SEVEN_IN_OSLO)  # 15:15 in Tokyo
+    on_commit(maintenance.send_digests, SEVEN_IN_OSLO)  # 15:15 in Tokyo
     assert [email.to for email in mailoutbox] == [["oslo@example.org"]]
-    on_commit(digests.send_digests, datetime(2026, 11, 30, 7, 5, tzinfo=ZoneInfo("Asia/Tokyo")))
+    on_commit(maintenance.send_digests, datetime(2026, 11, 30, 7, 5, tzinfo=ZoneInfo("Asia/Tokyo")))
     assert [email.to for email in mailoutbox] == [["oslo@example.org"], ["tokyo@example.org"]]
 
 
@@ -554,12 +554,12 @@ def test_send_digests_command(make_user, on_commit, settings, mailoutbox):
 
 def test_a_digest_sent_but_not_settled_is_settled_by_the_next_run(make_user, on_commit, mailoutbox):
     user, held = held_for_digest(make_user, on_commit)
-    on_commit(digests.send_digests, SEVEN_IN_OSLO)
+    on_commit(maintenance.send_digests, SEVEN_IN_OSLO)
     # As if the worker died between sending the digest and settling what it covers.
     MessageReceiver.objects.filter(pk__in=[r.pk for r in held]).update(
         status=Status.DIGEST_PENDING, sending_success_count=0
     )
-    report = on_commit(digests.send_digests, SEVEN_IN_OSLO)
+    report = on_commit(maintenance.send_digests, SEVEN_IN_OSLO)
     assert (report.digests, report.settled) == (0, 2)
     assert set(MessageReceiver.objects.filter(user=user).values_list("status", flat=True)) == {
         "sent"
@@ -570,7 +570,7 @@ def test_a_digest_sent_but_not_settled_is_settled_by_the_next_run(make_user, on_
 def test_digest_headers_name_the_digest_list(make_user, on_commit, smtp_server, settings):
     settings.DEFAULT_FROM_EMAIL = "noreply@uni.example.org"
     held_for_digest(make_user, on_commit, make_user("kari"))
-    on_commit(digests.send_digests, SEVEN_IN_OSLO)
+    on_commit(maintenance.send_digests, SEVEN_IN_OSLO)
     [email] = smtp_server.handler.messages
     assert email["List-Id"] == "<digest.uni.example.org>"
     assert email["Auto-Submitted"] == "auto-generated"

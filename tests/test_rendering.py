@@ -19,6 +19,7 @@ from messaging.api import send_message
 from messaging.exceptions import TemplateLimitError, TemplateRenderError
 from messaging.models import Message, MessageReceiver, MessageTemplate
 from messaging.rendering import ALLOWED_FILTERS
+from messaging.testing.rendering import render_straightforward
 from tests.factories import make_template
 
 pytestmark = pytest.mark.django_db
@@ -651,7 +652,7 @@ def emails_for(body: str, values: list[str]) -> tuple:
     placeholders = {**context, **{n: "x" if v else "" for n, v in zip(NAMES, values, strict=True)}}
     placeholders["items"] = ["x" if v else "" for v in values[2:]]
     shape = compiled.render(rendering.full_context(placeholders, user))
-    straight = rendering.render_straightforward(template, user, context, language="en")
+    straight = render_straightforward(template, user, context, language="en")
     return ours, shape, straight, context
 
 

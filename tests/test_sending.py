@@ -7,6 +7,7 @@ from django.core import mail
 from django.test import override_settings
 
 from messaging import conf
+from messaging.api import request_sends
 from messaging.models import Message, MessageReceiver
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def receiver_for(make_user):
 
 def test_send_delivers_html_and_plain_and_records_success(receiver_for, on_commit):
     receiver = receiver_for()
-    on_commit(receiver.send)
+    on_commit(request_sends, [receiver.pk])
     receiver.refresh_from_db()
     assert receiver.status == "sent"
     assert receiver.sending_success_count == 1
@@ -48,7 +49,7 @@ def test_send_delivers_html_and_plain_and_records_success(receiver_for, on_commi
 def test_send_is_enqueued_only_after_commit(receiver_for, django_capture_on_commit_callbacks):
     receiver = receiver_for()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        receiver.send()
+        request_sends([receiver.pk])
     assert len(callbacks) == 1
     assert mail.outbox == []
     callbacks[0]()
@@ -57,7 +58,7 @@ def test_send_is_enqueued_only_after_commit(receiver_for, django_capture_on_comm
 
 def test_user_without_address_is_a_recorded_failure(receiver_for, on_commit):
     receiver = receiver_for(email="")
-    on_commit(receiver.send)
+    on_commit(request_sends, [receiver.pk])
     receiver.refresh_from_db()
     assert receiver.status == "error"  # resending cannot help until the address is fixed
     assert receiver.sending_failed_count == 1
@@ -70,7 +71,7 @@ def test_user_without_address_is_a_recorded_failure(receiver_for, on_commit):
 
 def test_invalid_address_is_a_recorded_failure(receiver_for, on_commit):
     receiver = receiver_for(email="not an address")
-    on_commit(receiver.send)
+    on_commit(request_sends, [receiver.pk])
     receiver.refresh_from_db()
     assert receiver.status == "error"
     assert "invalid email address" in receiver.status_data["errors"][0]["error_message"]
@@ -78,7 +79,7 @@ def test_invalid_address_is_a_recorded_failure(receiver_for, on_commit):
 
 def test_subject_line_breaks_are_removed(receiver_for, on_commit):
     receiver = receiver_for(subject="Hello\r\nBcc: victim@example.org")
-    on_commit(receiver.send)
+    on_commit(request_sends, [receiver.pk])
     assert mail.outbox[0].subject == "Hello Bcc: victim@example.org"
     assert mail.outbox[0].message()["Bcc"] is None
     assert mail.outbox[0].recipients() == ["ola@example.org"]
@@ -107,7 +108,7 @@ def test_failures_count_up_and_become_error_past_the_limit(receiver_for, on_comm
     receiver = receiver_for()
     statuses = []
     for _attempt in range(3):
-        on_commit(receiver.send)
+        on_commit(request_sends, [receiver.pk])
         receiver.refresh_from_db()
         statuses.append((receiver.status, receiver.sending_failed_count))
     assert statuses == [("failed", 1), ("failed", 2), ("error", 3)]
@@ -126,7 +127,7 @@ def test_only_the_newest_errors_are_kept(receiver_for, on_commit, settings):
     settings.MESSAGING_RESEND_LIMIT = 10
     receiver = receiver_for()
     for _attempt in range(4):
-        on_commit(receiver.send)
+        on_commit(request_sends, [receiver.pk])
     receiver.refresh_from_db()
     assert receiver.sending_failed_count == 4
     assert len(receiver.status_data["errors"]) == 2
@@ -139,7 +140,7 @@ def test_secrets_never_stored(receiver_for, on_commit, settings, monkeypatch):
         FailingBackend, "error", smtplib.SMTPException("login as x with hunter2-very-secret")
     )
     receiver = receiver_for()
-    on_commit(receiver.send)
+    on_commit(request_sends, [receiver.pk])
     receiver.refresh_from_db()
     assert "hunter2-very-secret" not in str(receiver.status_data)
     assert "********" in receiver.status_data["errors"][0]["error_message"]
@@ -166,7 +167,7 @@ def test_site_settings_do_not_pin_the_resend_limit():
 )
 def test_devilry_limit_is_honoured_when_ours_is_unset(receiver_for, on_commit):
     receiver = receiver_for()
-    on_commit(receiver.send)
+    on_commit(request_sends, [receiver.pk])
     receiver.refresh_from_db()
     assert (receiver.status, receiver.sending_failed_count) == ("error", 1)
 
@@ -176,7 +177,7 @@ def test_devilry_limit_is_honoured_when_ours_is_unset(receiver_for, on_commit):
 
 def test_real_smtp_delivery(receiver_for, on_commit, smtp_server):
     receiver = receiver_for(email="kari@example.org")
-    on_commit(receiver.send)
+    on_commit(request_sends, [receiver.pk])
     receiver.refresh_from_db()
     assert receiver.status == "sent"
     assert smtp_server.handler.deliveries == {"kari@example.org": 1}
@@ -189,7 +190,7 @@ def test_real_smtp_delivery(receiver_for, on_commit, smtp_server):
 
 def test_real_smtp_permanent_refusal_is_error_at_once(receiver_for, on_commit, smtp_server):
     receiver = receiver_for(email="nobody+550@example.org")
-    on_commit(receiver.send)
+    on_commit(request_sends, [receiver.pk])
     receiver.refresh_from_db()
     assert (receiver.status, receiver.sending_failed_count) == ("error", 1)
     error = receiver.status_data["errors"][0]
@@ -203,7 +204,7 @@ def test_real_smtp_transient_failures_are_failed_with_backoff(
     receiver_for, on_commit, smtp_server, tag, code
 ):
     receiver = receiver_for(email=f"someone+{tag}@example.org")
-    on_commit(receiver.send)
+    on_commit(request_sends, [receiver.pk])
     receiver.refresh_from_db()
     # A 421 closes the connection: the batch reconnects and tries that receiver once more.
     attempts = 2 if code == 421 else 1
@@ -304,7 +305,7 @@ def test_authentication_refused_535_fails_the_batch_without_burning_counts(
 def test_postgresql_workers_record_successes_pipelined(require_postgres, make_user, smtp_server):
     """A worker in autocommit sends each UPDATE without waiting and waits before the next email."""
     from messaging.api import send_message
-    from messaging.delivery.status_writes import PipelinedWrites, status_writes
+    from messaging.delivery.deferred_writes import PipelinedWrites, status_writes
 
     assert isinstance(status_writes(deferred=True), PipelinedWrites)
     users = [make_user() for _ in range(4)] + [make_user(email="z+550@example.org")]
@@ -436,7 +437,7 @@ def test_secret_settings_may_be_dicts_and_lists(receiver_for, on_commit, setting
     error = smtplib.SMTPException("refused key-mailgun-123 and list-secret-456")
     monkeypatch.setattr(FailingBackend, "error", error)
     receiver = receiver_for()
-    on_commit(receiver.send)
+    on_commit(request_sends, [receiver.pk])
     receiver.refresh_from_db()
     [entry] = receiver.status_data["errors"]
     stored = entry["error_message"] + entry["exception_traceback"]
@@ -457,7 +458,7 @@ def test_non_ascii_password_is_scrubbed_in_every_form(
     reply = f"5.7.8 {password} / {' / '.join(forms[1:])}".encode()
     monkeypatch.setattr(FailingBackend, "error", smtplib.SMTPAuthenticationError(535, reply))
     receiver = receiver_for()
-    on_commit(receiver.send)
+    on_commit(request_sends, [receiver.pk])
     receiver.refresh_from_db()
     [entry] = receiver.status_data["errors"]
     stored = entry["error_message"] + entry["exception_traceback"]
@@ -477,7 +478,7 @@ def test_first_retry_waits_at_least_30_minutes_by_default(receiver_for, on_commi
     settings.EMAIL_BACKEND = "tests.test_sending.FailingBackend"
     receiver = receiver_for()
     before = timezone.now()
-    on_commit(receiver.send)
+    on_commit(request_sends, [receiver.pk])
     receiver.refresh_from_db()
     assert receiver.status == "failed"
     assert receiver.next_attempt_at >= before + timedelta(minutes=30)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from config import children
 from messaging.testing.smtp import FaultInjectingHandler
 from tests.conftest import require_service
 
@@ -86,7 +87,7 @@ class Processes:
     def start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen:
         log = self.logdir / f"{len(self.running)}-{args[0]}.log"
         with log.open("wb") as out:
-            process = subprocess.Popen(
+            process = children.start(
                 [sys.executable, "manage.py", *args],
                 cwd=BASE_DIR,
                 env=env,

@@ -33,6 +33,7 @@ from django.apps import apps
 from django.conf import settings
 from django.test import override_settings
 
+from .. import children
 from . import send_worker
 from .common import clear_messaging_data, format_number, stop_process, timed
 from .rounds import alternate
@@ -67,7 +68,7 @@ def run_in_bench_settings(
     command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "messaging_benchmark"]
     command += ["--only", "peers", "--receivers", str(receivers), "--sink", sink]
     command += ["--rtt-ms", str(rtt_ms), "--rounds", str(rounds), "--settings", BENCH_SETTINGS]
-    child = subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, text=True)
+    child = children.start(command, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, text=True)
     for line in child.stdout:
         stdout.write(line)
         stdout.flush()
@@ -123,7 +124,7 @@ def queue_mailer(emails: list[Email]) -> Callable[[], int]:
 def idle_peer(name: str, port: int) -> Iterator[subprocess.Popen]:
     """The peer's runner process, set up and waiting for its go; stopped afterwards."""
     with tempfile.TemporaryDirectory() as tmpdir, (Path(tmpdir) / "peer.log").open("w+") as log:
-        process = subprocess.Popen(
+        process = children.start(
             [sys.executable, "-m", "config.benchmarks.peer_runner", name],
             env=send_worker.worker_env(port, {"DJANGO_SETTINGS_MODULE": BENCH_SETTINGS}),
             cwd=settings.BASE_DIR,

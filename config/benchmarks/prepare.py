@@ -24,10 +24,13 @@ from django.db import transaction
 from django.utils import timezone
 from wagtail.users.models import UserProfile
 
-from messaging import rendering
+from messaging import conf
 from messaging.api import PREPARE_CHUNK, insert_receivers, prepare_receivers
+from messaging.batching import chunked
 from messaging.models import Message, MessageReceiver, MessageTemplate
-from messaging.queueing import chunked, enqueue_batches
+from messaging.tasks import enqueue_batches
+from messaging.testing.rendering import render_straightforward
+from messaging.users import user_languages
 
 from .common import write_metric
 
@@ -84,7 +87,7 @@ def make_users(count: int, prefix: str, odd_names: bool) -> list[Any]:
         )
         for n in range(count)
     )
-    languages = rendering.site_languages()
+    languages = conf.site_languages()
     UserProfile.objects.bulk_create(
         UserProfile(user=user, preferred_language=languages[n % len(languages)])
         for n, user in enumerate(users)
@@ -94,7 +97,7 @@ def make_users(count: int, prefix: str, odd_names: bool) -> list[Any]:
 
 def make_template(key: str, subject: str, body: str) -> MessageTemplate:
     fields = {"key": key, "name": key}
-    for language in rendering.site_languages():
+    for language in conf.site_languages():
         fields[f"subject_{language}"] = subject
         fields[f"body_{language}"] = body
     template = MessageTemplate(**fields)
@@ -113,8 +116,8 @@ def baseline(template: MessageTemplate, users: list[Any], message: Message) -> N
     with transaction.atomic():
         for chunk in chunked(users, PREPARE_CHUNK):
             emails = [
-                rendering.render_straightforward(template, user, CONTEXT, language)
-                for user, language in zip(chunk, rendering.user_languages(chunk), strict=True)
+                render_straightforward(template, user, CONTEXT, language)
+                for user, language in zip(chunk, user_languages(chunk), strict=True)
             ]
             ids += insert_receivers(message, chunk, emails, now)
         message.status = Message.Status.SENDING

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from django.contrib.auth import get_user_model
 
-from messaging import rendering
+from messaging import conf
 from messaging.models import Message, MessageTemplate
 
 from .child import run_measured
@@ -52,8 +52,8 @@ def setup(users: int = max(SIZES)) -> None:
     """Make ``users`` benchmark users (once) and the template they are sent."""
     if not get_user_model().objects.filter(username__startswith=PREFIX).exists():
         create_users(users, prefix=PREFIX)
-    fields = {f"subject_{code}": SUBJECT for code in rendering.site_languages()}
-    fields |= {f"body_{code}": BODY for code in rendering.site_languages()}
+    fields = {f"subject_{code}": SUBJECT for code in conf.site_languages()}
+    fields |= {f"body_{code}": BODY for code in conf.site_languages()}
     MessageTemplate.objects.update_or_create(
         key=TEMPLATE_KEY, defaults={"name": "Prepare memory benchmark", **fields}
     )

@@ -30,10 +30,11 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.test import override_settings
 
 from messaging import conf
+from messaging.batching import chunked
 from messaging.delivery import deliver, pipelining
 from messaging.models import Message, MessageReceiver
-from messaging.queueing import chunked
 
+from .. import children
 from . import latency_sink
 from .common import (
     SAMPLE_HTML,
@@ -102,7 +103,7 @@ def running_sink(preference: str = "auto", rtt_ms: float = 0) -> Iterator[tuple[
         command = sink_command(name, port, rtt_ms)
         if command is None:
             continue
-        process = subprocess.Popen(
+        process = children.start(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
         if wait_for_smtp(port, process):

@@ -22,8 +22,9 @@ from django.test import override_settings
 
 from messaging import conf
 from messaging.models import Message, MessageReceiver
-from messaging.queueing import enqueue_batches
+from messaging.tasks import enqueue_batches
 
+from .. import children
 from .common import database_url, median, stop_process, write_metric
 from .send import create_message, reset, running_sink
 
@@ -63,7 +64,7 @@ def running_workers(count: int, port: int, env: dict[str, str] | None = None) ->
         for _ in range(count):
             log = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "worker.log"
             with log.open("w") as output:
-                process = subprocess.Popen(
+                process = children.start(
                     command,
                     env=worker_env(port, env),
                     cwd=settings.BASE_DIR,

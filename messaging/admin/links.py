@@ -46,7 +46,7 @@ def message(pk: int) -> str:
 
 def with_query(url: str, filters: dict[str, Filter]) -> str:
     """``url`` with a query string; a list gives its key once per value, in order."""
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for key, value in filters.items():
         values = [value] if isinstance(value, str | int) else list(value)
         pairs.extend((key, str(item)) for item in values)

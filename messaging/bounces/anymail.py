@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import importlib.util
 
+from ..models import MessageReceiver
 from .intake import apply_reports
-from .parsing import STATUS_RE, Event, Report
+from .parsing import STATUS_RE, Report
+
+DeliveryStatus = MessageReceiver.DeliveryStatus
 
 EVENTS = {
-    "delivered": Event.DELIVERED,
-    "deferred": Event.DELAYED,
-    "bounced": Event.BOUNCED,
-    "rejected": Event.BOUNCED,
-    "complained": Event.COMPLAINED,
+    "delivered": DeliveryStatus.DELIVERED,
+    "deferred": DeliveryStatus.DELAYED,
+    "bounced": DeliveryStatus.BOUNCED,
+    "rejected": DeliveryStatus.BOUNCED,
+    "complained": DeliveryStatus.COMPLAINED,
 }
-DEFAULT_STATUS = {Event.DELAYED: "4.0.0", Event.BOUNCED: "5.0.0"}
+DEFAULT_STATUS = {DeliveryStatus.DELAYED: "4.0.0", DeliveryStatus.BOUNCED: "5.0.0"}
 
 
 def report_from(event, esp_name: str) -> Report | None:

@@ -15,33 +15,30 @@ from email.message import Message
 from email.utils import getaddresses
 
 from ..exceptions import BounceReportError
+from ..models import MessageReceiver
 
 STATUS_RE = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 # Headers an MTA or the report itself uses to say where the report was delivered to:
 # our return path, with the receiver's token, shows up in one of them.
 DELIVERED_TO_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
 DIAGNOSTIC_LENGTH = 1000
-
-
-class Event:
-    """The kinds of delivery event, as stored in ``delivery_events[...]["event"]``."""
-
-    DELIVERED = "delivered"
-    DELAYED = "delayed"
-    BOUNCED = "bounced"
-    COMPLAINED = "complained"
+# A report's event is the delivery status it moves its receiver to.
+DeliveryStatus = MessageReceiver.DeliveryStatus
 
 
 @dataclass(frozen=True)
 class Report:
     """What one report says about one recipient.
 
-    ``addresses`` are where the report was delivered to (one should be our VERP return
-    path); ``message_id`` is the original email's Message-ID; ``report_id`` identifies
-    the report itself, so that reading it twice applies it once.
+    ``event`` is the delivery status the report would move its receiver to;
+    ``recipient`` is the address the report names, as its sender wrote it (unchecked:
+    see :mod:`messaging.bounces.scope`). ``addresses`` are where the report was delivered
+    to (one should be our VERP return path); ``message_id`` is the original email's
+    Message-ID; ``report_id`` identifies the report itself, which with ``recipient``
+    makes reading it twice apply it once.
     """
 
-    event: str
+    event: DeliveryStatus
     status: str
     diagnostic: str
     recipient: str
@@ -52,9 +49,9 @@ class Report:
     @property
     def permanent(self) -> bool:
         """A complaint, or a failure with a 5.x.x status: the address is suppressed."""
-        if self.event == Event.COMPLAINED:
+        if self.event == DeliveryStatus.COMPLAINED:
             return True
-        return self.event == Event.BOUNCED and self.status.startswith("5")
+        return self.event == DeliveryStatus.BOUNCED and self.status.startswith("5")
 
 
 def parse_report(data: bytes, envelope_recipients: Iterable[str] = ()) -> list[Report]:
@@ -111,11 +108,11 @@ def dsn_report(block, addresses, message_id: str, report_id: str) -> Report:
     status = match.group(0) if match else ""
     if action == "failed":
         status = status or "5.0.0"
-        event = Event.BOUNCED if status.startswith("5") else Event.DELAYED
+        event = DeliveryStatus.BOUNCED if status.startswith("5") else DeliveryStatus.DELAYED
     elif action == "delayed":
-        event = Event.DELAYED
+        event = DeliveryStatus.DELAYED
     else:  # delivered, relayed, expanded: it left the last server that reports
-        event = Event.DELIVERED
+        event = DeliveryStatus.DELIVERED
     recipient = field(block, "Original-Recipient") or field(block, "Final-Recipient")
     return Report(
         event=event,
@@ -138,7 +135,7 @@ def arf_report(message, part, addresses, report_id: str) -> Report:
     feedback = field(fields, "Feedback-Type") or "abuse"
     agent = field(fields, "User-Agent")
     return Report(
-        event=Event.COMPLAINED,
+        event=DeliveryStatus.COMPLAINED,
         status="",
         diagnostic=f"{feedback} report" + (f" from {agent}" if agent else ""),
         recipient=recipient.split(",")[0].strip().strip("<>"),

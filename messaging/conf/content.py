@@ -171,3 +171,25 @@ def site_url() -> str:
             f"got {value!r}."
         )
     return value.rstrip("/")
+
+
+def site_languages() -> list[str]:
+    """The codes of ``LANGUAGES``, the languages templates are written in."""
+    return [code for code, _name in settings.LANGUAGES]
+
+
+def default_language() -> str:
+    """The site language of ``LANGUAGE_CODE``, else the first of ``LANGUAGES``."""
+    return normalize_language(settings.LANGUAGE_CODE) or site_languages()[0]
+
+
+def normalize_language(code: str | None) -> str | None:
+    """The site language matching ``code`` (``nb-NO`` -> ``nb``), or ``None``."""
+    if not code:
+        return None
+    languages = site_languages()
+    code = code.lower()
+    if code in languages:
+        return code
+    primary = code.split("-")[0]
+    return primary if primary in languages else None

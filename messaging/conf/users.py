@@ -39,7 +39,7 @@ def user_language_resolver() -> Callable[[Any], str]:
     """The callable that gives a user's language code (``MESSAGING_USER_LANGUAGE``)."""
     return callable_setting(
         "MESSAGING_USER_LANGUAGE",
-        "messaging.rendering.default_user_language",
+        "messaging.users.default_user_language",
         "callable(user) -> language code",
     )
 

@@ -3,16 +3,16 @@
 One batch, in :func:`deliver` (module by module)::
 
     claims.claim            take the receivers waiting for a send, with a lease
-    loop.deliver_claimed    for each: recipients -> smtp.send_one -> records (status)
-    records.finish_messages messages whose receivers were all attempted become ``sent``
+    loop.deliver_claimed    for each: recipients -> smtp.send_one -> outcomes (status)
+    models.finish_messages  messages whose receivers were all attempted become ``sent``
 
 Speed tricks, each behind a setting: :mod:`.pipelining` (``MESSAGING_SMTP_PIPELINING``)
-and :mod:`.status_writes` (``MESSAGING_ASYNC_STATUS_WRITES``). Failures are classified
+and :mod:`.deferred_writes` (``MESSAGING_ASYNC_STATUS_WRITES``). Failures are classified
 once, by :func:`.failures.classify`.
 """
 
 from .batch import deliver
 from .failures import Failure, classify
-from .records import mark_message_error
+from .outcomes import mark_message_error
 
 __all__ = ["Failure", "classify", "deliver", "mark_message_error"]

@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from functools import partial
 
 from django.db import connection as db_connection
-from django.db import transaction
 
-from .. import conf, queueing
+from .. import conf
+from ..models import finish_messages
 from .claims import claim
 from .concurrent import deliver_concurrently
 from .loop import BatchOutcome, deliver_claimed
-from .records import finish_messages, leftover
+from .outcomes import leftover
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +21,10 @@ logger = logging.getLogger(__name__)
 def deliver(receiver_ids: Sequence[int]) -> dict:
     """Deliver one batch: claim, send, record, finish. Safe to run twice or concurrently.
 
-    Finished messages become ``sent``. Sends asked for while this batch held the claim
-    are enqueued again after commit, unless the batch stopped on an error (e.g.
-    authentication refused): then the released receivers wait for
-    ``resend_failed_messages`` instead of failing in a loop.
+    Finished messages become ``sent``. The result's ``leftover`` lists the receivers with
+    a send asked for while this batch held the claim, for the caller to enqueue again;
+    it is empty when the batch stopped on an error (e.g. authentication refused): then the
+    released receivers wait for ``resend_failed_messages`` instead of failing in a loop.
     """
     token = uuid.uuid4().hex
     receivers = claim(receiver_ids, token)
@@ -38,6 +37,5 @@ def deliver(receiver_ids: Sequence[int]) -> dict:
     if outcome.batch_error:
         logger.error("Delivery batch stopped: %s", outcome.batch_error)
     finish_messages(outcome.message_ids)
-    if not outcome.batch_error and (ids := leftover(receiver_ids)):
-        transaction.on_commit(partial(queueing.enqueue_batches, ids))
-    return outcome.as_dict()
+    again = [] if outcome.batch_error else leftover(receiver_ids)
+    return {**outcome.as_dict(), "leftover": again}

@@ -9,12 +9,12 @@ from functools import partial
 from .. import compat, conf
 from ..models import MessageReceiver
 from .claims import LeaseKeeper, release
+from .deferred_writes import status_writes
 from .failures import Failure, Kind, classify
+from .outcomes import record_failure, record_refusals
 from .ratelimit import worker_rate_limiter
 from .recipients import suppressed_in
-from .records import record_failure, record_refusals
 from .smtp import close_quietly, send_one
-from .status_writes import status_writes
 
 
 @dataclass

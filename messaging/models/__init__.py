@@ -5,7 +5,12 @@ One module per model; everything is importable from ``messaging.models``.
 
 from .messages import UNFINISHED_MESSAGE_GRACE, Message, MessageQuerySet
 from .preferences import NotificationPreference
-from .receivers import LastErrorMessage, MessageReceiver, MessageReceiverQuerySet
+from .receivers import (
+    LastErrorMessage,
+    MessageReceiver,
+    MessageReceiverQuerySet,
+    finish_messages,
+)
 from .suppression import Suppression, normalise_address
 from .templates import MessageTemplate, default_message_type
 
@@ -20,5 +25,6 @@ __all__ = [
     "NotificationPreference",
     "Suppression",
     "default_message_type",
+    "finish_messages",
     "normalise_address",
 ]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models, transaction
-from django.db.models import Case, F, Func, Q, When
+from django.db import models
+from django.db.models import Case, Exists, F, Func, OuterRef, Q, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import queueing
 from ..rendering import html_to_plain
 from .messages import Message
 
@@ -53,22 +52,6 @@ class MessageReceiverQuerySet(models.QuerySet):
         return self.filter(pending_sends__gt=0).filter(
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
         )
-
-    def request_sends(self, *, message_id: int | None = None) -> int:
-        """Ask for one more delivery of each of these receivers; returns how many.
-
-        Delivery is enqueued in batches once the current transaction commits (see
-        :func:`messaging.queueing.enqueue_batches`).
-        """
-        ids = sorted(self.values_list("pk", flat=True))
-        now = timezone.now()
-        for chunk in queueing.chunked(ids, 1000):
-            MessageReceiver.objects.filter(pk__in=chunk).update(
-                pending_sends=F("pending_sends") + 1, send_requested_at=now
-            )
-        if ids:
-            transaction.on_commit(lambda: queueing.enqueue_batches(ids, message_id=message_id))
-        return len(ids)
 
     def filter_due_for_resend(self, limit: int, now=None, ignore_backoff=False):
         """``failed`` receivers within the resend limit, idle, whose backoff has passed."""
@@ -241,8 +224,12 @@ class MessageReceiver(models.Model):
         """Failed attempts, newest first."""
         return list(reversed((self.status_data or {}).get("errors", [])))
 
-    def send(self) -> None:
-        """Ask for one delivery of this email; it is enqueued when the transaction commits."""
-        if self.pk is None:
-            raise ValueError("Save this receiver before sending it: send() needs its id.")
-        MessageReceiver.objects.filter(pk=self.pk).request_sends()
+
+def finish_messages(message_ids: set[int]) -> int:
+    """Mark ``sent`` the ``sending`` messages among ``message_ids`` whose every receiver was
+    attempted (or digested); returns how many."""
+    unattempted = MessageReceiver.objects.filter(
+        message=OuterRef("pk"), sending_success_count=0, sending_failed_count=0
+    )
+    finished = Message.objects.filter(pk__in=message_ids).exclude(Exists(unattempted))
+    return finished.mark_sent()

@@ -12,19 +12,19 @@ sent, :func:`settle` marks the covered receivers ``sent``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F, OuterRef
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
 from .. import conf, rendering, users
-from ..models import Message, MessageReceiver
+from ..models import Message, MessageReceiver, finish_messages
 from . import tokens
 from .headers import is_digest, message_of
 
@@ -39,6 +39,7 @@ class DigestReport:
     digests: int = 0
     covered: int = 0
     settled: int = 0
+    composed: list[MessageReceiver] = field(default_factory=list)  # for the caller to enqueue
 
 
 def waiting(user_id: Any = None):
@@ -59,7 +60,7 @@ def due_users(now: datetime) -> list[Any]:
 
 def render_digest(user: Any, covered: list[MessageReceiver]) -> rendering.RenderedEmail:
     """The digest in ``user``'s language: each covered email's subject and text."""
-    language = rendering.user_language(user)
+    language = users.user_language(user)
     with translation.override(language):
         subject = ngettext(
             "Your daily digest: %(count)d email",
@@ -74,9 +75,9 @@ def render_digest(user: Any, covered: list[MessageReceiver]) -> rendering.Render
 
 
 def compose_digest(user: Any, now: datetime) -> tuple[MessageReceiver | None, int]:
-    """Create ``user``'s digest and ask for its send; returns it and how many emails it
+    """Create ``user``'s digest with one send asked for; returns it and how many emails it
     covers, or ``(None, 0)`` when nothing is left to cover (another run took it).
-    Everything happens in one transaction."""
+    Everything happens in one transaction; the caller enqueues the digest."""
     with transaction.atomic():
         message = Message.objects.create(
             status=Message.Status.SENDING,
@@ -93,8 +94,8 @@ def compose_digest(user: Any, now: datetime) -> tuple[MessageReceiver | None, in
         digest.subject = rendering.one_line(conf.subject_prefix() + email.subject)
         digest.message_content_html, digest.message_content_plain = email.html, email.plain
         digest.language, digest.send_to = email.language, ", ".join(users.user_emails(user))
+        digest.pending_sends, digest.send_requested_at = 1, now
         digest.save()
-        MessageReceiver.objects.filter(pk=digest.pk).request_sends(message_id=message.pk)
     return digest, len(covered)
 
 
@@ -121,24 +122,15 @@ def settle(digest_ids: list[int] | None = None) -> int:
     return count
 
 
-def finish_messages(message_ids: set[int]) -> None:
-    """Messages whose every receiver was attempted (or digested) become ``sent``."""
-    unattempted = MessageReceiver.objects.filter(
-        message=OuterRef("pk"), sending_success_count=0, sending_failed_count=0
-    )
-    Message.objects.filter(pk__in=message_ids, status=Message.Status.SENDING).exclude(
-        Exists(unattempted)
-    ).update(status=Message.Status.SENT)
-
-
 def on_receiver_sent(sender, message_receiver: MessageReceiver, **kwargs) -> None:
     """``receiver_sent`` handler: a sent digest settles the receivers it covers."""
     if is_digest(message_of(message_receiver)):
         settle([message_receiver.pk])
 
 
-def send_digests(now: datetime | None = None) -> DigestReport:
-    """Compose the digests due at ``now`` (default: the current time); see the module."""
+def compose_digests(now: datetime | None = None) -> DigestReport:
+    """Compose the digests due at ``now`` (default: the current time), each with one send
+    asked for; the caller enqueues ``report.composed`` (see the module)."""
     now = now or timezone.now()
     report = DigestReport(settled=settle())
     for user in due_users(now):
@@ -146,4 +138,5 @@ def send_digests(now: datetime | None = None) -> DigestReport:
         if digest is not None:
             report.digests += 1
             report.covered += covered
+            report.composed.append(digest)
     return report

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from .. import conf, rendering
+from .. import conf, users
 from ..models import NotificationPreference
 from . import login, modes, tokens
 from .forms import PreferencesForm
@@ -40,7 +40,7 @@ def page(request: HttpRequest, template: str, context: dict, status: int = 200) 
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
     """The signed-in user's modes per optional context type; POST (with CSRF) saves them."""
-    with translation.override(rendering.user_language(request.user)):
+    with translation.override(users.user_language(request.user)):
         form = PreferencesForm(request.user, request.POST or None)
         if request.method == "POST" and form.is_valid():
             form.save()
@@ -72,7 +72,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     POST with ``List-Unsubscribe=One-Click``: the type is set ``off``; 200 every time.
     """
     user, spec = unsubscribe_target(token)
-    with translation.override(rendering.user_language(user)):
+    with translation.override(users.user_language(user)):
         context = {"context_type": spec, "token": token, "one_click": ONE_CLICK}
         if request.method == "GET":
             return page(request, "messaging/preferences/unsubscribe.html", context)

@@ -18,15 +18,7 @@ from .context import (
     user_context,
 )
 from .engine import ALLOWED_FILTERS, ALLOWED_TAGS, check_source, engine
-from .languages import (
-    default_language,
-    default_user_language,
-    normalize_language,
-    site_languages,
-    translated,
-    user_language,
-    user_languages,
-)
+from .languages import translated
 from .layout import html_to_plain, inline_css, render_layout, stylesheet
 from .pipeline import (
     CompiledEmail,
@@ -36,7 +28,6 @@ from .pipeline import (
     one_line,
     render_direct,
     render_for_users,
-    render_straightforward,
     subject_line,
     with_unsubscribe_link,
 )
@@ -50,14 +41,11 @@ __all__ = [
     "check_direct",
     "check_source",
     "compile_email",
-    "default_language",
-    "default_user_language",
     "engine",
     "frozen",
     "full_context",
     "html_to_plain",
     "inline_css",
-    "normalize_language",
     "one_line",
     "plain_context",
     "plain_value",
@@ -66,16 +54,12 @@ __all__ = [
     "render_layout",
     "render_preview",
     "render_sample",
-    "render_straightforward",
     "sample_context",
     "sample_user",
-    "site_languages",
     "stylesheet",
     "subject_line",
     "translated",
     "user_context",
-    "user_language",
-    "user_languages",
     "validate_template",
     "with_unsubscribe_link",
 ]

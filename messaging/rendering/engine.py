@@ -30,6 +30,7 @@ from django.template.defaulttags import ForNode
 from django.utils.translation import gettext as _
 
 from ..exceptions import TemplateLimitError, TemplateRenderError
+from .literals import literals_as_text, text_output
 
 #: Tags editors may use, with the tags that continue or end them.
 ALLOWED_TAGS: dict[str, tuple[str, ...]] = {
@@ -209,9 +210,12 @@ def limited_filter(name: str, function: Callable) -> Callable:
 
 def editors_library() -> Library:
     library = Library()
+    compilers = {
+        **{tag: defaulttags.register.tags[tag] for tag in ALLOWED_TAGS},
+        "for": metered_for,
+    }
     for tag in ALLOWED_TAGS:
-        library.tags[tag] = defaulttags.register.tags[tag]
-    library.tags["for"] = metered_for
+        library.tags[tag] = text_output(compilers[tag])
     for name in ALLOWED_FILTERS:
         function = defaultfilters.register.filters[name]
         library.filter(
@@ -225,13 +229,21 @@ def editors_library() -> Library:
 
 
 class RestrictedEngine(Engine):
-    """No loaders, no ``{% load %}``, only :data:`ALLOWED_TAGS` and :data:`ALLOWED_FILTERS`."""
+    """No loaders, no ``{% load %}``, only :data:`ALLOWED_TAGS` and :data:`ALLOWED_FILTERS`.
+
+    Its templates write editors' literals and tags' output as text (see :mod:`.literals`).
+    """
 
     default_builtins: list[str] = []
 
     def __init__(self, *extra: Library) -> None:
         super().__init__(loaders=[], libraries={}, builtins=[], autoescape=True)
         self.template_builtins = [editors_library(), *extra]
+
+    def from_string(self, template_code: str) -> Any:
+        template = super().from_string(template_code)
+        literals_as_text(template.nodelist)
+        return template
 
 
 engine = RestrictedEngine()

@@ -19,9 +19,11 @@ from django.utils.translation import gettext as _
 from modeltranslation.utils import build_localized_fieldname
 from wagtail.rich_text import expand_db_html
 
+from .. import conf
 from ..exceptions import TemplateRenderError
+from ..users import user_languages
 from . import protect
-from .context import check_context, frozen, full_context, plain_context, user_context
+from .context import check_context, frozen, plain_context, user_context
 from .engine import (
     RestrictedEngine,
     check_source,
@@ -30,7 +32,7 @@ from .engine import (
     render_limited,
     tokens,
 )
-from .languages import default_language, translated, user_language, user_languages
+from .languages import translated
 from .layout import (
     add_unsubscribe_footer,
     html_to_plain,
@@ -184,36 +186,6 @@ def render_for_users(
     return emails
 
 
-def render_straightforward(
-    template: Any, user: Any, context: Mapping[str, Any], language: str | None = None
-) -> RenderedEmail:
-    """One receiver from scratch: render, wrap, inline CSS, convert to text.
-
-    The reference the tests and the benchmark compare :func:`render_for_users` with; it
-    neither encodes values in links nor checks their schemes, so it is never used to send.
-    """
-    language = language or user_language(user)
-    values = full_context(context, user)
-    with translation.override(language):
-        subject = subject_line(
-            render_limited(
-                compile_field(translated(template, "subject", language)),
-                limited_context(values, False),
-            )
-        )
-        body = compile_field(expand_db_html(translated(template, "body", language)))
-        html = inline_css(
-            render_layout(render_limited(body, limited_context(values)), subject, language)
-        )
-        text_source = translated(template, "body_text", language)
-        if text_source:
-            plain = render_limited(compile_field(text_source), limited_context(values, False))
-            plain = with_signature(plain, language)
-        else:
-            plain = html_to_plain(html)
-    return RenderedEmail(subject=subject, html=html, plain=plain, language=language)
-
-
 def check_direct(subject: str | None, html_body: str | None, plain: str | None) -> None:
     if not subject or not (html_body or plain):
         raise TemplateRenderError(
@@ -231,7 +203,7 @@ def render_direct(
         subject=subject_line(subject),
         html=html_body,
         plain=plain or html_to_plain(html_body),
-        language=translation.get_language() or default_language(),
+        language=translation.get_language() or conf.default_language(),
     )
     return [email for _user in users]
 

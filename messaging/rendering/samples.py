@@ -12,10 +12,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail.rich_text import expand_db_html
 
+from .. import conf
 from ..exceptions import TemplateRenderError
 from .context import sample_user, sample_values
 from .engine import check_source, limited_context, render_limited
-from .languages import default_language, normalize_language, site_languages
 from .pipeline import (
     TRANSLATED_FIELDS,
     RenderedEmail,
@@ -40,7 +40,7 @@ def render_sample(template: Any, language: str) -> RenderedEmail:
     The same code path as sending; rendered inside the language override because
     callers (Wagtail's preview) may evaluate lazy responses after returning.
     """
-    language = normalize_language(language) or default_language()
+    language = conf.normalize_language(language) or conf.default_language()
     with translation.override(language):
         values = sample_values(template.context_type, language)
         return compile_email(template, language).render(values)
@@ -91,7 +91,7 @@ def validate_template(template: Any) -> None:
     user, under the same limits as sending.
     """
     errors: dict[str, list[str]] = {}
-    for language in site_languages():
+    for language in conf.site_languages():
         values = sample_values(template.context_type, language)
         for base in TRANSLATED_FIELDS:
             source = getattr(template, field_name(base, language), "") or ""

@@ -26,6 +26,7 @@ from collections import Counter
 from email import message_from_bytes
 from email.message import Message as EmailMessage
 from pathlib import Path
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -158,7 +159,7 @@ class SMTPServer:
     ) -> None:
         """``refuse_logins`` offers AUTH (without TLS) and answers every login with 535."""
         self.handler = handler or FaultInjectingHandler()
-        auth = {}
+        auth: dict[str, Any] = {}
         if refuse_logins:
             auth = {"authenticator": refuse_login, "auth_require_tls": False}
         self.controller = Controller(

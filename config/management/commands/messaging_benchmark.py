@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from config import children
 from config.benchmarks import PARTS, peers, run
 
 
@@ -50,4 +51,7 @@ class Command(BaseCommand):
             raise CommandError("--rounds must be at least 1.")
         if only and "peers" in only and (reason := peers.missing_extra()):
             raise CommandError(reason)
+        # Told to stop (timeout, a closed terminal): stop sinks and workers, drop the
+        # throwaway database. Killed outright: the children end by themselves.
+        children.terminate_on_signals()
         run(only or PARTS, receivers, self.stdout, sink=sink, rtt_ms=rtt_ms, rounds=rounds)

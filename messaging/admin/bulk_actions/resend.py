@@ -13,8 +13,8 @@ from django.views.generic import FormView
 from wagtail.admin.forms.search import SearchForm
 from wagtail.admin.views.bulk_action import BulkAction
 
-from ...maintenance import request_sends_for
 from ...models import MessageReceiver
+from ...sends import request_sends
 from .. import links
 from ..filters import MAX_ID, MessageReceiverFilterSet, input_problem
 from ..permissions import can_resend, refuse_resend
@@ -71,7 +71,7 @@ class ResendBulkAction(BulkAction):
 
     The selection is a query of ids, never a list of rows: the confirmation page counts
     it and shows the first :data:`PREVIEW_ROWS`, and the action asks for the sends a
-    chunk of ids at a time (:func:`~messaging.maintenance.request_sends_for`), so
+    chunk of ids at a time (:func:`~messaging.sends.request_sends`), so
     resending 100,000 receivers takes little memory and a few seconds.
     """
 
@@ -145,7 +145,7 @@ class ResendBulkAction(BulkAction):
 
     @classmethod
     def execute_action(cls, objects: QuerySet, **kwargs) -> tuple[int, int]:
-        return request_sends_for(objects), 0
+        return request_sends(objects), 0
 
     def get_success_message(self, num_parent_objects: int, num_child_objects: int) -> str:
         return ngettext(

@@ -16,11 +16,11 @@ from collections.abc import Iterable, Iterator
 from django.template import Engine, Node, TemplateSyntaxError
 from django.template.base import FilterExpression, Variable
 from django.template.defaulttags import ForNode, WithNode
-from django.template.smartif import TokenBase
 from django.utils.translation import gettext as _
 from modeltranslation.utils import build_localized_fieldname
 
 from ... import conf
+from ...rendering.literals import expressions
 
 TRANSLATED_FIELDS = ("subject", "body", "body_text")
 TAG_RE = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)
@@ -28,24 +28,6 @@ TAG_RE = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)
 USER_ATTRIBUTES = frozenset({"first_name", "last_name", "full_name", "username", "email"})
 # Parsed with Django's default tags only: the restricted engine refuses the rest at save.
 parser = Engine()
-
-
-def expressions(value: object, depth: int = 0) -> Iterator[FilterExpression]:
-    """The filter expressions in a node attribute: lists, dicts and ``{% if %}`` conditions."""
-    if depth > 50:  # a cycle or an absurdly nested condition: stop looking
-        return
-    if isinstance(value, FilterExpression):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from expressions(item, depth + 1)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from expressions(item, depth + 1)
-    elif isinstance(value, TokenBase):
-        # {% if %} conditions: TemplateLiteral (.value) and operators (.first, .second).
-        for name in ("value", "first", "second"):
-            yield from expressions(getattr(value, name, None), depth + 1)
 
 
 def lookups(expression: FilterExpression) -> Iterator[tuple[str, ...]]:

@@ -1,14 +1,9 @@
+import importlib
 import signal
 import threading
+from types import ModuleType
 
 from django.core.management.base import BaseCommand, CommandError
-
-try:
-    from messaging.bounces.server import bounce_server
-except ModuleNotFoundError as error:  # aiosmtpd comes with the bounces extra
-    if (error.name or "").partition(".")[0] != "aiosmtpd":
-        raise
-    bounce_server = None
 
 MISSING_AIOSMTPD = (
     "bounce_server needs aiosmtpd, which comes with the bounces extra: "
@@ -28,11 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--lmtp", action="store_true", help="Speak LMTP instead of SMTP.")
 
     def handle(self, *args, port: int, host: str, lmtp: bool, **options) -> None:
-        if bounce_server is None:
-            raise CommandError(MISSING_AIOSMTPD)
         if not 0 < port < 65536:
             raise CommandError(f"--port must be between 1 and 65535, got {port}.")
-        server = bounce_server(host, port, lmtp=lmtp)
+        server = listener_module().bounce_server(host, port, lmtp=lmtp)
         try:
             server.start()
         except OSError as error:
@@ -46,3 +39,13 @@ class Command(BaseCommand):
             pass
         finally:
             server.stop()
+
+
+def listener_module() -> ModuleType:
+    """``messaging.bounces.server``, imported when used: its aiosmtpd is an extra."""
+    try:
+        return importlib.import_module("messaging.bounces.server")
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] != "aiosmtpd":
+            raise
+        raise CommandError(MISSING_AIOSMTPD) from error

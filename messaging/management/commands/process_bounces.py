@@ -7,7 +7,8 @@ from messaging.exceptions import ConfigurationError
 class Command(BaseCommand):
     help = (
         "Read the bounces and complaint reports in a Maildir's new/ folder once, record them "
-        "on their receivers, and move the files to cur/. Safe to run from cron."
+        "on their receivers, and move the files to cur/. A file that cannot be read or is no "
+        "report is flagged F there and named on stderr. Safe to run from cron."
     )
 
     def add_arguments(self, parser) -> None:
@@ -17,7 +18,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, maildir: str, **options) -> None:
         try:
-            result = process_maildir(maildir)
+            run = process_maildir(maildir)
         except ConfigurationError as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"Processed {maildir}: {result.summary()}.")
+        for item in run.set_aside:
+            self.stderr.write(f"Set aside {item.path}: {item.reason}")
+        self.stdout.write(f"Processed {maildir}: {run.result.summary()}.")

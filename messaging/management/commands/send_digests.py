@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from messaging.preferences.digests import send_digests
+from messaging.maintenance import send_digests
 
 
 class Command(BaseCommand):

@@ -19,7 +19,7 @@ from django.db import connection as db_connection
 from django.utils import timezone
 
 from ..models import MessageReceiver
-from .records import announce_sent, record_success
+from .outcomes import announce_sent, record_success
 
 Status = MessageReceiver.Status
 
@@ -112,7 +112,7 @@ def prepared_success(connection) -> bytes:
 
 @cache
 def success_sql() -> bytes:
-    """The success UPDATE of :func:`~.records.record_success`, with libpq's placeholders."""
+    """The success UPDATE of :func:`~.outcomes.record_success`, with libpq's placeholders."""
     meta, quote = MessageReceiver._meta, db_connection.ops.quote_name
 
     def column(name: str) -> str:

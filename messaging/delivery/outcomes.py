@@ -10,7 +10,7 @@ import smtplib
 from collections.abc import Sequence
 from datetime import timedelta
 
-from django.db.models import Exists, F, OuterRef
+from django.db.models import F
 from django.utils import timezone
 
 from .. import conf, signals
@@ -120,15 +120,6 @@ def mark_message_error(message_id: int, error: BaseException, *, stage: str) -> 
         return
     message.mark_error(entry)
     signals.send(signals.message_error, Message, message=message, error=entry, stage=stage)
-
-
-def finish_messages(message_ids: set[int]) -> None:
-    """Mark ``sent`` the messages among ``message_ids`` whose receivers were all attempted."""
-    unattempted = MessageReceiver.objects.filter(
-        message=OuterRef("pk"), sending_success_count=0, sending_failed_count=0
-    )
-    finished = Message.objects.filter(pk__in=message_ids).exclude(Exists(unattempted))
-    finished.mark_sent()
 
 
 def leftover(receiver_ids: Sequence[int]) -> list[int]:

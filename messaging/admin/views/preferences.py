@@ -12,9 +12,9 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from .. import users
-from ..models import NotificationPreference
-from . import modes
+from ... import users
+from ...models import NotificationPreference
+from ...preferences import modes
 
 
 class PreferenceAdminForm(WagtailAdminModelForm):
