@@ -66,6 +66,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
+# The demo site's own templates and CSS (its base.html, which the users' pages of messaging
+# extend); the app's are inside the package, found through APP_DIRS and the app finder.
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

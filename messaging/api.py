@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 
 from . import conf, preferences, rendering, sends
 from .delivery import classify, mark_message_error
 from .delivery.recipients import check_sending_enabled
 from .exceptions import SendingDisabledError, TemplateNotFoundError
 from .models import Message, MessageReceiver, MessageTemplate
+from .rendering.layout import with_signature
 from .tasks import enqueue_batches
 from .users import user_emails
 
@@ -108,6 +111,7 @@ def prepare_receivers(
     """
     if template is None:
         rendering.check_direct(subject, html, plain)
+        html, plain = signed_direct(html, plain)
     compiled: dict = {}
     now = timezone.now()
     ids: list[int] = []
@@ -133,6 +137,29 @@ def prepare_receivers(
             status_data=modes.record(message.status_data),
         )
         transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))
+
+
+SIGNATURE_HTML = "messaging/email/signature.html"
+END_OF_BODY = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+def signed_direct(html: str | None, plain: str | None) -> tuple[str | None, str | None]:
+    """Content given by application code, signed as every email is.
+
+    The signature (``MESSAGING_EMAIL_SIGNATURE``, in the active language, the one recorded on
+    the receivers) goes at the end of the HTML's body, escaped with its line breaks kept, and
+    after a plain text given; a plain text made from the HTML then has it too.
+    """
+    language = translation.get_language() or rendering.default_language()
+    signature = conf.email_signature(language)
+    if not signature:
+        return html, plain
+    if html:
+        block = render_to_string(SIGNATURE_HTML, {"signature": signature})
+        ends = [match.start() for match in END_OF_BODY.finditer(html)]
+        at = ends[-1] if ends else len(html)
+        html = html[:at] + block + html[at:]
+    return html, with_signature(plain, language) if plain else plain
 
 
 def insert_receivers(

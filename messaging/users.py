@@ -11,7 +11,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 
 from . import conf
 from .exceptions import ConfigurationError
@@ -41,14 +40,13 @@ def default_user_context(user: Any) -> dict[str, str]:
 
 
 def user_search_fields() -> list[str]:
-    """The user model's username, email and name fields that exist, for admin lists.
+    """The user fields the admin's searches look in (``MESSAGING_USER_SEARCH_FIELDS``)."""
+    return conf.user_search_fields()
 
-    The original product's user model has no ``email``, ``first_name`` or ``last_name``.
-    """
-    model = get_user_model()
-    names = [model.USERNAME_FIELD, model.get_email_field_name(), "first_name", "last_name"]
-    concrete = {field.name for field in model._meta.concrete_fields}
-    return [name for name in dict.fromkeys(names) if name in concrete]
+
+def user_name_fields() -> list[str]:
+    """The user model's own name, username and email fields, which lists show."""
+    return conf.default_user_search_fields()
 
 
 def user_emails(user: Any) -> list[str]:

@@ -17,3 +17,4 @@ MESSAGING_USER_EMAILS = "tests.devilry_account.messaging_recipe.user_emails"
 MESSAGING_USER_CONTEXT = "tests.devilry_account.messaging_recipe.user_context"
 MESSAGING_USER_LANGUAGE = "tests.devilry_account.messaging_recipe.user_language"
 MESSAGING_SUBJECT_PREFIX = EMAIL_SUBJECT_PREFIX
+MESSAGING_USER_SEARCH_FIELDS = ["shortname", "fullname", "useremail__email"]

@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from messaging import conf
 from messaging.models import Message, MessageReceiver
 from tests.factories import make_message, make_receiver
 
@@ -332,6 +333,14 @@ def test_message_filter(admin_client, records):
 def test_search(admin_client, records, q, expected):
     response = admin_client.get(RECEIVERS, {"q": q})
     assert listed_ids(response) == {records[name].pk for name in expected}
+
+
+def test_search_looks_in_the_user_fields_of_the_setting(admin_client, records, settings):
+    assert conf.user_search_fields() == ["first_name", "last_name", "username", "email"]
+    settings.MESSAGING_USER_SEARCH_FIELDS = ["username"]
+    assert listed_ids(admin_client.get(RECEIVERS, {"q": "Liddell"})) == set()  # a last name
+    alice = listed_ids(admin_client.get(RECEIVERS, {"q": "alice"}))
+    assert alice == {records["sent"].pk, records["error"].pk}
 
 
 def test_search_with_many_matching_users(admin_client, records, monkeypatch):

@@ -1,3 +1,5 @@
+import importlib
+import sys
 from datetime import timedelta
 from io import StringIO
 
@@ -179,3 +181,18 @@ def test_demo_admin_and_staff_have_names_wagtail_accepts(make_user):
         data = {"first_name": user.first_name, "last_name": user.last_name, "email": user.email}
         form = NameEmailForm(data=data, instance=user)
         assert form.is_valid(), (user.username, form.errors)
+
+
+def test_bounce_server_without_aiosmtpd_says_how_to_install_it(monkeypatch):
+    # As in a site installed without the bounces extra: aiosmtpd cannot be imported. The
+    # command is imported first, so that the test leaves the real one in place after it.
+    command = "messaging.management.commands.bounce_server"
+    importlib.import_module(command)
+    monkeypatch.setitem(sys.modules, "aiosmtpd", None)
+    for name in [name for name in sys.modules if name.startswith("aiosmtpd.")]:
+        monkeypatch.delitem(sys.modules, name)
+    for name in ("messaging.bounces.server", command):
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(CommandError) as raised:
+        call_command("bounce_server", "--port", "2525", stdout=StringIO())
+    assert 'pip install "wagtail-messaging[bounces]"' in str(raised.value)

@@ -4,6 +4,7 @@ import lxml.html
 import pytest
 from django.core import mail
 from django.core.checks import run_checks
+from django.utils import translation
 from django_tasks import task_backends
 
 from messaging import conf
@@ -144,6 +145,43 @@ def test_signature_after_an_editors_plain_text(settings, template, make_user, on
     assert "{{ user.username }} is not a variable here" in receiver.message_content_html
 
 
+def test_signature_on_a_direct_send_html_and_the_plain_text_made_from_it(
+    settings, make_user, on_commit
+):
+    settings.MESSAGING_EMAIL_SIGNATURE = "The <Team> & co\nDo not reply"
+    on_commit(send_message, users=[make_user()], subject="S", html="<p>Hello</p>")
+    receiver = MessageReceiver.objects.get()
+    assert receiver.message_content_html == (
+        '<p>Hello</p><p class="email-signature">The &lt;Team&gt; &amp; co<br>Do not reply</p>\n'
+    )
+    assert receiver.message_content_plain.endswith("The <Team> & co  \nDo not reply\n")
+    [email] = mail.outbox
+    assert email.alternatives[0] == (receiver.message_content_html, "text/html")
+
+
+def test_signature_on_a_direct_send_document_and_plain_text(settings, make_user, on_commit):
+    settings.MESSAGING_EMAIL_SIGNATURE = {"en": "Regards", "nb": "Hilsen"}
+    html = "<html><body><p>Hei</p></BODY></html>"
+    with translation.override("nb"):
+        on_commit(send_message, users=[make_user()], subject="S", html=html, plain="Hei")
+    receiver = MessageReceiver.objects.get()
+    assert receiver.language == "nb"
+    assert receiver.message_content_html == (
+        '<html><body><p>Hei</p><p class="email-signature">Hilsen</p>\n</BODY></html>'
+    )
+    assert receiver.message_content_plain == "Hei\n\nHilsen\n"
+
+
+def test_signature_on_a_plain_text_only_direct_send(settings, make_user, on_commit):
+    settings.MESSAGING_EMAIL_SIGNATURE = "Regards"
+    on_commit(send_message, users=[make_user()], subject="S", plain="Hello")
+    receiver = MessageReceiver.objects.get()
+    assert (receiver.message_content_html, receiver.message_content_plain) == (
+        "",
+        "Hello\n\nRegards\n",
+    )
+
+
 def test_no_signature_by_default(template, make_user, on_commit):
     template.body_text_en = "Text"
     template.save()
@@ -164,6 +202,8 @@ def test_no_signature_by_default(template, make_user, on_commit):
         ("MESSAGING_FROM_EMAIL", 5, "messaging.E015"),
         ("MESSAGING_USER_EMAILS", "nowhere.nothing", "messaging.E016"),
         ("MESSAGING_USER_CONTEXT", "nowhere.nothing", "messaging.E017"),
+        ("MESSAGING_USER_SEARCH_FIELDS", "username", "messaging.E040"),
+        ("MESSAGING_USER_SEARCH_FIELDS", ["username", "nickname"], "messaging.E040"),
     ],
 )
 def test_system_checks_name_the_bad_setting(name, value, check_id, settings):

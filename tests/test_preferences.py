@@ -14,6 +14,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.test import Client
+from django.urls import include, path
 
 from messaging import conf, maintenance
 from messaging.api import send_message
@@ -336,6 +337,46 @@ def test_preferences_page_needs_login():
     response = Client().get("/messaging/preferences/")
     assert response.status_code == 302
     assert "/messaging/preferences/" in response["Location"]
+
+
+def test_signed_out_user_of_a_site_without_a_login_page_signs_in_with_wagtail(settings):
+    # Django's default: nothing serves it in a new `wagtail start` site (the page catch-all 404s).
+    settings.LOGIN_URL = "/accounts/login/"
+    response = Client().get("/messaging/preferences/", follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain == [("/_util/login/?next=/messaging/preferences/", 302)]
+
+
+@pytest.mark.parametrize(
+    ("login_url", "location"),
+    [
+        ("wagtailadmin_login", "/admin/login/?next=/messaging/preferences/"),
+        ("/admin/login/", "/admin/login/?next=/messaging/preferences/"),
+        (
+            "https://sso.example.org/login",
+            "https://sso.example.org/login?next=http%3A//testserver/messaging/preferences/",  # Django's
+        ),
+    ],
+)
+def test_a_login_url_that_leads_to_a_page_is_kept(settings, login_url, location):
+    settings.LOGIN_URL = login_url
+    response = Client().get("/messaging/preferences/")
+    assert response["Location"] == location
+
+
+# A site with the admin but without Wagtail's front-end URLs (and their login page).
+urlpatterns = [
+    path("admin/", include("wagtail.admin.urls")),
+    path("messaging/", include("messaging.urls")),
+]
+
+
+@pytest.mark.urls(__name__)
+def test_without_wagtails_front_end_the_admin_login_serves(settings):
+    settings.LOGIN_URL = "no-such-url-name"
+    response = Client().get("/messaging/preferences/", follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[0] == ("/admin/login/?next=/messaging/preferences/", 302)
 
 
 def test_user_changes_preferences_on_the_page(make_user):

@@ -69,7 +69,7 @@ class ReceiverUserColumn(UserColumn):
     @property
     def reads(self) -> tuple[str, ...]:
         # Wagtail's avatar reads the profile: one join, not one query per row.
-        names = (f"user__{field}" for field in users.user_search_fields())
+        names = (f"user__{field}" for field in users.user_name_fields())
         return ("send_to", "user__id", "user__wagtail_userprofile__avatar", *names)
 
     def get_cell_context_data(self, instance, parent_context) -> dict:

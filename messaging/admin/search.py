@@ -25,9 +25,10 @@ def search_words(query: str) -> list[str]:
 def search_receivers(queryset: QuerySet, query: str) -> QuerySet:
     """Receivers where every word of ``query`` is in some searched field.
 
-    The searched fields are the subject, the address, and the user's first name, last
-    name, username and email, so that "Ingrid Hansen" finds Ingrid Hansen and "deadline
-    Assignment" the subject "Assignment 3 deadline".
+    The searched fields are the subject, the address, and the user fields of
+    ``MESSAGING_USER_SEARCH_FIELDS`` (by default the names, username and email the user model
+    has), so that "Ingrid Hansen" finds Ingrid Hansen and "deadline Assignment" the subject
+    "Assignment 3 deadline".
     """
     for word in search_words(query):
         queryset = queryset.filter(word_condition(word))
@@ -35,7 +36,7 @@ def search_receivers(queryset: QuerySet, query: str) -> QuerySet:
 
 
 def word_condition(word: str) -> Q:
-    """Receivers with ``word`` in their subject, address, or user's name, username or email.
+    """Receivers with ``word`` in their subject, address, or a searched field of their user.
 
     Users are looked up first, in their own small table, so that the receivers are
     filtered by columns of their own table only: on PostgreSQL, the trigram indexes of

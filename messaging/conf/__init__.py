@@ -44,9 +44,11 @@ from .delivery import (
     task_queue,
 )
 from .users import (
+    default_user_search_fields,
     user_context_resolver,
     user_emails_resolver,
     user_language_resolver,
+    user_search_fields,
     user_timezone_resolver,
 )
 
@@ -63,6 +65,7 @@ __all__ = [
     "context_types",
     "context_variables",
     "default_language",
+    "default_user_search_fields",
     "digest_hour",
     "email_signature",
     "from_email",
@@ -89,5 +92,6 @@ __all__ = [
     "user_context_resolver",
     "user_emails_resolver",
     "user_language_resolver",
+    "user_search_fields",
     "user_timezone_resolver",
 ]

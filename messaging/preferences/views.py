@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 
 from .. import conf, users
 from ..models import NotificationPreference
-from . import modes, tokens
+from . import login, modes, tokens
 from .forms import PreferencesForm
 
 ONE_CLICK = "One-Click"  # the value RFC 8058 posts as List-Unsubscribe=One-Click
@@ -37,7 +36,7 @@ def page(request: HttpRequest, template: str, context: dict, status: int = 200) 
     return render(request, template, {"base_template": base_template(), **context}, status=status)
 
 
-@login_required
+@login.login_required
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
     """The signed-in user's modes per optional context type; POST (with CSRF) saves them."""

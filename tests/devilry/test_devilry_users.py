@@ -157,3 +157,35 @@ def test_admin_pages_work_with_this_user_model(devilry_user, template, on_commit
     page = client.get(f"/django-admin/messaging/message/{message.pk}/change/")
     assert page.status_code == 200
     assert b"e@x.org" in page.content
+
+
+def test_admin_search_finds_a_user_by_full_name_and_by_any_address(devilry_user, on_commit, client):
+    ola = devilry_user(
+        "ola", fullname="Ola Nordmann", emails=["o@example.org", ("old@uio.example", False)]
+    )
+    other = devilry_user("kari", fullname="Kari Hansen", emails=["k@example.org"])
+    direct = {"subject": "Feedback", "html": "<p>Read it.</p>"}  # no name in the subject
+    message = on_commit(send_message, users=[ola, other], **direct)
+    client.force_login(devilry_user("admin", is_superuser=True))
+
+    def found(query: str) -> set:
+        html = client.get("/admin/messaging/receivers/", {"q": query}).content.decode()
+        return {r.user for r in message.receivers.all() if f"/inspect/{r.pk}/" in html}
+
+    assert found("Nordmann") == {ola}  # fullname
+    assert found("old@uio") == {ola}  # an address the email did not go to
+
+
+def test_admin_search_default_looks_in_shortname_and_fullname(
+    devilry_user, on_commit, client, settings
+):
+    del settings.MESSAGING_USER_SEARCH_FIELDS
+    from messaging import conf
+
+    assert conf.user_search_fields() == ["fullname", "shortname"]
+    ola = devilry_user("ola", fullname="Ola Nordmann", emails=["o@example.org"])
+    on_commit(send_message, users=[ola], subject="Feedback", html="<p>Read it.</p>")
+    client.force_login(devilry_user("admin", is_superuser=True))
+    receiver = MessageReceiver.objects.get(user=ola)
+    listing = client.get("/admin/messaging/receivers/", {"q": "Nordmann"}).content.decode()
+    assert f"/inspect/{receiver.pk}/" in listing

@@ -3,7 +3,17 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from messaging.bounces.server import bounce_server
+try:
+    from messaging.bounces.server import bounce_server
+except ModuleNotFoundError as error:  # aiosmtpd comes with the bounces extra
+    if (error.name or "").partition(".")[0] != "aiosmtpd":
+        raise
+    bounce_server = None
+
+MISSING_AIOSMTPD = (
+    "bounce_server needs aiosmtpd, which comes with the bounces extra: "
+    'pip install "wagtail-messaging[bounces]"'
+)
 
 
 class Command(BaseCommand):
@@ -18,6 +28,8 @@ class Command(BaseCommand):
         parser.add_argument("--lmtp", action="store_true", help="Speak LMTP instead of SMTP.")
 
     def handle(self, *args, port: int, host: str, lmtp: bool, **options) -> None:
+        if bounce_server is None:
+            raise CommandError(MISSING_AIOSMTPD)
         if not 0 < port < 65536:
             raise CommandError(f"--port must be between 1 and 65535, got {port}.")
         server = bounce_server(host, port, lmtp=lmtp)

@@ -1,0 +1,40 @@
+"""The documentation's examples are code that works."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from django.utils.module_loading import import_string
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, re.S)
+
+
+def settings_of(block: str) -> dict:
+    namespace: dict = {"os": os}
+    exec(block, namespace)  # the README's own example
+    return {name: value for name, value in namespace.items() if name.isupper()}
+
+
+def test_the_mail_examples_configure_the_same_relay_on_both_django_versions(monkeypatch):
+    monkeypatch.setenv("EMAIL_HOST_PASSWORD", "secret")
+    [email_settings] = [settings_of(b) for b in python_blocks(README) if "EMAIL_HOST =" in b]
+    [mailers] = [settings_of(b)["MAILERS"] for b in python_blocks(README) if "MAILERS = {" in b]
+    mailer = mailers["default"]
+    assert mailer["BACKEND"] == email_settings["EMAIL_BACKEND"]
+    options = mailer["OPTIONS"]
+    # Django 6.1 refuses options its SMTP backend does not take; 5.2 takes these too.
+    backend = import_string(mailer["BACKEND"])(alias="default", **options)
+    assert (backend.host, backend.port, backend.use_tls, backend.timeout) == (
+        email_settings["EMAIL_HOST"],
+        email_settings["EMAIL_PORT"],
+        email_settings["EMAIL_USE_TLS"],
+        email_settings["EMAIL_TIMEOUT"],
+    )
+    assert (backend.username, backend.password) == (email_settings["EMAIL_HOST_USER"], "secret")
