@@ -150,7 +150,7 @@ def signed_direct(html: str | None, plain: str | None) -> tuple[str | None, str 
     the receivers) goes at the end of the HTML's body, escaped with its line breaks kept, and
     after a plain text given; a plain text made from the HTML then has it too.
     """
-    language = translation.get_language() or rendering.default_language()
+    language = translation.get_language() or conf.default_language()
     signature = conf.email_signature(language)
     if not signature:
         return html, plain

@@ -93,11 +93,11 @@ def languages_without_columns() -> dict[str, tuple[str, list[str]]]:
     for model in translator.get_registered_models():
         if model._meta.app_label != "messaging":
             continue
-        migrated = migrated_field_names("messaging", model._meta.model_name)
+        migrated = migrated_field_names("messaging", str(model._meta.model_name))
         if migrated is None:
             continue  # migrations turned off: the tables follow the models
         for code, name in settings.LANGUAGES:
-            fields = translator.get_options_for_model(model).fields
+            fields = translator.get_options_for_model(model).fields  # type: ignore[attr-defined]
             wanted = [build_localized_fieldname(field, code) for field in fields]
             absent = [
                 f"{model._meta.db_table}.{col}" for col in sorted(wanted) if col not in migrated
@@ -111,9 +111,9 @@ def migration_commands() -> str:
     """The exact steps that give messaging the columns of the site's languages."""
     module, explicit = MigrationLoader.migrations_module("messaging")
     make = "python manage.py makemigrations messaging && python manage.py migrate messaging"
-    if explicit and _importable(module):
+    if explicit and module and _importable(module):
         return f"Make the migration in {module} (MIGRATION_MODULES):\n    {make}"
-    if explicit:
+    if explicit and module:
         folder = module.replace(".", "/")
     else:
         site = settings.SETTINGS_MODULE or os.environ.get(ENVIRONMENT_VARIABLE) or "mysite"

@@ -8,7 +8,7 @@ try:
 except ModuleNotFoundError as error:  # aiosmtpd comes with the bounces extra
     if (error.name or "").partition(".")[0] != "aiosmtpd":
         raise
-    bounce_server = None
+    bounce_server = None  # type: ignore[assignment]  # said when the command runs
 
 MISSING_AIOSMTPD = (
     "bounce_server needs aiosmtpd, which comes with the bounces extra: "
