@@ -1,5 +1,6 @@
 # make demo: set up everything and serve the demo on http://127.0.0.1:8000/admin/
 # make test: run the whole test suite
+# make test-fast: the same without the slow, browser and benchmark lanes (the inner loop)
 # make test VENV=.venv312 PYTHON=python3.12: the same on Django 6.1 (see .ci/run)
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +12,7 @@ export EMAIL_PORT := $(SMTP_PORT)
 # Django's compilemessages refuses to run where no locale folder exists yet.
 COMPILEMESSAGES := if [ -d messaging/locale ]; then $(PY) manage.py compilemessages --ignore=.venv* >/dev/null; fi
 
-.PHONY: demo test test-devilry lint format install messages
+.PHONY: demo test test-fast test-devilry lint format install messages
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(COMPILEMESSAGES)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The inner loop: everything but the slow, browser and benchmark-harness lanes (under 90 s).
+test-fast: $(STAMP)
+	$(COMPILEMESSAGES)
+	$(PY) -m pytest -m "not slow and not browser and not bench" $(PYTEST_ARGS)
 
 # The tests under a user model shaped like the original product's (see README, Tests).
 test-devilry: $(STAMP)

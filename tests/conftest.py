@@ -30,6 +30,13 @@ def require_service(name: str, available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need PostgreSQL carry the ``postgres`` marker (``-m postgres`` selects them)."""
+    for item in items:
+        if "require_postgres" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture
 def require_postgres(db):
     require_service(

@@ -27,6 +27,8 @@ from config.benchmarks.child import check_method, run_measured
 from config.benchmarks.common import throwaway_database, write_metric
 from messaging.models import MessageReceiver
 
+pytestmark = pytest.mark.bench
+
 NUMBER = r"\d+(\.\d+)?"
 
 

@@ -15,7 +15,7 @@ from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
 from .conftest import require_service
 from .workers import Processes, shared_database, worker_env
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest.mark.slow]
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -34,7 +34,7 @@ from messaging.delivery.claims import claim
 from messaging.maintenance import resend_failed
 from messaging.models import Message, MessageReceiver
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 OUTCOMES = ["ok", "transient", "permanent", "misconfigured"]
 
