@@ -2,6 +2,7 @@
 # make test: run the whole test suite
 # make test-fast: the same without the slow, browser and benchmark lanes (the inner loop)
 # make test VENV=.venv312 PYTHON=python3.12: the same on Django 6.1 (see .ci/run)
+# make docs: build the documentation into docs/_build/html (see CONTRIBUTING.md)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,7 +13,7 @@ export EMAIL_PORT := $(SMTP_PORT)
 # Django's compilemessages refuses to run where no locale folder exists yet.
 COMPILEMESSAGES := if [ -d messaging/locale ]; then $(PY) manage.py compilemessages --ignore=.venv* >/dev/null; fi
 
-.PHONY: demo test test-fast test-devilry lint format install messages
+.PHONY: demo test test-fast test-devilry lint format install messages docs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,3 +62,7 @@ format: $(STAMP)
 
 messages: $(STAMP)
 	$(PY) manage.py makemessages -l nb --ignore=.venv* --ignore=var --no-obsolete
+
+# The documentation (docs/, MyST Markdown): any warning fails the build.
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html

@@ -20,10 +20,13 @@ def site_name() -> str:
 
 
 def email_signature(language: str | None = None) -> str:
-    """The text appended to every email (HTML and plain text); ``""`` for none.
+    """The text after every email, in its HTML (escaped, line breaks kept) and its plain
+    text: in a template's layout, and at the end of a direct send's HTML body and plain
+    text; ``""`` for none.
 
-    ``MESSAGING_EMAIL_SIGNATURE``, else ``DEVILRY_EMAIL_SIGNATURE``. A dict maps language
-    codes to text; a language it lacks gets ``LANGUAGE_CODE``'s text, else none.
+    ``MESSAGING_EMAIL_SIGNATURE``, else ``DEVILRY_EMAIL_SIGNATURE``. A dict
+    ``{"en": ..., "nb": ...}`` maps language codes to text; a language it lacks gets
+    ``LANGUAGE_CODE``'s text, else none.
     """
     name, value = first_set("MESSAGING_EMAIL_SIGNATURE", "DEVILRY_EMAIL_SIGNATURE", default="")
     if isinstance(value, dict):
@@ -40,7 +43,8 @@ def email_signature(language: str | None = None) -> str:
 
 
 def subject_prefix() -> str:
-    """Text put before every subject (``MESSAGING_SUBJECT_PREFIX``, default ``""``).
+    """Text put before every subject, and recorded with it on the receiver
+    (``MESSAGING_SUBJECT_PREFIX``, default ``""``).
 
     One line, so that the prefix and a rendered subject make one line together.
     """
@@ -55,7 +59,8 @@ def subject_prefix() -> str:
 def from_email() -> str:
     """The sender address.
 
-    ``MESSAGING_FROM_EMAIL``, else ``DEVILRY_EMAIL_DEFAULT_FROM``, else ``DEFAULT_FROM_EMAIL``.
+    ``MESSAGING_FROM_EMAIL``, else ``DEVILRY_EMAIL_DEFAULT_FROM``, else ``DEFAULT_FROM_EMAIL``;
+    a site sets one of them.
     """
     for name in ("MESSAGING_FROM_EMAIL", "DEVILRY_EMAIL_DEFAULT_FROM", "DEFAULT_FROM_EMAIL"):
         value = get(name, None)
@@ -116,8 +121,11 @@ def _context_type(entry: Any) -> ContextType:
 def context_type_specs() -> dict[str, ContextType]:
     """Every context type by value, in the site's order; ``other`` is always there.
 
-    ``MESSAGING_CONTEXT_TYPES`` entries are ``(value, label)`` pairs (mandatory) or dicts
-    ``{"value", "label", "optional", "default_mode"}``.
+    ``MESSAGING_CONTEXT_TYPES`` says what messages can be about. Its entries are
+    ``(value, label)`` pairs, mandatory types that always go out at once, or dicts
+    ``{"value", "label", "optional", "default_mode"}``: an optional type may be turned off
+    or gathered into a daily digest by each user, and ``default_mode`` (``immediate``,
+    ``daily`` or ``off``) is the mode of users who chose none.
     """
     specs = [_context_type(entry) for entry in get("MESSAGING_CONTEXT_TYPES", ())]
     if not specs:
@@ -160,7 +168,8 @@ def unsubscribe_max_age() -> int:
 
 
 def site_url() -> str:
-    """The site's address for links in emails, without a trailing slash.
+    """The site's address (``https://...``) for links in emails, such as the unsubscribe
+    links, without a trailing slash.
 
     ``MESSAGING_SITE_URL``, else ``WAGTAILADMIN_BASE_URL``; empty when neither is set.
     """

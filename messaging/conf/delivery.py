@@ -111,6 +111,9 @@ def send_email_to_users() -> bool:
     """Whether emails go out at all (the kill switch).
 
     ``MESSAGING_SEND_EMAIL_TO_USERS``, else ``DEVILRY_SEND_EMAIL_TO_USERS``, else ``True``.
+    While it is ``False``, every receiver is still recorded with its content, but as
+    ``error`` with a reason naming the setting, and no send is asked for: nothing goes out
+    later by surprise.
     """
     name, value = first_set(
         "MESSAGING_SEND_EMAIL_TO_USERS", "DEVILRY_SEND_EMAIL_TO_USERS", default=True
@@ -131,8 +134,10 @@ def send_email_setting_name() -> str:
 def secret_setting_names() -> list[str]:
     """Settings whose values are scrubbed from stored error messages and tracebacks.
 
-    A value may be a string or a dict or list of them (``ANYMAIL = {"..._API_KEY": ...}``);
-    every string inside is scrubbed.
+    ``MESSAGING_SECRET_SETTINGS`` names more of them. A value may be a string or a dict or
+    list of them (``ANYMAIL = {"..._API_KEY": ...}``); every string inside is scrubbed.
+    ``EMAIL_HOST_PASSWORD``, ``EMAIL_HOST_USER``, ``SECRET_KEY`` and the user names and
+    passwords in ``MAILERS`` always are.
     """
     extra = list(get("MESSAGING_SECRET_SETTINGS", []))
     return ["EMAIL_HOST_PASSWORD", "EMAIL_HOST_USER", "SECRET_KEY", *extra]
@@ -179,16 +184,19 @@ def max_delivery_events() -> int:
 
 
 def smtp_pipelining() -> bool:
-    """Whether the envelope is pipelined where the server offers it (default ``True``)."""
+    """Whether each envelope is pipelined (RFC 2920) where the server offers it (default
+    ``True``); a speed trick, see Performance."""
     return flag("MESSAGING_SMTP_PIPELINING", True)
 
 
 def async_status_writes() -> bool:
-    """Whether a success is written while the next envelope is answered (default ``True``)."""
+    """Whether a success is written while the next envelope is answered (default ``True``;
+    libpq's pipeline on PostgreSQL); a speed trick, see Performance."""
     return flag("MESSAGING_ASYNC_STATUS_WRITES", True)
 
 
 def connections_per_worker() -> int:
-    """SMTP connections one delivery task sends its batch over at once (default 1)."""
+    """SMTP connections one delivery task sends its batch over at once, one thread each
+    (default 1); see Workers and scale-out."""
     value = get("MESSAGING_CONNECTIONS_PER_WORKER", 1)
     return max(1, non_negative_int("MESSAGING_CONNECTIONS_PER_WORKER", value))

@@ -18,7 +18,11 @@ USER_NAME_FIELDS = ("first_name", "last_name", "fullname", "shortname")
 
 
 def user_emails_resolver() -> Callable[[Any], list[str]]:
-    """The callable giving a user's addresses (``MESSAGING_USER_EMAILS``)."""
+    """The callable giving a user's addresses (``MESSAGING_USER_EMAILS``).
+
+    A dotted path of a ``callable(user) -> list[str]``. Default: the user model's email
+    field, when it is set. A user's email goes to all of them in one SMTP transaction.
+    """
     return callable_setting(
         "MESSAGING_USER_EMAILS",
         "messaging.users.default_user_emails",
@@ -27,7 +31,12 @@ def user_emails_resolver() -> Callable[[Any], list[str]]:
 
 
 def user_context_resolver() -> Callable[[Any], dict[str, str]]:
-    """The callable giving what templates see as ``user`` (``MESSAGING_USER_CONTEXT``)."""
+    """The callable giving what templates see as ``user`` (``MESSAGING_USER_CONTEXT``).
+
+    A dotted path of a ``callable(user) -> dict[str, str]``. Default: ``first_name``,
+    ``last_name``, ``full_name`` (else the username), ``username`` and ``email`` (the first
+    address). Every value is made text.
+    """
     return callable_setting(
         "MESSAGING_USER_CONTEXT",
         "messaging.users.default_user_context",
@@ -36,7 +45,11 @@ def user_context_resolver() -> Callable[[Any], dict[str, str]]:
 
 
 def user_language_resolver() -> Callable[[Any], str]:
-    """The callable that gives a user's language code (``MESSAGING_USER_LANGUAGE``)."""
+    """The callable that gives a user's language code (``MESSAGING_USER_LANGUAGE``).
+
+    A dotted path of a ``callable(user) -> language code``. Default: the Wagtail profile's
+    preferred language, else ``LANGUAGE_CODE``.
+    """
     return callable_setting(
         "MESSAGING_USER_LANGUAGE",
         "messaging.users.default_user_language",
@@ -45,7 +58,11 @@ def user_language_resolver() -> Callable[[Any], str]:
 
 
 def user_timezone_resolver() -> Callable[[Any], str]:
-    """The callable that gives a user's time zone name (``MESSAGING_USER_TIMEZONE``)."""
+    """The callable that gives a user's time zone name (``MESSAGING_USER_TIMEZONE``).
+
+    A dotted path of a ``callable(user) -> time zone name``. Default: the Wagtail profile's
+    time zone, else ``TIME_ZONE``. Digests go out at each user's local hour.
+    """
     return callable_setting(
         "MESSAGING_USER_TIMEZONE",
         "messaging.users.default_user_timezone",
@@ -57,7 +74,9 @@ def user_search_fields() -> list[str]:
     """The user fields the admin's searches look in (``MESSAGING_USER_SEARCH_FIELDS``).
 
     A list of field names of the user model, or lookups through its relations such as
-    ``"useremail__email"``. Default: :func:`default_user_search_fields`.
+    ``"useremail__email"``. Default (``None``): of ``first_name``, ``last_name``,
+    ``fullname``, ``shortname``, the username field and the email field, those that the
+    user model has.
     """
     value = get("MESSAGING_USER_SEARCH_FIELDS", None)
     if value is None:

@@ -1,4 +1,4 @@
-"""Sending to users shaped like the original product's, configured by the README's recipe.
+"""Sending to users shaped like the original product's, configured by the recipe in docs/sending.md.
 
 Runs under ``tests.settings_devilry``: ``pytest --ds=tests.settings_devilry tests/devilry``.
 """
@@ -18,7 +18,7 @@ from tests.factories import make_template
 
 pytestmark = pytest.mark.django_db
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+RECIPE_DOC = Path(__file__).resolve().parents[2] / "docs" / "sending.md"
 
 
 @pytest.fixture
@@ -40,9 +40,9 @@ def html_part(email: EmailMessage) -> str:
     raise AssertionError("no HTML part")
 
 
-def test_the_readme_shows_this_recipe():
+def test_the_docs_show_this_recipe():
     source = Path(messaging_recipe.__file__).read_text()
-    assert source.strip() in README.read_text()
+    assert source.strip() in RECIPE_DOC.read_text()
 
 
 def test_recipe_delivers_to_every_notification_address_in_one_transaction(
