@@ -34,6 +34,7 @@ SETTING_CHECKS = {
     "messaging.E030": conf.smtp_pipelining,
     "messaging.E031": conf.async_status_writes,
     "messaging.E033": conf.connections_per_worker,
+    "messaging.E034": conf.bounce_legacy_signatures_until,
 }
 
 

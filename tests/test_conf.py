@@ -164,6 +164,7 @@ def test_no_signature_by_default(template, make_user, on_commit):
         ("MESSAGING_FROM_EMAIL", 5, "messaging.E015"),
         ("MESSAGING_USER_EMAILS", "nowhere.nothing", "messaging.E016"),
         ("MESSAGING_USER_CONTEXT", "nowhere.nothing", "messaging.E017"),
+        ("MESSAGING_BOUNCE_LEGACY_SIGNATURES_UNTIL", "next year", "messaging.E034"),
     ],
 )
 def test_system_checks_name_the_bad_setting(name, value, check_id, settings):

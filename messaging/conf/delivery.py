@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from ..exceptions import ConfigurationError
@@ -170,6 +171,29 @@ def bounce_address() -> str:
             f"'bounces@example.org' (no '+' in the local part), got {value!r}."
         )
     return value
+
+
+# Reports about emails sent before an upgrade arrive within days (bounces) or weeks
+# (complaints); sites upgrading after this date should set a later one.
+LEGACY_SIGNATURES_UNTIL = datetime.date(2027, 12, 31)
+
+
+def bounce_legacy_signatures_until() -> datetime.date | None:
+    """The last day on which the HMAC-SHA1 signatures of messaging 0.1's return paths and
+    Message-IDs are matched (``MESSAGING_BOUNCE_LEGACY_SIGNATURES_UNTIL``, a date or an
+    ISO ``"YYYY-MM-DD"``, default 31 December 2027); ``None`` matches none."""
+    value = get("MESSAGING_BOUNCE_LEGACY_SIGNATURES_UNTIL", LEGACY_SIGNATURES_UNTIL)
+    if value is None or (
+        isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)
+    ):
+        return value
+    try:
+        return datetime.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            "MESSAGING_BOUNCE_LEGACY_SIGNATURES_UNTIL must be a date such as "
+            f"datetime.date(2027, 12, 31) or '2027-12-31', or None, got {value!r}."
+        ) from None
 
 
 def max_delivery_events() -> int:
