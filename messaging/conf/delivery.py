@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.conf import settings
+
 from ..exceptions import ConfigurationError
 from .base import UNSET, first_set, flag, get, non_negative_int
 
@@ -129,25 +131,32 @@ def send_email_setting_name() -> str:
     return name or "MESSAGING_SEND_EMAIL_TO_USERS"
 
 
+# Django 6.1 deprecates them for MAILERS: read only where a site still sets them, since
+# reading one (even its empty default) warns there.
+EMAIL_CREDENTIALS = ("EMAIL_HOST_PASSWORD", "EMAIL_HOST_USER")
+
+
 def secret_setting_names() -> list[str]:
-    """Settings whose values are scrubbed from stored error messages and tracebacks.
+    """Settings whose values are scrubbed from stored error messages and tracebacks:
+    ``SECRET_KEY``, ``MESSAGING_SECRET_SETTINGS``, and ``EMAIL_HOST_PASSWORD`` and
+    ``EMAIL_HOST_USER`` where the site sets them.
 
     A value may be a string or a dict or list of them (``ANYMAIL = {"..._API_KEY": ...}``);
     every string inside is scrubbed.
     """
     extra = list(get("MESSAGING_SECRET_SETTINGS", []))
-    return ["EMAIL_HOST_PASSWORD", "EMAIL_HOST_USER", "SECRET_KEY", *extra]
+    email = [name for name in EMAIL_CREDENTIALS if settings.is_overridden(name)]
+    return [*email, "SECRET_KEY", *extra]
 
 
 def secret_values() -> list[Any]:
-    """The values of :func:`secret_setting_names` and the credentials in ``MAILERS``."""
+    """The values of :func:`secret_setting_names` and the credentials of every ``MAILERS``
+    entry (Django 6.1's successor of ``EMAIL_HOST_USER``/``EMAIL_HOST_PASSWORD``)."""
     values = [get(name, None) for name in secret_setting_names()]
     return [*values, *_mailer_credentials()]
 
 
 def _mailer_credentials() -> list[str]:
-    """The user names and passwords in Django 6.1's ``MAILERS`` (the ``EMAIL_*`` settings'
-    successor), which hold what ``EMAIL_HOST_USER``/``EMAIL_HOST_PASSWORD`` held."""
     mailers = get("MAILERS", None)
     if not isinstance(mailers, dict):
         return []
