@@ -411,18 +411,24 @@ def test_reconnects_per_batch_are_bounded_then_the_rest_is_released(
     assert limited_smtp.handler.total() == 6
 
 
-def test_drop_after_data_is_recorded_as_ambiguous(make_user, smtp_server):
+@pytest.mark.parametrize(
+    ("tag", "ambiguous", "delivered"),
+    [("dropdata", True, 1), ("dropatdata", False, 0), ("drop", False, 0)],
+    ids=["after-the-final-dot", "at-data-before-the-final-dot", "at-rcpt"],
+)
+def test_a_dropped_connection_is_ambiguous_only_after_the_final_dot(
+    make_user, smtp_server, tag, ambiguous, delivered
+):
+    """Only a connection lost after the final dot may have delivered the email."""
     from messaging.delivery import deliver
 
-    ids = pending_receivers(make_user, ["x+dropdata@example.org", "y+drop@example.org"])
-    deliver(ids)
-    dropped_after_data, dropped_at_rcpt = MessageReceiver.objects.filter(pk__in=ids).order_by("pk")
-    [entry] = dropped_after_data.status_data["errors"]
-    assert dropped_after_data.status == "failed"
-    assert entry["ambiguous"] is True
-    assert smtp_server.handler.total() == 1  # the server did take it
-    # A drop before the data was sent is no doubt: nothing was delivered.
-    assert "ambiguous" not in dropped_at_rcpt.status_data["errors"][0]
+    [pk] = pending_receivers(make_user, [f"x+{tag}@example.org"])
+    deliver([pk])
+    receiver = MessageReceiver.objects.get(pk=pk)
+    [entry] = receiver.status_data["errors"]
+    assert (receiver.status, entry["kind"]) == ("failed", "transient")
+    assert entry.get("ambiguous", False) is ambiguous
+    assert smtp_server.handler.total() == delivered
 
 
 def test_secret_settings_may_be_dicts_and_lists(
