@@ -1,6 +1,7 @@
 # make demo: set up everything and serve the demo on http://127.0.0.1:8000/admin/
 # make test: run the whole test suite
-# make test VENV=.venv312 PYTHON=python3.12: the same on Django 6.1 (see .ci/run)
+# make test VENV=.venv312 PYTHON=python3.12: the same on Django 6.1 (.venv313 and python3.13
+# too; see .ci/run)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
