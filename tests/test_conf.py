@@ -7,6 +7,7 @@ import lxml.html
 import pytest
 from django.core import mail
 from django.core.checks import run_checks
+from django.test import override_settings
 from django_tasks import task_backends
 
 from config.mail import HAS_MAILERS, SMTP
@@ -262,7 +263,11 @@ def test_email_settings_are_read_only_where_the_site_sets_them(settings):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         conf.secret_values()
-    settings.EMAIL_HOST_PASSWORD = "legacy-password"
     # A site still on EMAIL_* gets Django's warning about it from each read, as at startup.
-    with pytest.warns(RemovedInDjango2028Warning) if HAS_MAILERS else nullcontext():
+    with (
+        pytest.warns(RemovedInDjango2028Warning) if HAS_MAILERS else nullcontext() as shown,
+        override_settings(EMAIL_HOST_PASSWORD="legacy-password"),
+    ):
         assert "legacy-password" in conf.secret_values()
+    if HAS_MAILERS:
+        assert any(warning.filename == conf.base.__file__ for warning in shown)
