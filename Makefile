@@ -1,7 +1,8 @@
 # make demo: set up everything and serve the demo on http://127.0.0.1:8000/admin/
 # make test: run the whole test suite
 # make test-fast: the same without the slow, browser and benchmark lanes (the inner loop)
-# make test VENV=.venv312 PYTHON=python3.12: the same on Django 6.1 (see .ci/run)
+# make test VENV=.venv312 PYTHON=python3.12: the same on Django 6.1 (.venv313 and python3.13
+# too; see .ci/run)
 # make docs: build the documentation into docs/_build/html (see CONTRIBUTING.md)
 PYTHON ?= python3
 VENV := .venv

@@ -4,8 +4,9 @@ import os
 from pathlib import Path
 
 import dj_database_url
-import django
 from django.utils.translation import gettext_lazy as _
+
+from config.mail import SMTP, mail_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("MESSAGING_VAR_DIR", BASE_DIR / "var"))
@@ -125,9 +126,9 @@ WAGTAIL_SITE_NAME = os.environ.get("SITE_NAME", "Example University")
 WAGTAILADMIN_BASE_URL = os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 
-# Email: by default SMTP to the local server that `make demo` starts. Django 6.1 takes the
-# mailer from MAILERS and deprecates the EMAIL_* settings; Django 5.2 knows only EMAIL_*.
-MAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+# Email: by default SMTP to the local server that `make demo` starts; MAILERS on Django 6.1,
+# the EMAIL_* settings on 5.2 (config/mail.py). The environment keeps the EMAIL_* names.
+MAIL_BACKEND = os.environ.get("EMAIL_BACKEND", SMTP)
 SMTP_OPTIONS = {
     "host": os.environ.get("EMAIL_HOST", "127.0.0.1"),
     "port": int(os.environ.get("EMAIL_PORT", "8025")),
@@ -136,15 +137,8 @@ SMTP_OPTIONS = {
     "use_tls": env_bool("EMAIL_USE_TLS", False),
     "timeout": float(os.environ.get("EMAIL_TIMEOUT", "30")),
 }
-if django.VERSION >= (6, 1):
-    # Only the SMTP backend takes these options; Django refuses unknown ones.
-    _smtp = MAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
-    MAILERS = {"default": {"BACKEND": MAIL_BACKEND, "OPTIONS": SMTP_OPTIONS if _smtp else {}}}
-else:
-    EMAIL_BACKEND = MAIL_BACKEND
-    EMAIL_HOST, EMAIL_PORT = SMTP_OPTIONS["host"], SMTP_OPTIONS["port"]
-    EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = SMTP_OPTIONS["username"], SMTP_OPTIONS["password"]
-    EMAIL_USE_TLS, EMAIL_TIMEOUT = SMTP_OPTIONS["use_tls"], SMTP_OPTIONS["timeout"]
+# Only the SMTP backend takes these options; Django 6.1 refuses unknown ones.
+globals().update(mail_settings(MAIL_BACKEND, **(SMTP_OPTIONS if MAIL_BACKEND == SMTP else {})))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Messaging <noreply@example.org>")
 
 # Tasks: the database backend and `manage.py db_worker` by default; RQ on Redis for many

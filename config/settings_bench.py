@@ -9,6 +9,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from .mail import HAS_MAILERS, email_settings
 from .settings import *  # noqa: F403
 from .settings import INSTALLED_APPS
 
@@ -20,14 +21,11 @@ _LOCKS = Path(tempfile.gettempdir())
 POST_OFFICE = {"LOCK_FILE_NAME": f"messaging-bench-post-office-{os.getpid()}"}
 MAILER_LOCK_PATH = str(_LOCKS / f"messaging-bench-mailer-{os.getpid()}")
 
-if "MAILERS" in globals():
+if HAS_MAILERS:
     # django-mailer 2.3 reads settings.EMAIL_BACKEND, which Django 6.1 refuses while MAILERS
     # is set; the peers' processes send through the EMAIL_* settings instead (the same
     # SMTP backend and server), as Django 5.2 does.
     from .settings import MAIL_BACKEND, SMTP_OPTIONS
 
     del MAILERS  # noqa: F821
-    EMAIL_BACKEND = MAIL_BACKEND
-    EMAIL_HOST, EMAIL_PORT = SMTP_OPTIONS["host"], SMTP_OPTIONS["port"]
-    EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = SMTP_OPTIONS["username"], SMTP_OPTIONS["password"]
-    EMAIL_USE_TLS, EMAIL_TIMEOUT = SMTP_OPTIONS["use_tls"], SMTP_OPTIONS["timeout"]
+    globals().update(email_settings(MAIL_BACKEND, **SMTP_OPTIONS))

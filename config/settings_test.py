@@ -3,16 +3,14 @@
 import os
 import tempfile
 
+from .mail import LOCMEM, mail_settings
 from .settings import *  # noqa: F403
 from .settings import DATABASES
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# Tests set the mail backend per test through the EMAIL_* settings, which Django 6.1 still
-# honours (with a PendingDeprecationWarning, never an error) only while MAILERS is unset.
-globals().pop("MAILERS", None)
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-EMAIL_TIMEOUT = 5
+# Tests that need another mailer set it with the use_mailer fixture (tests/conftest.py).
+globals().update(mail_settings(LOCMEM))
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},

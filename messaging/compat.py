@@ -18,6 +18,7 @@ from . import mime
 
 MODERN_EMAIL = django.VERSION >= (6, 0)
 HAS_MAILERS = django.VERSION >= (6, 1)
+DEFAULT_MAILER = "default"
 
 
 def mail_connection() -> BaseEmailBackend:
@@ -26,10 +27,20 @@ def mail_connection() -> BaseEmailBackend:
         from django.core.mail import mailers
 
         # Falls back to the EMAIL_* settings where MAILERS is not set.
-        return mailers.default
+        return mailers[DEFAULT_MAILER]
     from django.core.mail import get_connection
 
     return get_connection()
+
+
+def send(email: EmailMessage) -> int:
+    """Send ``email`` over a new connection of the site's default mailer; raises on failure.
+
+    Django 6.1 deprecates handing an email its connection: it names a ``MAILERS`` alias.
+    """
+    if HAS_MAILERS:
+        return email.send(using=DEFAULT_MAILER)  # type: ignore[call-arg]  # stubs are 5.2's
+    return email.send()
 
 
 # Python's modern folder turns a word longer than 78 characters (a List-Unsubscribe URL)

@@ -232,15 +232,30 @@ def text_bodies(email) -> tuple[list[tuple[str, str]], bool] | None:
     return bodies, bool(alternatives)
 
 
+# (Django, Python) minor versions whose bytes tests/test_mime.py compares with Django's own
+# in CI (.ci/run). Other versions take Django's way until they are compared too.
+CHECKED = {((5, 2), (3, 11)), ((6, 1), (3, 12)), ((6, 1), (3, 13))}
+
+
+def versions_checked() -> bool:
+    """Whether the direct writers run here: on a pair of :data:`CHECKED` only."""
+    import django
+
+    return (django.VERSION[:2], sys.version_info[:2]) in CHECKED
+
+
 def legacy_message_bytes(email) -> bytes | None:
     """What ``email.message().as_bytes(linesep="\\r\\n")`` returns on Django 5.2, or None.
 
     None when ``email`` is not of the shape written here (another class, attachments, a
-    non-text alternative, another charset, text that is not valid Unicode): the caller
-    then takes Django's own way, which also raises Django's own errors.
+    non-text alternative, another charset, text that is not valid Unicode), or on versions
+    whose bytes CI does not compare (:data:`CHECKED`): the caller then takes Django's own
+    way, which also raises Django's own errors.
     """
     from django.core.mail.message import forbid_multi_line_headers
 
+    if not versions_checked():
+        return None
     shape = text_bodies(email)
     # A MIME header given as an extra one changes the parts' own headers.
     if shape is None or MIME_HEADERS & {str(name).lower() for name in email.extra_headers}:
@@ -336,10 +351,7 @@ def _text_part(text: str, subtype: str) -> tuple[bytes, bytes]:
 # :func:`modern_message_bytes` writes the same bytes for our shape of email when every
 # header value is of a form whose tree prints back as it is (plain ASCII words, plain
 # addresses, plain Message-IDs); any other email takes Django's way. The bytes are
-# compared with Django 6.1's on Python 3.12, the versions CI runs; other versions take
-# Django's way until they are checked too.
-
-MODERN_CHECKED_PYTHON = (3, 12)
+# compared with Django 6.1's on Python 3.12 and 3.13, the versions CI runs (CHECKED).
 # Structured headers other than the ones handled below (their parsers may rewrite them).
 MODERN_SPECIAL = {
     "bcc", "content-disposition", "content-transfer-encoding", "content-type", "date",
@@ -363,10 +375,9 @@ def modern_message_bytes(email, policy) -> bytes | None:
     ``policy`` is ``compat.SMTP_POLICY`` (CRLF, lines of up to 998). None for any email
     not of the shape written here; the caller then takes Django's own way.
     """
-    import django
     from django.conf import settings
 
-    if sys.version_info[:2] != MODERN_CHECKED_PYTHON or django.VERSION[:2] != (6, 1):
+    if not versions_checked():
         return None
     shape = text_bodies(email)
     if shape is None:

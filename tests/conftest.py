@@ -7,6 +7,7 @@ import os
 import pytest
 from django.db import connection
 
+from config.mail import SMTP, local_smtp, mail_settings
 from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
 from tests import factories
 
@@ -65,14 +66,24 @@ def smtp_handler(request):
 
 
 @pytest.fixture
-def smtp_server(smtp_handler, settings):
-    """A real SMTP server on 127.0.0.1; the settings point Django's SMTP backend at it."""
+def use_mailer(settings):
+    """``use_mailer(backend, **options)`` makes that the default mailer for this test:
+    ``MAILERS`` on Django 6.1, ``EMAIL_*`` on 5.2 (see config/mail.py)."""
+
+    def use(backend: str = SMTP, **options) -> None:
+        for name, value in mail_settings(backend, **options).items():
+            setattr(settings, name, value)
+
+    return use
+
+
+@pytest.fixture
+def smtp_server(smtp_handler, use_mailer):
+    """A real SMTP server on 127.0.0.1; the default mailer is Django's SMTP backend to it.
+
+    A test that needs more options (a login) calls ``use_mailer(**local_smtp(port, ...))``."""
     with SMTPServer(smtp_handler) as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST = "127.0.0.1"
-        settings.EMAIL_PORT = server.port
-        settings.EMAIL_USE_TLS = False
-        settings.EMAIL_TIMEOUT = 1
+        use_mailer(**local_smtp(server.port, timeout=1))
         yield server
 
 

@@ -10,12 +10,12 @@ environment: ``MESSAGING_CLAIM_LEASE_SECONDS``, ``MESSAGING_MAX_PER_SECOND``,
 import os
 
 import config.settings
+from config.mail import mail_settings
 from config.settings import *  # noqa: F403
 
 DEBUG = False
-config.settings.SMTP_OPTIONS["timeout"] = float(os.environ.get("EMAIL_TIMEOUT", "5"))
-if not hasattr(config.settings, "MAILERS"):  # Django 5.2
-    EMAIL_TIMEOUT = config.settings.SMTP_OPTIONS["timeout"]
+_smtp = {**config.settings.SMTP_OPTIONS, "timeout": float(os.environ.get("EMAIL_TIMEOUT", "5"))}
+globals().update(mail_settings(config.settings.MAIL_BACKEND, **_smtp))
 
 for _name, _cast in [
     ("MESSAGING_CLAIM_LEASE_SECONDS", int),

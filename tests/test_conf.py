@@ -1,18 +1,26 @@
 """The original product's settings: each MESSAGING_* name, then its DEVILRY_* name, then the default."""
 
+import warnings
+from contextlib import nullcontext
+
 import lxml.html
 import pytest
 from django.core import mail
 from django.core.checks import run_checks
+from django.test import override_settings
 from django.utils import translation
 from django_tasks import task_backends
 
+from config.mail import HAS_MAILERS, SMTP
 from messaging import conf
 from messaging.api import send_message
 from messaging.models import MessageReceiver
 from tests.factories import make_template
 
 pytestmark = pytest.mark.django_db
+
+if HAS_MAILERS:
+    from django.utils.deprecation import RemovedInDjango2028Warning
 
 QUEUES = {
     "default": {
@@ -204,6 +212,7 @@ def test_no_signature_by_default(template, make_user, on_commit):
         ("MESSAGING_USER_CONTEXT", "nowhere.nothing", "messaging.E017"),
         ("MESSAGING_USER_SEARCH_FIELDS", "username", "messaging.E040"),
         ("MESSAGING_USER_SEARCH_FIELDS", ["username", "nickname"], "messaging.E040"),
+        ("MESSAGING_BOUNCE_LEGACY_SIGNATURES_UNTIL", "next year", "messaging.E034"),
     ],
 )
 def test_system_checks_name_the_bad_setting(name, value, check_id, settings):
@@ -269,3 +278,36 @@ def test_settings_are_read_at_call_time(settings):
     assert conf.send_email_to_users() is False
     settings.MESSAGING_SEND_EMAIL_TO_USERS = True
     assert conf.send_email_to_users() is True
+
+
+# --- secrets to scrub: MAILERS on Django 6.1, EMAIL_* where a site still sets them -----
+
+
+@pytest.mark.skipif(not HAS_MAILERS, reason="MAILERS is Django 6.1's")
+def test_the_credentials_of_every_mailer_are_secret(settings):
+    login = {"username": "bulk-user", "password": "bulk-password"}
+    settings.MAILERS = {
+        "default": {"BACKEND": SMTP, "OPTIONS": {"username": "user", "password": "password"}},
+        "bulk": {"BACKEND": SMTP, "OPTIONS": login},
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        secrets = conf.secret_values()
+    assert {"user", "password", "bulk-user", "bulk-password"} <= set(secrets)
+
+
+def test_email_settings_are_read_only_where_the_site_sets_them(settings):
+    """On Django 6.1 reading an EMAIL_* setting warns, even its default."""
+    if HAS_MAILERS:
+        del settings.MAILERS  # a site that sets neither MAILERS nor EMAIL_*
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        conf.secret_values()
+    # A site still on EMAIL_* gets Django's warning about it from each read, as at startup.
+    with (
+        pytest.warns(RemovedInDjango2028Warning) if HAS_MAILERS else nullcontext() as shown,
+        override_settings(EMAIL_HOST_PASSWORD="legacy-password"),
+    ):
+        assert "legacy-password" in conf.secret_values()
+    if HAS_MAILERS:
+        assert any(warning.filename == conf.base.__file__ for warning in shown)

@@ -6,11 +6,14 @@ import pytest
 from django.core import mail
 from django.test import override_settings
 
+from config.mail import local_smtp, mail_settings
 from messaging import conf
 from messaging.api import request_sends
 from messaging.models import Message, MessageReceiver
 
 pytestmark = pytest.mark.django_db
+FAILING = "tests.test_sending.FailingBackend"
+WRONG_LOGIN = {"username": "mailer", "password": "wrong-password"}
 
 
 @pytest.fixture
@@ -103,7 +106,7 @@ class FailingBackend:
         raise self.error
 
 
-@override_settings(EMAIL_BACKEND="tests.test_sending.FailingBackend", MESSAGING_RESEND_LIMIT=2)
+@override_settings(**mail_settings(FAILING), MESSAGING_RESEND_LIMIT=2)
 def test_failures_count_up_and_become_error_past_the_limit(receiver_for, on_commit):
     receiver = receiver_for()
     statuses = []
@@ -120,9 +123,9 @@ def test_failures_count_up_and_become_error_past_the_limit(receiver_for, on_comm
     assert "SMTPServerDisconnected" in errors[0]["exception_traceback"]
 
 
-def test_only_the_newest_errors_are_kept(receiver_for, on_commit, settings):
+def test_only_the_newest_errors_are_kept(receiver_for, on_commit, settings, use_mailer):
     # One mechanism per test: the settings fixture would restore a decorator's values.
-    settings.EMAIL_BACKEND = "tests.test_sending.FailingBackend"
+    use_mailer(FAILING)
     settings.MESSAGING_MAX_STORED_ERRORS = 2
     settings.MESSAGING_RESEND_LIMIT = 10
     receiver = receiver_for()
@@ -133,9 +136,8 @@ def test_only_the_newest_errors_are_kept(receiver_for, on_commit, settings):
     assert len(receiver.status_data["errors"]) == 2
 
 
-def test_secrets_never_stored(receiver_for, on_commit, settings, monkeypatch):
-    settings.EMAIL_BACKEND = "tests.test_sending.FailingBackend"
-    settings.EMAIL_HOST_PASSWORD = "hunter2-very-secret"
+def test_secrets_never_stored(receiver_for, on_commit, use_mailer, monkeypatch):
+    use_mailer(FAILING, password="hunter2-very-secret")
     monkeypatch.setattr(
         FailingBackend, "error", smtplib.SMTPException("login as x with hunter2-very-secret")
     )
@@ -162,9 +164,7 @@ def test_site_settings_do_not_pin_the_resend_limit():
     assert not hasattr(config.settings, "MESSAGING_RESEND_LIMIT")
 
 
-@override_settings(
-    EMAIL_BACKEND="tests.test_sending.FailingBackend", DEVILRY_MESSAGE_RESEND_LIMIT=0
-)
+@override_settings(**mail_settings(FAILING), DEVILRY_MESSAGE_RESEND_LIMIT=0)
 def test_devilry_limit_is_honoured_when_ours_is_unset(receiver_for, on_commit):
     receiver = receiver_for()
     on_commit(request_sends, [receiver.pk])
@@ -249,13 +249,13 @@ def test_one_batch_reuses_one_connection(make_user, on_commit, smtp_server):
 
 
 def test_auth_not_offered_fails_the_batch_without_burning_counts(
-    make_user, on_commit, smtp_server, settings
+    make_user, on_commit, smtp_server, use_mailer
 ):
     from messaging.api import send_message
 
     # The test server offers no AUTH: logging in fails for every receiver the same way.
-    settings.EMAIL_HOST_USER = "mailer"
-    settings.EMAIL_HOST_PASSWORD = "s3cret-password"
+    login = {"username": "mailer", "password": "s3cret-password"}
+    use_mailer(**local_smtp(smtp_server.port, timeout=1, **login))
     users = [make_user() for _ in range(4)]
     message = on_commit(send_message, users=users, subject="Hi", html="<p>Hi</p>")
     counts = sorted(message.receivers.values_list("sending_failed_count", flat=True))
@@ -281,15 +281,13 @@ def test_pipelining_is_used_when_the_server_offers_it_and_the_setting_allows(
 
 
 def test_authentication_refused_535_fails_the_batch_without_burning_counts(
-    make_user, on_commit, settings
+    make_user, on_commit, use_mailer
 ):
     from messaging.api import send_message
     from messaging.testing.smtp import SMTPServer
 
     with SMTPServer(refuse_logins=True) as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-        settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "mailer", "wrong-password"
+        use_mailer(**local_smtp(server.port, timeout=5, **WRONG_LOGIN))
         users = [make_user() for _ in range(3)]
         message = on_commit(send_message, users=users, subject="Hi", html="<p>Hi</p>")
     receivers = list(message.receivers.order_by("pk"))
@@ -366,15 +364,13 @@ def pending_receivers(make_user, addresses: list[str]) -> list[int]:
 
 
 @pytest.fixture(params=[True, False], ids=["pipelining", "no-pipelining"])
-def limited_smtp(request, settings):
+def limited_smtp(request, use_mailer):
     """A real server that closes each connection with 421 after 3 emails."""
     from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
 
     handler = FaultInjectingHandler(pipelining=request.param, messages_per_connection=3)
     with SMTPServer(handler) as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-        settings.EMAIL_TIMEOUT = 2
+        use_mailer(**local_smtp(server.port, timeout=2))
         yield server
 
 
@@ -416,22 +412,30 @@ def test_reconnects_per_batch_are_bounded_then_the_rest_is_released(
     assert limited_smtp.handler.total() == 6
 
 
-def test_drop_after_data_is_recorded_as_ambiguous(make_user, smtp_server):
+@pytest.mark.parametrize(
+    ("tag", "ambiguous", "delivered"),
+    [("dropdata", True, 1), ("dropatdata", False, 0), ("drop", False, 0)],
+    ids=["after-the-final-dot", "at-data-before-the-final-dot", "at-rcpt"],
+)
+def test_a_dropped_connection_is_ambiguous_only_after_the_final_dot(
+    make_user, smtp_server, tag, ambiguous, delivered
+):
+    """Only a connection lost after the final dot may have delivered the email."""
     from messaging.delivery import deliver
 
-    ids = pending_receivers(make_user, ["x+dropdata@example.org", "y+drop@example.org"])
-    deliver(ids)
-    dropped_after_data, dropped_at_rcpt = MessageReceiver.objects.filter(pk__in=ids).order_by("pk")
-    [entry] = dropped_after_data.status_data["errors"]
-    assert dropped_after_data.status == "failed"
-    assert entry["ambiguous"] is True
-    assert smtp_server.handler.total() == 1  # the server did take it
-    # A drop before the data was sent is no doubt: nothing was delivered.
-    assert "ambiguous" not in dropped_at_rcpt.status_data["errors"][0]
+    [pk] = pending_receivers(make_user, [f"x+{tag}@example.org"])
+    deliver([pk])
+    receiver = MessageReceiver.objects.get(pk=pk)
+    [entry] = receiver.status_data["errors"]
+    assert (receiver.status, entry["kind"]) == ("failed", "transient")
+    assert entry.get("ambiguous", False) is ambiguous
+    assert smtp_server.handler.total() == delivered
 
 
-def test_secret_settings_may_be_dicts_and_lists(receiver_for, on_commit, settings, monkeypatch):
-    settings.EMAIL_BACKEND = "tests.test_sending.FailingBackend"
+def test_secret_settings_may_be_dicts_and_lists(
+    receiver_for, on_commit, settings, use_mailer, monkeypatch
+):
+    use_mailer(FAILING)
     settings.ANYMAIL = {"MAILGUN_API_KEY": "key-mailgun-123", "EXTRA": ["list-secret-456"]}
     settings.MESSAGING_SECRET_SETTINGS = ["ANYMAIL"]
     error = smtplib.SMTPException("refused key-mailgun-123 and list-secret-456")
@@ -446,15 +450,14 @@ def test_secret_settings_may_be_dicts_and_lists(receiver_for, on_commit, setting
 
 
 def test_non_ascii_password_is_scrubbed_in_every_form(
-    receiver_for, on_commit, settings, monkeypatch
+    receiver_for, on_commit, use_mailer, monkeypatch
 ):
     import json
 
     password = "pässwörd-€"
     forms = [password, repr(password.encode())[2:-1], ascii(password)[1:-1]]
     forms.append(json.dumps(password)[1:-1])  # \u00e4 ... \u20ac
-    settings.EMAIL_BACKEND = "tests.test_sending.FailingBackend"
-    settings.EMAIL_HOST_PASSWORD = password
+    use_mailer(FAILING, password=password)
     reply = f"5.7.8 {password} / {' / '.join(forms[1:])}".encode()
     monkeypatch.setattr(FailingBackend, "error", smtplib.SMTPAuthenticationError(535, reply))
     receiver = receiver_for()
@@ -466,7 +469,9 @@ def test_non_ascii_password_is_scrubbed_in_every_form(
     assert entry["error_message"].count("********") == 4
 
 
-def test_first_retry_waits_at_least_30_minutes_by_default(receiver_for, on_commit, settings):
+def test_first_retry_waits_at_least_30_minutes_by_default(
+    receiver_for, on_commit, settings, use_mailer
+):
     """RFC 5321 4.5.4.1: a retry interval of at least 30 minutes."""
     from datetime import timedelta
 
@@ -475,7 +480,7 @@ def test_first_retry_waits_at_least_30_minutes_by_default(receiver_for, on_commi
     for name in ("MESSAGING_RETRY_BASE_DELAY", "MESSAGING_RETRY_MAX_DELAY"):
         if hasattr(settings, name):
             delattr(settings, name)
-    settings.EMAIL_BACKEND = "tests.test_sending.FailingBackend"
+    use_mailer(FAILING)
     receiver = receiver_for()
     before = timezone.now()
     on_commit(request_sends, [receiver.pk])
@@ -508,15 +513,13 @@ def test_connections_per_worker_send_one_batch_over_that_many_connections(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_setup_error_burns_at_most_one_attempt_per_connection(make_user, settings):
+def test_a_setup_error_burns_at_most_one_attempt_per_connection(make_user, settings, use_mailer):
     from messaging.delivery import deliver
     from messaging.testing.smtp import SMTPServer
 
     settings.MESSAGING_CONNECTIONS_PER_WORKER = 4
     with SMTPServer(refuse_logins=True) as server:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
-        settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "mailer", "wrong-password"
+        use_mailer(**local_smtp(server.port, timeout=5, **WRONG_LOGIN))
         ids = pending_receivers(make_user, [f"u{i}@example.org" for i in range(12)])
         outcome = deliver(ids)
     assert "535" in outcome["batch_error"]

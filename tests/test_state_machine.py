@@ -27,6 +27,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from config.mail import mail_settings
 from messaging import conf
 from messaging.api import request_sends
 from messaging.delivery import classify, deliver
@@ -68,7 +69,7 @@ class ReceiverMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.overrides = [
-            override_settings(EMAIL_BACKEND=BACKEND, TASKS=TASKS, MESSAGING_RESEND_LIMIT=2)
+            override_settings(**mail_settings(BACKEND), TASKS=TASKS, MESSAGING_RESEND_LIMIT=2)
         ]
         self.overrides[0].enable()
         self.limit = self.max_limit = self.min_limit_since_attempt = 2
@@ -223,7 +224,7 @@ def test_send_asked_for_while_a_dead_claim_waits_is_not_lost(make_user):
     receiver = MessageReceiver.objects.create(
         message=Message.objects.create(status="sending"), user=user, subject="Hi"
     )
-    with override_settings(EMAIL_BACKEND=BACKEND, TASKS=TASKS):
+    with override_settings(**mail_settings(BACKEND), TASKS=TASKS):
         ScriptedBackend.outcome = "ok"
         request_sends([receiver.pk])
         claim([receiver.pk], "dead-worker")

@@ -27,11 +27,11 @@ def test_prints_the_refusal_with_its_reason(smtp_server):
     assert smtp_server.handler.total() == 0
 
 
-def test_prints_why_the_server_cannot_be_reached(settings):
+def test_prints_why_the_server_cannot_be_reached(use_mailer):
+    from config.mail import local_smtp
     from messaging.testing.smtp import free_port
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    use_mailer(**local_smtp(free_port(), timeout=5))
     with pytest.raises(CommandError, match="Sending to it@example.org failed: Connection"):
         call_command("send_testemail", "it@example.org", stdout=StringIO())
 

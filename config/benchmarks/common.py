@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import TextIO
 from urllib.parse import quote
 
+import django
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
@@ -22,6 +23,9 @@ from django.db.models import Model
 from messaging.models import Message, MessageReceiver
 
 BENCH_DB_PREFIX = "messaging_bench"
+# create_test_db() serializes the new database unless told not to on Django 5.2; Django 6.1
+# does not, and deprecates the argument.
+NO_SERIALIZE = {} if django.VERSION >= (6, 1) else {"serialize": False}
 
 # A realistic email body: a few kilobytes of inlined-CSS HTML and its plain text.
 SAMPLE_HTML = (
@@ -94,7 +98,7 @@ def throwaway_database() -> Iterator[str]:
     connections[DEFAULT_DB_ALIAS] = bench
     _active_databases.add(name)
     try:
-        bench.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        bench.creation.create_test_db(verbosity=0, autoclobber=True, **NO_SERIALIZE)
         yield name
     finally:
         _active_databases.discard(name)

@@ -97,7 +97,7 @@ def queue_post_office(emails: list[Email]) -> Callable[[], int]:
                 status=STATUS.queued,
                 priority=PRIORITY.medium,
             )
-            for built in built_emails(emails, connection=None)
+            for built in built_emails(emails)
         ],
         batch_size=500,
     )
@@ -111,7 +111,7 @@ def queue_mailer(emails: list[Email]) -> Callable[[], int]:
     MessageLog.objects.all().delete()
     Message.objects.all().delete()
     Message.objects.bulk_create(
-        [Message(message_data=email_to_db(built)) for built in built_emails(emails, None)],
+        [Message(message_data=email_to_db(built)) for built in built_emails(emails)],
         batch_size=500,
     )
     return MessageLog.objects.filter(result=RESULT_SUCCESS).count

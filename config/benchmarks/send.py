@@ -24,17 +24,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TextIO
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.test import override_settings
 
-from messaging import conf
+from messaging import compat, conf
 from messaging.batching import chunked
 from messaging.delivery import deliver, pipelining
 from messaging.models import Message, MessageReceiver
 
 from .. import children
+from ..mail import SMTP, local_smtp, mail_settings
 from . import latency_sink
 from .common import (
     SAMPLE_HTML,
@@ -117,20 +117,9 @@ def running_sink(preference: str = "auto", rtt_ms: float = 0) -> Iterator[tuple[
 
 
 def sink_settings(port: int) -> override_settings:
-    # Django 6.1 reads a site's MAILERS and ignores EMAIL_* while MAILERS is set.
-    smtp = {"host": "127.0.0.1", "port": port, "username": "", "password": "", "use_tls": False}
-    mailers = {
-        "default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": smtp}
-    }
+    smtp = local_smtp(port, username="", password="", use_ssl=False)
     return override_settings(
-        **({"MAILERS": mailers} if hasattr(settings, "MAILERS") else {}),
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=port,
-        EMAIL_HOST_USER="",
-        EMAIL_HOST_PASSWORD="",
-        EMAIL_USE_TLS=False,
-        EMAIL_USE_SSL=False,
+        **mail_settings(SMTP, **smtp),
         MESSAGING_MAX_PER_SECOND=None,
         # As in production: DEBUG makes every query keep its SQL and timing.
         DEBUG=False,
@@ -190,31 +179,30 @@ def send_ours(receiver_ids: list[int], **changed_settings) -> None:
             deliver(batch)
 
 
-def built_emails(emails: list[Email], connection) -> Iterator[EmailMultiAlternatives]:
+def built_emails(emails: list[Email]) -> Iterator[EmailMultiAlternatives]:
+    """The emails as Django builds them; the caller hands them to its connection."""
     from_email = conf.from_email()
     for email in emails:
-        built = EmailMultiAlternatives(
-            email.subject, email.plain, from_email, [email.address], connection=connection
-        )
+        built = EmailMultiAlternatives(email.subject, email.plain, from_email, [email.address])
         built.attach_alternative(email.html, "text/html")
         yield built
 
 
 def send_baseline(emails: list[Email]) -> None:
-    connection = get_connection()
+    connection = compat.mail_connection()
     connection.open()
     try:
-        for built in built_emails(emails, connection):
+        for built in built_emails(emails):
             connection.send_messages([built])
     finally:
         connection.close()
 
 
 def send_baseline_pipelined(emails: list[Email]) -> None:
-    connection = get_connection()
+    connection = compat.mail_connection()
     connection.open()
     try:
-        for built in built_emails(emails, connection):
+        for built in built_emails(emails):
             envelope = pipelining.start(connection, built)
             if envelope is None:
                 raise RuntimeError("The SMTP sink does not offer PIPELINING.")
@@ -259,7 +247,7 @@ def measure(message: Message, ids: list[int], emails: list[Email]) -> dict[str, 
 
 
 def offers_pipelining() -> bool:
-    connection = get_connection()
+    connection = compat.mail_connection()
     connection.open()
     try:
         return pipelining.pipelining(connection) is not None

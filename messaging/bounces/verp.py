@@ -5,6 +5,11 @@ names the receiver it is about. The signature is a short HMAC keyed from ``SECRE
 anyone can send us a report, but only the receiving side of an email we sent knows a
 valid one. The Message-ID carries the receiver id the same way, with a random part so
 that a resend of the same receiver is a new message for the recipient's mail system.
+
+New signatures are HMAC-SHA256. Those of messaging 0.1 were HMAC-SHA1 (Django's default
+then, which Django 2028 changes): they are still matched until
+``MESSAGING_BOUNCE_LEGACY_SIGNATURES_UNTIL``, so that the reports about emails sent before
+an upgrade are applied.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 
 from django.core.mail import EmailMessage
 from django.core.mail.utils import DNS_NAME
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .. import conf
@@ -26,6 +32,10 @@ MESSAGE_ID_RE = re.compile(
     r"<messaging\.r(\d{1,18})\.([0-9a-f]{16})\.([a-z2-7]{1,32})@", re.IGNORECASE
 )
 SIGNATURE_LENGTH = 8  # 40 bits: guessing one takes about a trillion reports
+ALGORITHM = "sha256"
+# What messaging 0.1 signed with, by leaving Django's default. Accepting it too doubles a
+# forger's chance of guessing, which stays about one in half a trillion.
+LEGACY_ALGORITHM = "sha1"
 
 
 @dataclass(frozen=True)
@@ -36,10 +46,22 @@ class Tag:
     valid: bool
 
 
-def signature(value: str) -> str:
+def signature(value: str, algorithm: str = ALGORITHM) -> str:
     """The short, lower-case HMAC of ``value`` (lower case survives MTAs that fold case)."""
-    digest = salted_hmac(SALT, value).digest()
+    digest = salted_hmac(SALT, value, algorithm=algorithm).digest()
     return base64.b32encode(digest).decode("ascii")[:SIGNATURE_LENGTH].lower()
+
+
+def is_signed(value: str, given: str) -> bool:
+    """Whether ``given`` is the signature of ``value``: the current one, or the legacy one
+    on or before ``MESSAGING_BOUNCE_LEGACY_SIGNATURES_UNTIL``."""
+    given = given.lower()
+    if constant_time_compare(given, signature(value)):
+        return True
+    until = conf.bounce_legacy_signatures_until()
+    if until is None or timezone.localdate() > until:
+        return False
+    return constant_time_compare(given, signature(value, LEGACY_ALGORITHM))
 
 
 def token(receiver_id: int) -> str:
@@ -65,7 +87,7 @@ def read_token(text: str) -> Tag | None:
     if match is None:
         return None
     receiver_id, given = match.groups()
-    return Tag(int(receiver_id), constant_time_compare(given.lower(), signature(receiver_id)))
+    return Tag(int(receiver_id), is_signed(receiver_id, given))
 
 
 def read_message_id(text: str) -> Tag | None:
@@ -74,8 +96,7 @@ def read_message_id(text: str) -> Tag | None:
     if match is None:
         return None
     receiver_id, nonce, given = match.groups()
-    expected = signature(f"{receiver_id}.{nonce.lower()}")
-    return Tag(int(receiver_id), constant_time_compare(given.lower(), expected))
+    return Tag(int(receiver_id), is_signed(f"{receiver_id}.{nonce.lower()}", given))
 
 
 def mark_email(email: EmailMessage, receiver_id: int) -> None:

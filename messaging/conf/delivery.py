@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
+
+from django.conf import settings
 
 from ..exceptions import ConfigurationError
 from .base import UNSET, first_set, flag, get, non_negative_int
@@ -131,8 +134,15 @@ def send_email_setting_name() -> str:
     return name or "MESSAGING_SEND_EMAIL_TO_USERS"
 
 
+# Django 6.1 deprecates them for MAILERS: read only where a site still sets them, since
+# reading one (even its empty default) warns there.
+EMAIL_CREDENTIALS = ("EMAIL_HOST_PASSWORD", "EMAIL_HOST_USER")
+
+
 def secret_setting_names() -> list[str]:
-    """Settings whose values are scrubbed from stored error messages and tracebacks.
+    """Settings whose values are scrubbed from stored error messages and tracebacks:
+    ``SECRET_KEY``, ``MESSAGING_SECRET_SETTINGS``, and ``EMAIL_HOST_PASSWORD`` and
+    ``EMAIL_HOST_USER`` where the site sets them.
 
     ``MESSAGING_SECRET_SETTINGS`` names more of them. A value may be a string or a dict or
     list of them (``ANYMAIL = {"..._API_KEY": ...}``); every string inside is scrubbed.
@@ -140,18 +150,19 @@ def secret_setting_names() -> list[str]:
     passwords in ``MAILERS`` always are.
     """
     extra = list(get("MESSAGING_SECRET_SETTINGS", []))
-    return ["EMAIL_HOST_PASSWORD", "EMAIL_HOST_USER", "SECRET_KEY", *extra]
+    # django-stubs does not know LazySettings.is_overridden.
+    email = [name for name in EMAIL_CREDENTIALS if settings.is_overridden(name)]  # type: ignore[misc]
+    return [*email, "SECRET_KEY", *extra]
 
 
 def secret_values() -> list[Any]:
-    """The values of :func:`secret_setting_names` and the credentials in ``MAILERS``."""
+    """The values of :func:`secret_setting_names` and the credentials of every ``MAILERS``
+    entry (Django 6.1's successor of ``EMAIL_HOST_USER``/``EMAIL_HOST_PASSWORD``)."""
     values = [get(name, None) for name in secret_setting_names()]
     return [*values, *_mailer_credentials()]
 
 
 def _mailer_credentials() -> list[str]:
-    """The user names and passwords in Django 6.1's ``MAILERS`` (the ``EMAIL_*`` settings'
-    successor), which hold what ``EMAIL_HOST_USER``/``EMAIL_HOST_PASSWORD`` held."""
     mailers = get("MAILERS", None)
     if not isinstance(mailers, dict):
         return []
@@ -175,6 +186,29 @@ def bounce_address() -> str:
             f"'bounces@example.org' (no '+' in the local part), got {value!r}."
         )
     return value
+
+
+# Reports about emails sent before an upgrade arrive within days (bounces) or weeks
+# (complaints); sites upgrading after this date should set a later one.
+LEGACY_SIGNATURES_UNTIL = datetime.date(2027, 12, 31)
+
+
+def bounce_legacy_signatures_until() -> datetime.date | None:
+    """The last day on which the HMAC-SHA1 signatures of messaging 0.1's return paths and
+    Message-IDs are matched (``MESSAGING_BOUNCE_LEGACY_SIGNATURES_UNTIL``, a date or an
+    ISO ``"YYYY-MM-DD"``, default 31 December 2027); ``None`` matches none."""
+    value = get("MESSAGING_BOUNCE_LEGACY_SIGNATURES_UNTIL", LEGACY_SIGNATURES_UNTIL)
+    if value is None or (
+        isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)
+    ):
+        return value
+    try:
+        return datetime.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            "MESSAGING_BOUNCE_LEGACY_SIGNATURES_UNTIL must be a date such as "
+            f"datetime.date(2027, 12, 31) or '2027-12-31', or None, got {value!r}."
+        ) from None
 
 
 def max_delivery_events() -> int:

@@ -133,20 +133,14 @@ def survives(error: BaseException, code: int | None) -> bool:
 
 
 def dropped_after_data(error: BaseException) -> bool:
-    """Whether the connection broke after the email's data was written.
+    """Whether the connection broke after the email's final ``.`` was written.
 
     The server may then have taken the email although no reply says so (RFC 5321 6.1
-    calls this the "reliable delivery" gap), so a resend may duplicate it. Seen in
-    :func:`messaging.delivery.pipelining.finish` (which raises :class:`DeliveryUnconfirmedError`)
-    and in ``smtplib.SMTP.data`` once it has sent the quoted data (its local ``q``).
+    calls this the "reliable delivery" gap), so a resend may duplicate it. Our own writing
+    of the data (:func:`messaging.delivery.pipelining.send_data`) knows when that is and
+    raises :class:`DeliveryUnconfirmedError`.
     """
-    if isinstance(error, DeliveryUnconfirmedError):
-        return True
-    if not isinstance(error, smtplib.SMTPServerDisconnected | OSError):
-        return False
-    data = smtplib.SMTP.data.__code__
-    frames = (frame for frame, _line in traceback.walk_tb(error.__traceback__))
-    return any(frame.f_code is data and "q" in frame.f_locals for frame in frames)
+    return isinstance(error, DeliveryUnconfirmedError)
 
 
 def error_message(error: BaseException) -> str:

@@ -6,6 +6,10 @@ the caller records the previous email's status while the server answers; :func:`
 then reads the three answers and sends the body. An email is only delivered by its final
 ``.``, which comes after the previous status was committed, so a worker that dies still
 leaves at most one email sent but unrecorded.
+
+Without PIPELINING, :func:`transact` sends the same commands one at a time. Both write the
+body with :func:`send_data`, which knows whether a lost connection came after the final
+``.`` (the email may have been delivered) or before it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from .. import compat
 from ..exceptions import DeliveryUnconfirmedError
 
 LEADING_DOT = re.compile(rb"(?m)^\.")
+CLOSING = 421  # RFC 5321 4.2.3: the server is closing the transmission channel
 
 
 @dataclass(frozen=True)
@@ -101,12 +106,12 @@ def finish(envelope: Envelope) -> dict[str, tuple[int, bytes]]:
     """
     smtp = envelope.smtp
     mail = smtp.getreply()
-    if mail[0] == 421:  # the server is closing: no more answers will come
+    if mail[0] == CLOSING:  # the server is closing: no more answers will come
         raise smtplib.SMTPSenderRefused(*mail, envelope.sender)
     refused = {}
     for recipient in envelope.recipients:
         rcpt = smtp.getreply()
-        if rcpt[0] == 421:
+        if rcpt[0] == CLOSING:
             raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
         if rcpt[0] not in (250, 251):
             refused[recipient] = rcpt
@@ -119,7 +124,19 @@ def finish(envelope: Envelope) -> dict[str, tuple[int, bytes]]:
         if none_accepted:
             raise smtplib.SMTPRecipientsRefused(refused)
         raise smtplib.SMTPDataError(*data)
-    body = dot_stuffed(envelope.data)
+    send_data(smtp, envelope.data)
+    return refused
+
+
+def send_data(smtp: smtplib.SMTP, data: bytes) -> None:
+    """Write ``data`` and the final ``.`` after the server's 354, then read its answer.
+
+    The final ``.`` delivers the email, so a connection lost after it was written is a
+    :class:`DeliveryUnconfirmedError` (the server may have taken the email: a resend may
+    duplicate it); one lost before it is smtplib's own error. A refusal is
+    ``SMTPDataError``.
+    """
+    body = dot_stuffed(data)
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     smtp.send(body + b".\r\n")
@@ -133,22 +150,54 @@ def finish(envelope: Envelope) -> dict[str, tuple[int, bytes]]:
     if code != 250:
         abandon(smtp, data_open=False)
         raise smtplib.SMTPDataError(code, reply)
-    return refused
 
 
 def send_whole(backend, email: EmailMessage) -> dict[str, tuple[int, bytes]]:
     """Send ``email`` one command at a time; returns the recipients refused among accepted.
 
-    On Django's SMTP backend this is ``smtplib.sendmail`` on its open connection, which
-    raises ``SMTPRecipientsRefused`` only when every recipient was refused and reports the
-    others here (the backend itself would drop that report). Other backends send as usual.
+    On Django's SMTP backend this is :func:`transact` on its open connection, which raises
+    ``SMTPRecipientsRefused`` only when every recipient was refused and reports the others
+    here (the backend itself would drop that report). Other backends send as usual.
     """
     if isinstance(backend, SMTPBackend) and backend.connection is not None:
         sender, recipients, data = envelope_parts(backend, email)
-        return backend.connection.sendmail(sender, recipients, data)
+        return transact(backend.connection, sender, recipients, data)
     if not backend.send_messages([email]):
         raise smtplib.SMTPException("The mail backend reported that nothing was sent.")
     return {}
+
+
+def transact(
+    smtp: smtplib.SMTP, sender: str, recipients: list[str], data: bytes
+) -> dict[str, tuple[int, bytes]]:
+    """MAIL, each RCPT and DATA, each answered before the next, then :func:`send_data`.
+
+    Raises and returns as ``smtplib.SMTP.sendmail`` does; unlike it, says whether a lost
+    connection came after the final ``.`` (see :func:`send_data`).
+    """
+    smtp.ehlo_or_helo_if_needed()
+    mail = smtp.mail(sender, [f"SIZE={len(data)}"] if smtp.has_extn("size") else [])
+    if mail[0] != 250:
+        if mail[0] != CLOSING:  # a server that is closing answers nothing more
+            abandon(smtp, data_open=False)
+        raise smtplib.SMTPSenderRefused(*mail, sender)
+    refused = {}
+    for recipient in recipients:
+        rcpt = smtp.rcpt(recipient)
+        if rcpt[0] == CLOSING:
+            raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+        if rcpt[0] not in (250, 251):
+            refused[recipient] = rcpt
+    if len(refused) == len(recipients):
+        abandon(smtp, data_open=False)
+        raise smtplib.SMTPRecipientsRefused(refused)
+    reply = smtp.docmd("DATA")
+    if reply[0] != 354:
+        if reply[0] != CLOSING:
+            abandon(smtp, data_open=False)
+        raise smtplib.SMTPDataError(*reply)
+    send_data(smtp, data)
+    return refused
 
 
 def abandon(smtp: smtplib.SMTP, *, data_open: bool) -> None:

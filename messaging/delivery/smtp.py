@@ -36,10 +36,9 @@ def close_quietly(connection: BaseEmailBackend) -> None:
         connection.connection = None
 
 
-def build_email(
-    receiver: MessageReceiver, addresses: list[str], connection: BaseEmailBackend
-) -> EmailMultiAlternatives:
-    """The email of ``receiver`` as stored, its subject folded onto one line."""
+def build_email(receiver: MessageReceiver, addresses: list[str]) -> EmailMultiAlternatives:
+    """The email of ``receiver`` as stored, its subject folded onto one line; whoever sends
+    it passes it to the connection (Django 6.1 deprecates an email's own connection)."""
     email = EmailMultiAlternatives(
         # Folded here, where the header is built, whoever wrote the row: a line break in
         # a subject would be a header injection.
@@ -47,7 +46,6 @@ def build_email(
         body=receiver.message_content_plain,
         from_email=conf.from_email(),
         to=addresses,
-        connection=connection,
     )
     if receiver.message_content_html:
         email.attach_alternative(receiver.message_content_html, "text/html")
@@ -80,7 +78,7 @@ def send_one(
         addresses = addresses_for(receiver, suppressed)
         receiver.send_to = ", ".join(addresses)
         open_connection(connection)  # a no-op when already open
-        email = build_email(receiver, addresses, connection)
+        email = build_email(receiver, addresses)
         envelope = pipelining.start(connection, email) if pipelined else None
     finally:
         record_previous()

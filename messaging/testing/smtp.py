@@ -5,8 +5,10 @@ each recipient is chosen by its address:
 
 - a ``+TAG`` in the local part: ``+550`` / ``+551`` / ``+552`` / ``+553`` / ``+554``,
   ``+421`` / ``+450`` / ``+451`` / ``+452`` answer that code; ``+drop`` closes the
-  connection; ``+dropdata`` takes the email, then drops the connection without answering
-  its data; ``+stall`` waits ``stall_seconds`` before answering;
+  connection; ``+dropatdata`` accepts the recipient, then closes the connection at the
+  DATA command (before the client can send the final dot); ``+dropdata`` takes the email,
+  then drops the connection without answering its data; ``+stall`` waits
+  ``stall_seconds`` before answering;
 - a domain listed in ``refuse_domains`` gets 550, one in ``defer_domains`` gets 451;
 - anything else is accepted (250) and stored.
 
@@ -29,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import SMTP, AuthResult
 
-TAG_RE = re.compile(r"\+(\d{3}|dropdata|drop|stall)@", re.IGNORECASE)
+TAG_RE = re.compile(r"\+(\d{3}|dropatdata|dropdata|drop|stall)@", re.IGNORECASE)
+DROPS = {"drop", "dropatdata", "dropdata", "stall"}
 
 REPLIES = {
     421: "421 4.3.2 Service not available, closing transmission channel",
@@ -80,7 +83,7 @@ class FaultInjectingHandler:
         match = TAG_RE.search(address)
         if match:
             tag = match.group(1).lower()
-            return tag if tag in {"drop", "dropdata", "stall"} else int(tag)
+            return tag if tag in DROPS else int(tag)
         domain = address.rsplit("@", 1)[-1].lower()
         if domain in self.refuse_domains:
             return 550
@@ -125,6 +128,8 @@ class FaultInjectingHandler:
         envelope.rcpt_tos.append(address)
         if decision == "dropdata":
             session.drop_after_data = True
+        if decision == "dropatdata":
+            session.drop_at_data = True
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
@@ -148,6 +153,22 @@ class FaultInjectingHandler:
             return sum(self.deliveries.values())
 
 
+class FaultInjectingSMTP(SMTP):
+    """aiosmtpd's protocol, which has no handler hook between the DATA command and its data."""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if getattr(self.session, "drop_at_data", False):
+            if self.transport is not None:
+                self.transport.close()  # the replies before this one still go out
+            return
+        await super().smtp_DATA(arg)
+
+
+class FaultInjectingController(Controller):
+    def factory(self) -> SMTP:
+        return FaultInjectingSMTP(self.handler, **self.SMTP_kwargs)
+
+
 class SMTPServer:
     """Runs a :class:`FaultInjectingHandler` on 127.0.0.1 in a background thread."""
 
@@ -162,7 +183,7 @@ class SMTPServer:
         auth: dict[str, Any] = {}
         if refuse_logins:
             auth = {"authenticator": refuse_login, "auth_require_tls": False}
-        self.controller = Controller(
+        self.controller = FaultInjectingController(
             self.handler,
             hostname="127.0.0.1",
             port=port or free_port(),

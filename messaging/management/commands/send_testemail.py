@@ -28,10 +28,9 @@ class Command(BaseCommand):
             body="This is a test email from the messaging app. Your mail setup works.",
             from_email=conf.from_email(),
             to=[address],
-            connection=compat.mail_connection(),
         )
         try:
-            email.send()
+            compat.send(email)
         except Exception as error:
             raise CommandError(f"Sending to {address} failed: {classify(error).message}") from error
         self.stdout.write(self.style.SUCCESS(f"The test email to {address} was sent."))
