@@ -58,6 +58,12 @@ def test_send_benchmark_prints_its_metric_line(bench_db):
         rf"( baseline_pipelined={NUMBER})?"
     )
     assert [line for line in lines if re.fullmatch(pattern, line)], lines
+    variants = {
+        found.group(1)
+        for line in lines
+        if (found := re.fullmatch(rf"METRIC send_variant name=(\w+) .*ratio={NUMBER}.*", line))
+    }
+    assert {"smtp_pipelining", "async_status_writes", "direct_mime", "all_tricks"} <= variants
     assert connection.settings_dict["NAME"] == bench_db
 
 

@@ -1,4 +1,4 @@
-"""The fast way of writing an email's bytes (messaging.mime) against Python's own.
+"""The fast way of writing an email's bytes (messaging.delivery.mime) against Python's own.
 
 Both ways write the same message objects; the raw bytes must be equal, byte for byte.
 Random boundaries are made equal by seeding ``random`` before each way writes.
@@ -23,7 +23,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from messaging import compat, mime
+from messaging.delivery import compat, mime
 
 SUBJECTS = [
     "Deadline moved",
@@ -73,7 +73,7 @@ PYTHONS_SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 def reference_bytes(email: EmailMultiAlternatives) -> bytes:
-    """What compat.message_bytes wrote before messaging.mime: Python's own generator."""
+    """What compat.message_bytes wrote before messaging.delivery.mime: Python's own generator."""
     if compat.MODERN_EMAIL:
         return email.message(policy=PYTHONS_SMTP_POLICY).as_bytes()
     return email.message().as_bytes(linesep="\r\n")
@@ -203,7 +203,7 @@ def both_ways(email) -> tuple[bytes | str, bytes | str]:
     with (
         mock.patch("time.time", return_value=FROZEN_TIME),
         mock.patch("django.core.mail.message.datetime", FrozenDatetime, create=True),
-        mock.patch("messaging.mime.datetime", FrozenDatetime),
+        mock.patch("messaging.delivery.mime.modern.datetime", FrozenDatetime),
     ):
         random.seed(3)
         expected = outcome(lambda: reference_bytes(make()))
@@ -505,3 +505,53 @@ def test_a_message_with_the_header_class_cache_can_be_pickled():
     message["To"] = "Ola <ola@example.org>"
     copy = pickle.loads(pickle.dumps(message))
     assert copy.as_bytes() == message.as_bytes()
+
+
+# --- the switch and Python's header hardening -------------------------------------------
+
+
+def test_with_direct_mime_off_every_email_is_djangos_own(settings, monkeypatch):
+    settings.MESSAGING_DIRECT_MIME = False
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the direct writer ran with MESSAGING_DIRECT_MIME off")
+
+    monkeypatch.setattr(mime, "legacy_message_bytes", refuse)
+    monkeypatch.setattr(mime, "modern_message_bytes", refuse)
+    email = email_for(SUBJECTS[2], *BODIES[1], EXTRAS[1])
+    expected, written = both_ways(email)
+    assert isinstance(written, bytes)
+    assert written == expected
+
+
+@pytest.mark.parametrize("bad", ["\r", "\n", "\r\n", "\x00", "a\r\nBcc: rector@example.org"])
+@pytest.mark.parametrize("where", ["subject", "extra header", "header name", "address"])
+def test_a_header_python_would_refuse_is_left_to_djangos_way(bad, where):
+    """CR, LF and NUL in any header value: the direct writer steps aside, so Django's and
+    Python's own checks (and their security fixes) decide, exactly as without it."""
+    subject, extra, to = "Deadline", {"X-Note": "fine"}, ["ola@example.org"]
+    if where == "subject":
+        subject = f"Dead{bad}line"
+    elif where == "extra header":
+        extra = {"X-Note": f"fi{bad}ne"}
+    elif where == "header name":
+        extra = {f"X-No{bad}te": "fine"}
+    else:
+        to = [f"ola{bad}@example.org"]
+
+    def make():
+        return plain_email(subject=subject, headers=extra, to=to)
+
+    assert direct_bytes(make()) is None
+    expected, written = both_ways(make)
+    assert written == expected
+
+
+def test_a_written_header_may_break_its_line_only_where_it_folds():
+    from messaging.delivery.mime.shape import folded_safely
+
+    assert folded_safely(b"Subject: a long\r\n folded value\r\n")
+    assert folded_safely(b"Subject: tab\r\n\tfolded\r\n")
+    assert not folded_safely(b"Subject: a\r\nBcc: rector@example.org\r\n")
+    assert not folded_safely(b"Subject: a\rb\r\n")
+    assert not folded_safely(b"Subject: no line end")

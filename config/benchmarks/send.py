@@ -28,9 +28,9 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.test import override_settings
 
-from messaging import compat, conf
+from messaging import conf
 from messaging.batching import chunked
-from messaging.delivery import deliver, pipelining
+from messaging.delivery import compat, deliver, pipelining
 from messaging.models import Message, MessageReceiver
 
 from .. import children
@@ -56,9 +56,11 @@ ROUNDS = 5  # alternating rounds; the machine is shared, medians tame the noise
 VARIANTS: dict[str, dict[str, object]] = {
     "smtp_pipelining": {"MESSAGING_SMTP_PIPELINING": False},
     "async_status_writes": {"MESSAGING_ASYNC_STATUS_WRITES": False},
+    "direct_mime": {"MESSAGING_DIRECT_MIME": False},
     "all_tricks": {
         "MESSAGING_SMTP_PIPELINING": False,
         "MESSAGING_ASYNC_STATUS_WRITES": False,
+        "MESSAGING_DIRECT_MIME": False,
     },
 }
 # Not a trick but a setting: the ratio is ours with 4 connections / ours with the default.

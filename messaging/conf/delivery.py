@@ -229,6 +229,13 @@ def async_status_writes() -> bool:
     return flag("MESSAGING_ASYNC_STATUS_WRITES", True)
 
 
+def direct_mime() -> bool:
+    """Whether an email of the app's own shape is written directly, byte for byte as Django
+    and Python would write it, on the (Django, Python) versions CI compares (default
+    ``True``); a speed trick, see Performance. Off, Django builds every email."""
+    return flag("MESSAGING_DIRECT_MIME", True)
+
+
 def connections_per_worker() -> int:
     """SMTP connections one delivery task sends its batch over at once, one thread each
     (default 1); see Workers and scale-out."""

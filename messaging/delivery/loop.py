@@ -6,8 +6,9 @@ import threading
 from dataclasses import dataclass, field
 from functools import partial
 
-from .. import compat, conf
+from .. import conf
 from ..models import MessageReceiver
+from . import compat
 from .claims import LeaseKeeper, release
 from .deferred_writes import status_writes
 from .failures import Failure, Kind, classify

@@ -23,8 +23,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
-from .. import compat
 from ..exceptions import DeliveryUnconfirmedError
+from . import compat
 
 LEADING_DOT = re.compile(rb"(?m)^\.")
 CLOSING = 421  # RFC 5321 4.2.3: the server is closing the transmission channel

@@ -5,8 +5,8 @@ from django.core.mail import EmailMessage
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 
-from messaging import compat, conf
-from messaging.delivery import classify
+from messaging import conf
+from messaging.delivery import classify, compat
 
 
 class Command(BaseCommand):

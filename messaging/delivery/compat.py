@@ -14,6 +14,7 @@ import django
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
+from .. import conf
 from . import mime
 
 MODERN_EMAIL = django.VERSION >= (6, 0)
@@ -52,15 +53,21 @@ SMTP_POLICY = email.policy.SMTP.clone(
 
 
 def message_bytes(message: EmailMessage) -> bytes:
-    """``message`` as written in DATA (CRLF line ends); no header line is over 998."""
-    if MODERN_EMAIL:
-        written = mime.modern_message_bytes(message, SMTP_POLICY)
+    """``message`` as written in DATA (CRLF line ends); no header line is over 998.
+
+    With ``MESSAGING_DIRECT_MIME`` on (the default), an email of our shape is written
+    directly (:mod:`.mime`); with it off, and for every other email, Django builds it and
+    Python's generator writes it.
+    """
+    if conf.direct_mime():
+        if MODERN_EMAIL:
+            written = mime.modern_message_bytes(message, SMTP_POLICY)
+        else:
+            written = mime.legacy_message_bytes(message)
         if written is not None:
             return written
+    if MODERN_EMAIL:
         return mime.as_bytes(message.message(policy=SMTP_POLICY))
-    written = mime.legacy_message_bytes(message)
-    if written is not None:
-        return written
     return mime.as_bytes(message.message(), linesep="\r\n")
 
 
