@@ -17,7 +17,7 @@ from .context import (
     sample_user,
     user_context,
 )
-from .engine import ALLOWED_FILTERS, ALLOWED_TAGS, check_source, engine
+from .engine import ALLOWED_FILTERS, ALLOWED_TAGS, engine
 from .languages import translated
 from .layout import html_to_plain, inline_css, render_layout, stylesheet
 from .pipeline import (
@@ -32,6 +32,7 @@ from .pipeline import (
     with_unsubscribe_link,
 )
 from .samples import render_preview, render_sample, validate_template
+from .source import check_source
 
 __all__ = [
     "ALLOWED_FILTERS",

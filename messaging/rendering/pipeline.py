@@ -24,14 +24,7 @@ from ..exceptions import TemplateRenderError
 from ..users import user_languages
 from . import protect
 from .context import check_context, frozen, plain_context, user_context
-from .engine import (
-    RestrictedEngine,
-    check_source,
-    compile_source,
-    limited_context,
-    render_limited,
-    tokens,
-)
+from .engine import RestrictedEngine, limited_context, render_limited
 from .languages import translated
 from .layout import (
     add_unsubscribe_footer,
@@ -40,6 +33,7 @@ from .layout import (
     render_layout,
     with_signature,
 )
+from .source import check_source, compile_source, tokens
 from .urls import internal_library
 
 TRANSLATED_FIELDS = ("subject", "body", "body_text")

@@ -19,7 +19,8 @@ from django.template.base import Token, TokenType
 from django.utils.translation import gettext as _
 
 from ..exceptions import TemplateRenderError
-from .engine import ALLOWED_TAGS, BLOCK_ENDS, block_name, tag_text
+from .engine import ALLOWED_TAGS, BLOCK_ENDS
+from .source import block_name, tag_text
 from .urls import ALLOWED_SCHEMES, scheme_of
 
 # Letters and digits only: lxml, premailer and html2text leave such a word as it is.

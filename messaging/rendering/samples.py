@@ -15,7 +15,7 @@ from wagtail.rich_text import expand_db_html
 from .. import conf
 from ..exceptions import TemplateRenderError
 from .context import sample_user, sample_values
-from .engine import check_source, limited_context, render_limited
+from .engine import limited_context, render_limited
 from .pipeline import (
     TRANSLATED_FIELDS,
     RenderedEmail,
@@ -26,6 +26,7 @@ from .pipeline import (
     language_name,
     subject_context,
 )
+from .source import check_source
 
 FIELD_LABELS = {
     "subject": gettext_lazy("Subject"),
