@@ -40,7 +40,7 @@ def send_norwegian_email():
     profile = UserProfile.get_for_user(user)
     profile.preferred_language = "nb"
     profile.save()
-    MessageTemplate.objects.create(
+    template = MessageTemplate.objects.create(
         key="deadline-moved",
         name="Deadline moved",
         subject_en="Deadline moved",
@@ -48,6 +48,7 @@ def send_norwegian_email():
         body_en="<p>Your deadline has moved.</p>",
         body_nb="<p>Fristen din er flyttet.</p>",
     )
+    template.save_revision().publish()  # only published templates are sent
     send_message("deadline-moved", [user])
     call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
 
