@@ -4,11 +4,13 @@ revisions, the receiver's revision, and what a template was used for."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
+from django.utils import timezone
 from wagtail.models import GroupApprovalTask, Workflow, WorkflowContentType, WorkflowTask
 
 from messaging.api import send_message
@@ -67,6 +69,17 @@ def test_saving_a_draft_in_the_admin_changes_nothing_sent_until_published(admin_
     data["action-publish"] = "action-publish"
     assert admin_client.post(url("edit", template), data).status_code == 302
     assert sent_subject(make_user) == "Draft Oblig 1"
+
+
+def test_publishing_can_be_scheduled_in_the_admin(admin_client, make_user):
+    template = make_template()
+    later = (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+    data = edit_data(template, subject_en="Tomorrow {{ assignment }}", go_live_at=later)
+    data["action-publish"] = "action-publish"
+    assert admin_client.post(url("edit", template), data).status_code == 302
+    template.refresh_from_db()
+    assert template.scheduled_revision is not None
+    assert sent_subject(make_user) == "Deadline for Oblig 1"  # until it goes live
 
 
 def test_a_workflow_holds_publishing_until_a_moderator_approves(make_user):
