@@ -7,9 +7,9 @@ from django.core import mail
 from django.test import Client
 
 from messaging.api import send_message
-from messaging.models import Message, Suppression
+from messaging.models import Message, NotificationPreference, Suppression
 from tests.factories import make_template
-from tests.test_template_admin import client_with, edit_data, url
+from tests.test_template_admin import SNIPPETS, client_with, edit_data, url
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +67,7 @@ def test_tests_are_left_out_of_the_dashboard(editor, make_user, on_commit):
     on_commit(client.post, url("send_test", template))
     assert len(mail.outbox) == 2
     assert "Sent (0) and failed (0)" in client.get("/admin/").content.decode()
+    assert "Used 0 times" in client.get(SNIPPETS).content.decode()  # nor in its usage
     on_commit(send_message, template, [make_user()], {"assignment": "A"})
     assert "Sent (1) and failed (0)" in client.get("/admin/").content.decode()
 
@@ -91,4 +92,19 @@ def test_only_editors_who_may_change_the_template_can_send_a_test():
     client, _user = client_with("viewer", "view_messagetemplate")
     response = client.post(url("send_test", make_template()), follow=True)
     assert any("You may not edit this template" in m for m in messages_shown(response))
+    assert not Message.objects.exists()
+
+
+def test_an_editor_who_turned_the_type_off_is_told(editor, settings):
+    NotificationPreference.objects.create(user=editor, context_type="comment_added", mode="off")
+    template = make_template(context_type="comment_added")
+    response = client_for(editor).post(url("send_test", template), follow=True)
+    assert any("preference for “New comment” is “Off”" in m for m in messages_shown(response))
+    assert not Message.objects.exists()
+
+
+def test_while_sending_is_switched_off_the_editor_is_told(editor, settings):
+    settings.MESSAGING_SEND_EMAIL_TO_USERS = False
+    response = client_for(editor).post(url("send_test", make_template()), follow=True)
+    assert any("MESSAGING_SEND_EMAIL_TO_USERS is False" in m for m in messages_shown(response))
     assert not Message.objects.exists()
