@@ -92,11 +92,10 @@ def revision_summary(revision) -> SafeString:
         .order_by("timestamp")
         .first()
     )
+    text = _("Rendered from revision %(id)d, published by %(user)s at %(time)s")
     if published is not None:
-        text = _("Rendered from revision %(id)d, published by %(user)s at %(time)s")
         user, time = published.user, published.timestamp
-    elif template.live_revision_id == revision.pk:
-        text = _("Rendered from revision %(id)d, published by %(user)s at %(time)s")
+    elif template.live_revision_id == revision.pk:  # published by migration 0008, unlogged
         user, time = None, template.last_published_at or revision.created_at
     else:
         text = _("Rendered from revision %(id)d, a draft saved by %(user)s at %(time)s")

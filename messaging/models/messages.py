@@ -37,6 +37,7 @@ class MessageQuerySet(models.QuerySet):
         return self.filter(metadata__test=True)
 
     def without_tests(self) -> MessageQuerySet:
+        """Messages sent for real: what a template's usage counts."""
         return self.exclude(pk__in=self.model.objects.tests().values("pk"))
 
     def mark_sent(self) -> int:

@@ -69,7 +69,10 @@ class SendTestView(View):
             return HttpResponseRedirect(edit_url)
         revision = template.get_latest_revision()
         draft = revision.as_object() if revision else None
-        problem = refusal(request.user, draft) if draft else _("Save a draft first.")
+        if draft is None:
+            problem = _("Save the template first: a test sends its latest saved version.")
+        else:
+            problem = refusal(request.user, draft)
         if problem:
             messages.error(request, problem)
             return HttpResponseRedirect(edit_url)
