@@ -63,7 +63,7 @@ def send_in_each_language() -> None:
     from messaging.models import MessageTemplate
 
     users = [user_preferring("kari", "nb"), user_preferring("max", "de")]
-    MessageTemplate.objects.create(
+    template = MessageTemplate.objects.create(
         key="deadline-moved",
         name="Deadline moved",
         subject_en="Deadline moved",
@@ -73,6 +73,7 @@ def send_in_each_language() -> None:
         body_nb="<p>Fristen din er flyttet.</p>",
         body_de="<p>Deine Frist wurde verschoben.</p>",
     )
+    template.save_revision().publish()  # only published templates are sent
     send_message("deadline-moved", users)
     call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
     emails = {email.to[0]: email for email in mail.outbox}

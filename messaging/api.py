@@ -11,6 +11,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from wagtail.log_actions import log
+from wagtail.models import Revision
 
 from . import conf, preferences, rendering, sends
 from .delivery import classify, mark_message_error
@@ -21,9 +23,12 @@ from .rendering.layout import with_signature
 from .tasks import enqueue_batches
 from .users import user_emails
 
+#: The history entry of every message sent (Wagtail's log, see messaging.admin.history).
+SEND_ACTION = "messaging.send"
+
 
 def send_message(
-    template: str | MessageTemplate | None = None,
+    template: str | MessageTemplate | Revision | None = None,
     users: Iterable[Any] = (),
     context: Mapping[str, Any] | None = None,
     context_type: str | None = None,
@@ -33,19 +38,26 @@ def send_message(
     html: str | None = None,
     plain: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    language: str | None = None,
 ) -> Message:
     """Record a message to ``users`` and enqueue its delivery; returns the :class:`Message`.
 
     ``users`` may be any iterable (a list, a generator) or a queryset; it is read once, in
     chunks, so memory does not grow with the number of users.
 
-    Give either ``template`` (a :class:`MessageTemplate` or its ``key``), rendered for each
-    user in the user's language with ``context``, or ``subject`` and ``html`` (and
-    optionally ``plain``) sent as they are. Receivers are created in one transaction and
-    delivery is enqueued in batches after it commits. When preparing fails, no receiver is
-    kept, the message is marked ``error`` with the traceback, and the error is raised.
+    Give either ``template``, rendered for each user in the user's language (or in
+    ``language``) with ``context``, or ``subject`` and ``html`` (and optionally ``plain``)
+    sent as they are. A template (a :class:`MessageTemplate` or its ``key``) is sent in
+    its live version, the last published revision: :class:`TemplateNotFoundError` when it
+    has none. A :class:`~wagtail.models.Revision` of a template (a draft, for an editor's
+    test) is sent as it is. Each receiver records the revision it was rendered from.
+
+    Receivers are created in one transaction and delivery is enqueued in batches after it
+    commits. When preparing fails, no receiver is kept, the message is marked ``error``
+    with the traceback, and the error is raised. The send is logged in Wagtail's history
+    (``messaging.send``) on the template, else on the message.
     """
-    template_obj = get_template(template) if template is not None else None
+    template_obj, revision = template_version(template) if template is not None else (None, None)
     message = Message.objects.create(
         status=Message.Status.PREPARING,
         context_type=context_type or getattr(template_obj, "context_type", None) or "other",
@@ -56,10 +68,13 @@ def send_message(
         metadata=dict(metadata or {}),
     )
     try:
-        prepare_receivers(message, users, template_obj, subject, html, plain)
+        count = prepare_receivers(
+            message, users, template_obj, subject, html, plain, revision=revision, language=language
+        )
     except Exception as error:
         mark_message_error(message.pk, error, stage="prepare")
         raise
+    log_send(message, template_obj, revision, count)
     return message
 
 
@@ -70,6 +85,16 @@ def request_sends(receiver_ids: Iterable[int], *, message_id: int | None = None)
     """
     receivers = MessageReceiver.objects.filter(pk__in=sorted(set(receiver_ids)))
     return sends.request_sends(receivers, message_id=message_id)
+
+
+def template_version(
+    template: str | MessageTemplate | Revision,
+) -> tuple[MessageTemplate, Revision]:
+    """The template as it is sent, and its revision: a revision given as it is, else the
+    live version of the template given or named by key."""
+    if isinstance(template, Revision):
+        return template.as_object(), template
+    return get_template(template).live_version()
 
 
 def get_template(template: str | MessageTemplate) -> MessageTemplate:
@@ -104,10 +129,15 @@ def prepare_receivers(
     subject: str | None,
     html: str | None,
     plain: str | None,
-) -> None:
-    """Create every receiver and enqueue them after commit, or create none.
+    *,
+    revision: Revision | None = None,
+    language: str | None = None,
+) -> int:
+    """Create every receiver and enqueue them after commit, or create none; returns how
+    many were created.
 
-    The message records the users' ids in ``virtual_message_receivers``.
+    The message records the users' ids in ``virtual_message_receivers``. Receivers of a
+    template record ``revision``; ``language`` renders every one in that language.
     """
     if template is None:
         rendering.check_direct(subject, html, plain)
@@ -122,12 +152,12 @@ def prepare_receivers(
             chunk = modes.split(chunk)  # users who turned this type off get nothing
             if template is not None:
                 emails = rendering.render_for_users(
-                    template, chunk, message.template_context, compiled
+                    template, chunk, message.template_context, compiled, language
                 )
             else:
                 emails = rendering.render_direct(chunk, subject, html, plain)
             emails = modes.with_footer(chunk, emails)
-            ids += modes.hold_daily(insert_receivers(message, chunk, emails, now))
+            ids += modes.hold_daily(insert_receivers(message, chunk, emails, now, revision))
             user_ids += [user.pk for user in chunk]
         if not conf.send_email_to_users():
             ids = []  # recorded as refused by the kill switch: nothing is enqueued
@@ -137,6 +167,7 @@ def prepare_receivers(
             status_data=modes.record(message.status_data),
         )
         transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))
+    return len(user_ids)
 
 
 SIGNATURE_HTML = "messaging/email/signature.html"
@@ -163,7 +194,11 @@ def signed_direct(html: str | None, plain: str | None) -> tuple[str | None, str 
 
 
 def insert_receivers(
-    message: Message, users: list[Any], emails: list[rendering.RenderedEmail], now
+    message: Message,
+    users: list[Any],
+    emails: list[rendering.RenderedEmail],
+    now,
+    revision: Revision | None = None,
 ) -> list[int]:
     """Insert one receiver per user with its rendered email and one send asked for.
 
@@ -181,6 +216,7 @@ def insert_receivers(
                 subject=prefix + email.subject,  # both one line already
                 message_content_html=email.html,
                 message_content_plain=email.plain,
+                template_revision=revision,
                 **state,
             )
             for user, email in zip(users, emails, strict=True)
@@ -200,3 +236,19 @@ def delivery_state(now) -> dict[str, Any]:
             "status_data": {"errors": [classify(error).entry()]},
         }
     return {"pending_sends": 1, "send_requested_at": now}
+
+
+def log_send(
+    message: Message, template: MessageTemplate | None, revision: Revision | None, count: int
+) -> None:
+    """Record in Wagtail's history who sent the message, to how many, from which template."""
+    data: dict[str, Any] = {
+        "message": message.pk,
+        "receivers": count,
+        "skipped": len(message.status_data.get("skipped", [])),
+        "test": bool(message.metadata.get("test")),
+    }
+    if template is not None:
+        revision_id = revision.pk if revision is not None else None
+        data["template"] = {"id": template.pk, "key": template.key, "revision": revision_id}
+    log(template or message, SEND_ACTION, user=message.created_by, data=data)

@@ -22,7 +22,8 @@ class TemplateRenderError(MessagingError):
 
 
 class TemplateNotFoundError(MessagingError, LookupError):
-    """Application code asked for a message template ``key`` that no template has."""
+    """Application code asked for a message template ``key`` that no template has, or for
+    a template that has no published version."""
 
 
 class TemplateLimitError(TemplateRenderError):

@@ -6,6 +6,7 @@ from wagtail.snippets.models import register_snippet
 from .admin.assets import admin_css
 from .admin.banner import add_kill_switch_banner
 from .admin.bulk_actions import ResendBulkAction
+from .admin.history import register_actions, register_log_actions
 from .admin.menu import MENU_HOOK, MessageTemplatesMenuItem, MessagingViewSetGroup
 from .admin.permissions import register_permission_policies
 from .admin.snippets.viewsets import MessageTemplateViewSet, warn_about_unknown_variables
@@ -27,3 +28,5 @@ hooks.register("construct_homepage_panels", add_summary_panel)
 hooks.register("after_create_snippet", warn_about_unknown_variables)
 hooks.register("after_edit_snippet", warn_about_unknown_variables)
 hooks.register("insert_global_admin_css", admin_css)
+hooks.register("register_log_actions", register_log_actions)
+hooks.register("register_actions", register_actions)

@@ -55,8 +55,19 @@ TEMPLATE_DEFAULTS = {
 
 
 def make_template(key: str = "deadline", **fields) -> MessageTemplate:
-    """A template in English and Norwegian using ``user.first_name`` and ``assignment``."""
-    return MessageTemplate.objects.create(key=key, **{**TEMPLATE_DEFAULTS, **fields})
+    """A published template in English and Norwegian using ``user.first_name`` and
+    ``assignment``."""
+    return publish(MessageTemplate.objects.create(key=key, **{**TEMPLATE_DEFAULTS, **fields}))
+
+
+def publish(template: MessageTemplate, **fields) -> MessageTemplate:
+    """``template`` with ``fields`` changed and published, as code or a migration could
+    (without the checks of the editor's form); returns it as stored."""
+    for name, value in fields.items():
+        setattr(template, name, value)
+    template.save_revision(clean=False).publish()
+    template.refresh_from_db()
+    return template
 
 
 def make_message(status: str = Message.Status.SENT, **fields) -> Message:

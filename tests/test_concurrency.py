@@ -232,7 +232,8 @@ def language_while_cleanup_runs(user) -> str:
 
 def test_cleanup_never_deletes_a_message_being_prepared(request, processes, settings, make_user):
     from messaging.api import send_message
-    from messaging.models import Message, MessageTemplate
+    from messaging.models import Message
+    from tests.factories import make_template
 
     shared_db = shared_database(request, postgres_only=True)
     settings.MESSAGING_USER_LANGUAGE = f"{__name__}.language_while_cleanup_runs"
@@ -241,8 +242,8 @@ def test_cleanup_never_deletes_a_message_being_prepared(request, processes, sett
     DURING_PREPARE.append(
         lambda: outputs.append(processes.run(["delete_messages_without_receivers"], env))
     )
-    template = MessageTemplate.objects.create(
-        key="moved", name="Moved", subject_en="Moved", body_en="<p>Moved</p>"
+    template = make_template(
+        key="moved", subject_en="Moved", body_en="<p>Moved</p>", subject_nb="", body_nb=""
     )
     users = [make_user() for _ in range(3)]
     message = send_message(template, users=users)

@@ -15,7 +15,7 @@ from config.mail import HAS_MAILERS, SMTP
 from messaging import conf
 from messaging.api import send_message
 from messaging.models import MessageReceiver
-from tests.factories import make_template
+from tests.factories import make_template, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -143,8 +143,7 @@ def test_signature_per_language(settings, template, make_user, on_commit):
 
 
 def test_signature_after_an_editors_plain_text(settings, template, make_user, on_commit):
-    template.body_text_en = "Text for {{ user.username }}"
-    template.save()
+    publish(template, body_text_en="Text for {{ user.username }}")
     settings.MESSAGING_EMAIL_SIGNATURE = "{{ user.username }} is not a variable here"
     on_commit(send_message, template, users=[make_user("lee")])
     receiver = MessageReceiver.objects.get()
@@ -191,8 +190,7 @@ def test_signature_on_a_plain_text_only_direct_send(settings, make_user, on_comm
 
 
 def test_no_signature_by_default(template, make_user, on_commit):
-    template.body_text_en = "Text"
-    template.save()
+    publish(template, body_text_en="Text")
     on_commit(send_message, template, users=[make_user()])
     receiver = MessageReceiver.objects.get()
     assert receiver.message_content_plain == "Text"
@@ -242,8 +240,7 @@ def test_an_rq_queue_missing_from_rq_queues_is_reported(settings):
 def test_user_emails_and_context_come_from_the_settings(settings, template, make_user, on_commit):
     settings.MESSAGING_USER_EMAILS = "tests.test_conf.two_addresses"
     settings.MESSAGING_USER_CONTEXT = "tests.test_conf.shouting_context"
-    template.body_en = "<p>{{ user.full_name }}|{{ user.username }}|{{ user.email }}</p>"
-    template.save()
+    publish(template, body_en="<p>{{ user.full_name }}|{{ user.username }}|{{ user.email }}</p>")
     on_commit(send_message, template, users=[make_user("amy")])
     receiver = MessageReceiver.objects.get()
     assert receiver.send_to == "amy@one.org, amy@two.org"

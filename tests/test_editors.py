@@ -99,12 +99,16 @@ def test_known_variables_give_no_warning(editor):
 # --- languages -------------------------------------------------------------------------------
 
 
-def test_default_language_subject_and_body_are_required(editor):
-    response = editor.post(ADD, form_data(subject_en="", body_en=draftail("")))
+def test_default_language_subject_and_body_are_required_to_publish(editor):
+    empty = form_data(subject_en="", body_en=draftail(""))
+    response = editor.post(ADD, {**empty, "action-publish": "action-publish"})
     assert response.status_code == 200
     assert not MessageTemplate.objects.filter(key="deadline").exists()
     errors = response.context["form"].errors
     assert set(errors) >= {"subject_en", "body_en"}
+    # A draft may be incomplete, as every Wagtail draft; it is not sent until published.
+    assert editor.post(ADD, empty).status_code == 302
+    assert not MessageTemplate.objects.get(key="deadline").live
 
 
 def test_other_languages_may_be_empty_and_fall_back(editor):

@@ -22,6 +22,7 @@ from messaging.checks import check_settings
 from messaging.exceptions import ConfigurationError
 from messaging.models import Message, MessageReceiver, MessageTemplate, NotificationPreference
 from messaging.preferences import tokens
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +51,7 @@ def prefer(user, context_type: str, mode: str) -> None:
 
 
 def make_template(context_type: str = "comment_added") -> MessageTemplate:
-    return MessageTemplate.objects.create(
+    return factories.make_template(
         key=f"tpl-{context_type}",
         name=context_type,
         context_type=context_type,

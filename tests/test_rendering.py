@@ -20,7 +20,7 @@ from messaging.exceptions import TemplateLimitError, TemplateRenderError
 from messaging.models import Message, MessageReceiver, MessageTemplate
 from messaging.rendering import ALLOWED_FILTERS
 from messaging.testing.rendering import render_straightforward
-from tests.factories import make_template
+from tests.factories import make_template, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -150,9 +150,7 @@ def test_valid_template_passes_full_clean():
 
 
 def test_template_failing_at_send_time_marks_message_error(make_user):
-    template = make_template()
-    MessageTemplate.objects.filter(pk=template.pk).update(body_en="<p>{% if %}</p>")
-    template.refresh_from_db()
+    template = publish(make_template(), body_en="<p>{% if %}</p>")
     with pytest.raises(TemplateRenderError, match=r"^Unexpected end of expression in if tag\. "):
         send_message(template, [make_user()], {})
     message = Message.objects.get()
@@ -314,11 +312,8 @@ def form_data(**fields) -> dict:
 
 
 def saved_without_checks(**fields) -> MessageTemplate:
-    """A template written straight to the database, as a migration or the shell could."""
-    template = make_template()
-    MessageTemplate.objects.filter(pk=template.pk).update(**fields)
-    template.refresh_from_db()
-    return template
+    """A template published without the form's checks, as a migration or the shell could."""
+    return publish(make_template(), **fields)
 
 
 def sent_html(template, context, make_user, on_commit) -> MessageReceiver:
@@ -429,7 +424,8 @@ def test_values_in_links_are_percent_encoded_and_bad_schemes_dropped(
         '<p><a href="https://x.org/?q={{ w }}">q</a> <a href="{% firstof u %}">f</a> '
         '<a href="{{ js }}">j</a> <a href="https://x.org/{{ w }}/{{ pct }}">p</a></p>'
     )
-    response = admin_client_logged_in.post(ADD_URL, form_data(body_en=body))
+    data = {**form_data(body_en=body), "action-publish": "action-publish"}
+    response = admin_client_logged_in.post(ADD_URL, data)
     assert response.status_code == 302
     template = MessageTemplate.objects.get(key="t")
     context = {

@@ -54,9 +54,10 @@ def setup(users: int = max(SIZES)) -> None:
         create_users(users, prefix=PREFIX)
     fields = {f"subject_{code}": SUBJECT for code in conf.site_languages()}
     fields |= {f"body_{code}": BODY for code in conf.site_languages()}
-    MessageTemplate.objects.update_or_create(
+    template, _created = MessageTemplate.objects.update_or_create(
         key=TEMPLATE_KEY, defaults={"name": "Prepare memory benchmark", **fields}
     )
+    template.save_revision().publish()  # what send_message sends
 
 
 def measure(count: int) -> float:

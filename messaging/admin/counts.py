@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from ..models import Message, MessageReceiver
 from . import links
@@ -71,7 +71,8 @@ def message_status_rows(message: Message) -> list[dict]:
     return status_rows(counts, message=message.pk)
 
 
-def all_status_rows() -> list[dict]:
-    """The status rows of every receiver (the dashboard's tiles)."""
-    counts = MessageReceiver.objects.order_by().values_list("status").annotate(n=Count("*"))
+def all_status_rows(receivers: QuerySet | None = None) -> list[dict]:
+    """The status rows of every receiver, or of ``receivers`` (the dashboard's tiles)."""
+    receivers = MessageReceiver.objects.all() if receivers is None else receivers
+    counts = receivers.order_by().values_list("status").annotate(n=Count("*"))
     return status_rows(dict(counts))

@@ -6,12 +6,18 @@ import json
 from datetime import datetime
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonTracebackLexer
+from wagtail.log_actions import registry as log_registry
+
+from . import links
 
 # Tracebacks longer than this many lines start collapsed.
 COLLAPSE_AFTER_LINES = 12
@@ -66,3 +72,37 @@ def user_display(user) -> str:
 def language_name(code: str) -> str:
     """The site's name of a language code (``nb`` -> "Norwegian Bokmål"); unknown codes as is."""
     return str(dict(settings.LANGUAGES).get(code, code))
+
+
+# The history entries that make a revision live: published now, or on schedule.
+PUBLISH_ACTIONS = ("wagtail.publish", "wagtail.publish.scheduled")
+
+
+def revision_summary(revision) -> SafeString:
+    """ "Rendered from revision 12, published by Ed at ..." linked to Wagtail's view of it.
+
+    Who published it and when come from the template's history (the publish entry of the
+    revision); a revision never published (an editor's test of a draft) says who saved it.
+    """
+    template = revision.content_object
+    published = (
+        log_registry.get_logs_for_instance(template)
+        .filter(revision=revision, action__in=PUBLISH_ACTIONS)
+        .select_related("user")
+        .order_by("timestamp")
+        .first()
+    )
+    text = _("Rendered from revision %(id)d, published by %(user)s at %(time)s")
+    if published is not None:
+        user, time = published.user, published.timestamp
+    elif template.live_revision_id == revision.pk:  # published by migration 0008, unlogged
+        user, time = None, template.last_published_at or revision.created_at
+    else:
+        text = _("Rendered from revision %(id)d, a draft saved by %(user)s at %(time)s")
+        user, time = revision.user, revision.created_at
+    values = {
+        "id": revision.pk,
+        "user": user_display(user) or _("the system"),
+        "time": date_format(timezone.localtime(time), "DATETIME_FORMAT"),
+    }
+    return link(links.template_revision(template.pk, revision.pk), text % values)

@@ -44,6 +44,16 @@ def message(pk: int) -> str:
     return reverse(name(MESSAGES, "inspect"), args=[pk])
 
 
+def template(pk: int, view: str = "edit") -> str:
+    """A page of one message template: ``edit``, ``usage``, ``history``, ``send_test``."""
+    return reverse(name(TEMPLATES, view), args=[pk])
+
+
+def template_revision(template_pk: int, revision_pk: int) -> str:
+    """Wagtail's preview of one revision of a message template."""
+    return reverse(name(TEMPLATES, "revisions_view"), args=[template_pk, revision_pk])
+
+
 def with_query(url: str, filters: dict[str, Filter]) -> str:
     """``url`` with a query string; a list gives its key once per value, in order."""
     pairs: list[tuple[str, str]] = []

@@ -32,6 +32,14 @@ class MessageQuerySet(models.QuerySet):
             created_datetime__lt=timezone.now() - UNFINISHED_MESSAGE_GRACE,
         ).exclude(status__in=unfinished)
 
+    def tests(self) -> MessageQuerySet:
+        """Editors' tests of a template (``metadata["test"]``): left out of counts."""
+        return self.filter(metadata__test=True)
+
+    def without_tests(self) -> MessageQuerySet:
+        """Messages sent for real: what a template's usage counts."""
+        return self.exclude(pk__in=self.model.objects.tests().values("pk"))
+
     def mark_sent(self) -> int:
         """Move the ``sending`` messages among these to ``sent``; returns how many moved."""
         return self.filter(status=Message.Status.SENDING).update(status=Message.Status.SENT)

@@ -42,6 +42,10 @@ class MessageReceiverQuerySet(models.QuerySet):
             last_error=Case(When(status__in=failing, then=LastErrorMessage()), default=None)
         )
 
+    def without_tests(self) -> MessageReceiverQuerySet:
+        """Receivers of real messages: editors' tests of a template left out."""
+        return self.exclude(message__in=Message.objects.tests().values("pk"))
+
     def filter_old_receivers(self, datetime_obj) -> MessageReceiverQuerySet:
         """Receivers created before ``datetime_obj``."""
         return self.filter(created_datetime__lt=datetime_obj)
@@ -147,6 +151,19 @@ class MessageReceiver(models.Model):
         editable=False,
         db_index=False,  # a partial index below: most receivers are in no digest
     )
+    # The template revision this email was rendered from (a published one, or the draft
+    # of an editor's test); null for content given directly and after the template's
+    # deletion, which deletes its revisions (the email keeps its content).
+    template_revision = models.ForeignKey(
+        "wagtailcore.Revision",
+        verbose_name=_("template revision"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        db_index=False,  # a partial index below: direct sends have none
+    )
 
     # Delivery bookkeeping, internal: sends asked for and not yet taken by a worker,
     # the worker's lease, and when a transient failure may be retried.
@@ -208,6 +225,12 @@ class MessageReceiver(models.Model):
                 fields=["digested_into"],
                 name="msg_rcv_digested",
                 condition=Q(digested_into__isnull=False),
+            ),
+            # Receivers of a deleted template's revisions, set to NULL.
+            models.Index(
+                fields=["template_revision"],
+                name="msg_rcv_revision",
+                condition=Q(template_revision__isnull=False),
             ),
         ]
 

@@ -7,9 +7,17 @@ from django.db import models
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from wagtail.fields import RichTextField
-from wagtail.models import PreviewableMixin
+from wagtail.models import (
+    DraftStateMixin,
+    LockableMixin,
+    PreviewableMixin,
+    Revision,
+    RevisionMixin,
+    WorkflowMixin,
+)
 
 from .. import conf
+from ..exceptions import TemplateNotFoundError
 from ..rendering import render_preview, validate_template
 
 
@@ -17,12 +25,22 @@ def default_message_type() -> list[str]:
     return ["email"]
 
 
-class MessageTemplate(PreviewableMixin, models.Model):
+class MessageTemplate(
+    WorkflowMixin,
+    DraftStateMixin,
+    LockableMixin,
+    RevisionMixin,
+    PreviewableMixin,
+    models.Model,
+):
     """An email written by editors, in every language of the site.
 
     ``subject``, ``body`` and ``body_text`` are translated with django-modeltranslation
     (``subject_en``, ``subject_nb``, ...). Application code refers to a template by ``key``.
     ``full_clean()`` refuses text that the restricted template engine would not render.
+
+    Editors save drafts (revisions) and publish them, through a workflow when the site
+    attaches one; only the published revision is sent (``live_revision``).
     """
 
     key = models.SlugField(
@@ -54,6 +72,22 @@ class MessageTemplate(PreviewableMixin, models.Model):
     def clean(self) -> None:
         super().clean()
         validate_template(self)
+
+    def live_version(self) -> tuple[MessageTemplate, Revision]:
+        """What is sent: the last published revision, as a template, and that revision.
+
+        Every language's fields come from the revision; drafts saved since change
+        nothing. Raises :class:`TemplateNotFoundError` when the template has no
+        published version (never published, unpublished, or only scheduled).
+        """
+        revision = self.live_revision if self.live else None
+        if revision is None:
+            raise TemplateNotFoundError(
+                f"The message template {self.key!r} has no published version, so it cannot "
+                "be sent. Publish it under Messaging > Message templates (or, in code, "
+                "template.save_revision().publish())."
+            )
+        return revision.as_object(), revision
 
     @property
     def preview_modes(self) -> list[tuple[str, str]]:

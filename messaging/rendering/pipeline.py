@@ -162,21 +162,24 @@ def render_for_users(
     users: list[Any],
     context: Mapping[str, Any],
     compiled: dict[str, CompiledEmail] | None = None,
+    language: str | None = None,
 ) -> list[RenderedEmail]:
-    """Every user's email in the user's language, compiling once per language.
+    """Every user's email in the user's language (or in ``language`` when given),
+    compiling once per language.
 
     Pass the same ``compiled`` dict to render a long list of users chunk by chunk.
     """
     check_context(context)
     compiled = {} if compiled is None else compiled
     base = frozen(plain_context(context))
+    languages = [language] * len(users) if language else user_languages(users)
     emails = []
-    for user, language in zip(users, user_languages(users), strict=True):
-        if language not in compiled:
-            compiled[language] = compile_email(template, language)
-        with translation.override(language):
+    for user, code in zip(users, languages, strict=True):
+        if code not in compiled:
+            compiled[code] = compile_email(template, code)
+        with translation.override(code):
             user_values = frozen(user_context(user))
-            emails.append(compiled[language].render({**base, "user": user_values}))
+            emails.append(compiled[code].render({**base, "user": user_values}))
     return emails
 
 

@@ -95,7 +95,10 @@ class Command(BaseCommand):
             return
         users = [self.ensure_user(*person) for person in PEOPLE]
         for data in TEMPLATES:
-            MessageTemplate.objects.update_or_create(key=data["key"], defaults=data)
+            template, _created = MessageTemplate.objects.update_or_create(
+                key=data["key"], defaults=data
+            )
+            template.save_revision(user=admin).publish(user=admin)  # sends use the live one
         self.send_demo_messages(admin, users)
         self.wait_for_delivery()
         out = self.stdout

@@ -15,7 +15,7 @@ from wagtail.admin.views.bulk_action import BulkAction
 
 from ...models import MessageReceiver
 from ...sends import request_sends
-from .. import links
+from .. import history, links
 from ..filters import MAX_ID, MessageReceiverFilterSet, input_problem
 from ..permissions import can_resend, refuse_resend
 from ..search import search_receivers
@@ -143,9 +143,14 @@ class ResendBulkAction(BulkAction):
             "model_opts": self.model._meta,
         }
 
+    def get_execution_context(self) -> dict:
+        return {"user": self.request.user}
+
     @classmethod
-    def execute_action(cls, objects: QuerySet, **kwargs) -> tuple[int, int]:
-        return request_sends(objects), 0
+    def execute_action(cls, objects: QuerySet, user=None, **kwargs) -> tuple[int, int]:
+        asked = request_sends(objects)
+        history.log_bulk_resend(objects, user)
+        return asked, 0
 
     def get_success_message(self, num_parent_objects: int, num_child_objects: int) -> str:
         return ngettext(

@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.urls import path
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.settings import DEFAULT_LANGUAGE
 from modeltranslation.utils import build_localized_fieldname
 from wagtail.admin import messages
-from wagtail.admin.panels import FieldPanel, HelpPanel, ObjectList, TabbedInterface
+from wagtail.admin.panels import (
+    FieldPanel,
+    HelpPanel,
+    ObjectList,
+    PublishingPanel,
+    TabbedInterface,
+)
+from wagtail.admin.ui.tables import DateColumn, LiveStatusTagColumn, UsageCountColumn
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from ...models import MessageTemplate
 from .. import links
 from .panels import VariablesPanel
+from .testsend import SendTestView
 from .variables import TRANSLATED_FIELDS, unknown_variables_warning
+from .views import (
+    IncompleteLanguagesColumn,
+    TemplateDeleteView,
+    TemplateEditView,
+    TemplateIndexView,
+    TemplateUsageView,
+)
 
 
 def language_tab(code: str, name: str) -> ObjectList:
@@ -28,7 +44,11 @@ def language_tab(code: str, name: str) -> ObjectList:
 
 
 def build_edit_handler() -> TabbedInterface:
-    """The General tab (name, key, context type, variables), then one tab per language."""
+    """The General tab (name, key, context type, variables), then one tab per language.
+
+    Wagtail compares revisions field by field through these panels, so every language's
+    fields are in it. The publishing panel is the "schedule publishing" dialog.
+    """
     general = ObjectList(
         [
             FieldPanel("name"),
@@ -37,6 +57,7 @@ def build_edit_handler() -> TabbedInterface:
             VariablesPanel(
                 template="messaging/snippets/variables_panel.html", heading=_("Variables")
             ),
+            PublishingPanel(),
         ],
         heading=_("General"),
     )
@@ -48,11 +69,29 @@ class MessageTemplateViewSet(SnippetViewSet):
     url_namespace = links.TEMPLATES
     icon = "mail"
     menu_label = _("Message templates")
-    list_display = ["name", "key", "context_type"]
+    index_view_class = TemplateIndexView
+    edit_view_class = TemplateEditView
+    usage_view_class = TemplateUsageView
+    delete_view_class = TemplateDeleteView
+    list_display = [
+        "name",
+        "key",
+        "context_type",
+        LiveStatusTagColumn(),
+        UsageCountColumn("usage_count", label=_("Messages"), sort_key="usage_count"),
+        DateColumn("last_used", label=_("Last used"), sort_key="last_used"),
+        IncompleteLanguagesColumn("incomplete", label=_("Incomplete languages")),
+    ]
     search_fields = ["name", "key"]
 
     def get_edit_handler(self):
         return build_edit_handler().bind_to_model(self.model)
+
+    def get_urlpatterns(self) -> list:
+        return [
+            *super().get_urlpatterns(),
+            path("send_test/<int:pk>/", SendTestView.as_view(), name="send_test"),
+        ]
 
 
 def warn_about_unknown_variables(request, instance) -> None:

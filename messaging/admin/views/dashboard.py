@@ -55,6 +55,11 @@ class Bar:
         return CHART_HEIGHT - self.sent_height - self.failed_height
 
 
+def counted_receivers():
+    """What the dashboard counts: every receiver but those of editors' tests."""
+    return MessageReceiver.objects.without_tests()
+
+
 def failure_time():
     """When a receiver's latest attempt was asked for: its last send request, else creation."""
     return Coalesce("send_requested_at", "created_datetime", output_field=DateTimeField())
@@ -88,7 +93,7 @@ def chart_bars(now: datetime) -> list[Bar]:
     today = timezone.localdate(now)
     days = [today - timedelta(days=offset) for offset in range(CHART_DAYS - 1, -1, -1)]
     since = timezone.make_aware(datetime.combine(days[0], datetime.min.time()))
-    receivers = MessageReceiver.objects.order_by()
+    receivers = counted_receivers().order_by()
     sent = per_day(receivers.filter(sent_datetime__gte=since), "sent_datetime")
     failed_qs = receivers.filter(failed_since(since)).annotate(failed_at=failure_time())
     failed = per_day(failed_qs, "failed_at")
@@ -131,9 +136,9 @@ class MessagingSummaryPanel(Component):
         now = timezone.now()
         bars = chart_bars(now)
         since = now - timedelta(hours=24)
-        recent_failures = MessageReceiver.objects.filter(failed_since(since)).count()
+        recent_failures = counted_receivers().filter(failed_since(since)).count()
         return {
-            "statuses": counts.all_status_rows(),
+            "statuses": counts.all_status_rows(counted_receivers()),
             "recent_failures": recent_failures,
             "failed_url": links.receivers(status=FAILED),
             "bars": bars,
@@ -142,9 +147,9 @@ class MessagingSummaryPanel(Component):
             "chart_height": CHART_HEIGHT,
             "total_sent": sum(bar.sent for bar in bars),
             "total_failed": sum(bar.failed for bar in bars),
-            "recent_bounces": MessageReceiver.objects.filter(
-                delivery_status=BOUNCED, delivery_updated_at__gte=since
-            ).count(),
+            "recent_bounces": counted_receivers()
+            .filter(delivery_status=BOUNCED, delivery_updated_at__gte=since)
+            .count(),
             "bounced_url": links.receivers(delivery_status=BOUNCED),
             "bounce_rate_points": " ".join(
                 f"{bar.center:.1f},{bar.bounce_rate_y:.1f}" for bar in bars

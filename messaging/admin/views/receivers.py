@@ -18,7 +18,7 @@ from wagtail.admin.widgets.button import HeaderButton
 
 from ...api import request_sends
 from ...models import MessageReceiver
-from .. import columns, export, formatting, links
+from .. import columns, export, formatting, history, links
 from ..filters import MessageReceiverFilterSet, input_problem
 from ..pagination import CappedPaginator
 from ..permissions import can_resend, refuse_resend, usable_bulk_actions
@@ -154,7 +154,8 @@ class ReceiverInspectView(ReadableInspectMixin, generic.InspectView):
 
     def get_object(self, queryset=None) -> MessageReceiver:
         return get_object_or_404(
-            MessageReceiver.objects.select_related("user", "message"), pk=self.pk
+            MessageReceiver.objects.select_related("user", "message", "template_revision"),
+            pk=self.pk,
         )
 
     def get_message_display_value(self):
@@ -163,6 +164,10 @@ class ReceiverInspectView(ReadableInspectMixin, generic.InspectView):
 
     def get_user_display_value(self) -> str:
         return formatting.user_display(self.object.user) or "-"
+
+    def get_template_revision_display_value(self):
+        revision = self.object.template_revision
+        return formatting.revision_summary(revision) if revision else "-"
 
     def get_header_buttons(self) -> list:
         buttons = super().get_header_buttons()
@@ -200,6 +205,7 @@ class ReceiverResendView(View):
         if not can_resend(request.user):
             return refuse_resend(request, inspect_url)
         request_sends([receiver.pk])
+        history.log_resend(receiver, request.user)
         messages.success(request, _("The email was queued for sending again."))
         return HttpResponseRedirect(inspect_url)
 
@@ -217,6 +223,7 @@ class MessageReceiverViewSet(ReadOnlyViewSet):
     inspect_view_fields = [
         "id",
         "message",
+        "template_revision",
         "user",
         "send_to",
         "language",
