@@ -213,7 +213,7 @@ def insert_receivers(
                 user=user,
                 send_to=", ".join(user_emails(user)) if user is not None else "",
                 language=email.language,
-                subject=prefix + email.subject,  # both one line already
+                subject=rendering.prefixed_subject(email.subject, prefix),
                 message_content_html=email.html,
                 message_content_plain=email.plain,
                 template_revision=revision,

@@ -74,6 +74,21 @@ def test_subject_prefix_is_in_the_record_and_the_email(settings, make_user, on_c
     assert mail.outbox[0].subject == "[Devilry] Deadline moved"
 
 
+@pytest.mark.parametrize("source", ["direct", "template"])
+def test_a_long_subject_is_cut_after_the_prefix_is_added(source, settings, make_user, on_commit):
+    settings.MESSAGING_SUBJECT_PREFIX = "[Devilry] "
+    long_subject = "x" * 998  # the longest subject rendering keeps
+    if source == "direct":
+        content = {"subject": long_subject, "html": "<p>x</p>"}
+    else:
+        template = make_template("long", subject_en="{{ title }}", subject_nb="")
+        content = {"template": template, "context": {"title": long_subject}}
+    on_commit(send_message, users=[make_user()], **content)
+    stored = MessageReceiver.objects.get().subject
+    assert stored == "[Devilry] " + "x" * 987 + "…"
+    assert len(stored) == 998 and mail.outbox[0].subject == stored
+
+
 def test_no_subject_prefix_by_default(make_user, on_commit):
     on_commit(send_message, users=[make_user()], subject="Deadline moved", html="<p>x</p>")
     assert mail.outbox[0].subject == "Deadline moved"

@@ -91,7 +91,7 @@ def compose_digest(user: Any, now: datetime) -> tuple[MessageReceiver | None, in
             return None, 0
         covered = list(digest.digested.order_by("created_datetime", "pk"))
         email = render_digest(user, covered)
-        digest.subject = rendering.one_line(conf.subject_prefix() + email.subject)
+        digest.subject = rendering.prefixed_subject(email.subject)
         digest.message_content_html, digest.message_content_plain = email.html, email.plain
         digest.language, digest.send_to = email.language, ", ".join(users.user_emails(user))
         digest.pending_sends, digest.send_requested_at = 1, now

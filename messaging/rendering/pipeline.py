@@ -63,6 +63,14 @@ def subject_line(text: str) -> str:
     return line if len(line) <= SUBJECT_LIMIT else line[: SUBJECT_LIMIT - 1] + "…"
 
 
+def prefixed_subject(subject: str, prefix: str | None = None) -> str:
+    """``prefix`` (by default ``MESSAGING_SUBJECT_PREFIX``) then ``subject``, as one
+    :func:`subject_line`: cut after the prefix is added, so that the whole fits the
+    receiver's subject column and one header line."""
+    prefix = conf.subject_prefix() if prefix is None else prefix
+    return subject_line(prefix + subject)
+
+
 @dataclass(frozen=True)
 class CompiledBody:
     """The body in the layout, CSS inlined, as a template for the HTML and for the text."""

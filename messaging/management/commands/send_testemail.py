@@ -5,7 +5,7 @@ from django.core.mail import EmailMessage
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 
-from messaging import conf
+from messaging import conf, rendering
 from messaging.delivery import classify, compat
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(f"{address!r} is not an email address. Give one.") from error
         email = EmailMessage(
-            subject=conf.subject_prefix() + "Test email",
+            subject=rendering.prefixed_subject("Test email"),
             body="This is a test email from the messaging app. Your mail setup works.",
             from_email=conf.from_email(),
             to=[address],
