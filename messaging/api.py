@@ -56,7 +56,14 @@ def send_message(
     commits. When preparing fails, no receiver is kept, the message is marked ``error``
     with the traceback, and the error is raised. The send is logged in Wagtail's history
     (``messaging.send``) on the template, else on the message.
+
+    Control characters (C0 but tab, line feed and carriage return) are removed from the
+    context, the rendered or given HTML and text; in ``subject``, ``context_type`` or
+    ``metadata``, which are stored as given, they raise a
+    :class:`~messaging.exceptions.ControlCharacterError` (a ``ValueError``) before
+    anything is stored. See :mod:`messaging.rendering.controls`.
     """
+    check_given_text(subject=subject, context_type=context_type, metadata=metadata)
     template_obj, revision = template_version(template) if template is not None else (None, None)
     message = Message.objects.create(
         status=Message.Status.PREPARING,
@@ -76,6 +83,12 @@ def send_message(
         raise
     log_send(message, template_obj, revision, count)
     return message
+
+
+def check_given_text(**given: Any) -> None:
+    """Refuse control characters in what ``send_message`` stores as the caller gave it."""
+    for what, value in given.items():
+        rendering.check_no_controls(value, what)
 
 
 def request_sends(receiver_ids: Iterable[int], *, message_id: int | None = None) -> int:

@@ -21,6 +21,11 @@ class TemplateRenderError(MessagingError):
     """An editor's message template could not be rendered."""
 
 
+class ControlCharacterError(MessagingError, ValueError):
+    """Text to be stored as the caller gave it holds a control character (see
+    :mod:`messaging.rendering.controls`)."""
+
+
 class TemplateNotFoundError(MessagingError, LookupError):
     """Application code asked for a message template ``key`` that no template has, or for
     a template that has no published version."""

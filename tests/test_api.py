@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.core import mail
 from django.db.models.signals import post_init
@@ -6,6 +8,7 @@ from django_tasks.backends.dummy import DummyBackend
 from messaging.api import send_message
 from messaging.exceptions import TemplateNotFoundError, TemplateRenderError
 from messaging.models import Message, MessageReceiver
+from tests.factories import make_template
 
 pytestmark = pytest.mark.django_db
 
@@ -201,3 +204,100 @@ def test_recording_an_error_on_a_vanished_message_does_not_raise(caplog):
     mark_message_error(message.pk, ValueError("the real error"), stage="prepare")
     [record] = [r for r in caplog.records if r.name == "messaging.delivery.outcomes"]
     assert "vanished" in record.getMessage() and "the real error" in record.getMessage()
+
+
+# C0 control characters other than tab, line feed and carriage return: what no stored
+# text may hold, whatever the database (PostgreSQL refuses NUL, SQLite keeps it).
+STORED_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def all_text(value) -> list[str]:
+    """Every string in ``value`` (JSON-like), keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in [key, *all_text(item)]]
+    if isinstance(value, list | tuple):
+        return [text for item in value for text in all_text(item)]
+    return []
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"subject": "Deadline\x00moved"},
+        {"subject": "Deadline \x1b[31mmoved"},
+        {"context_type": "deadline\x00moved"},
+        {"metadata": {"course": ["inf\x001000"]}},
+        {"metadata": {"cour\x00se": "inf1000"}},
+    ],
+    ids=["subject-nul", "subject-escape", "context-type", "metadata-value", "metadata-key"],
+)
+def test_a_control_character_in_text_kept_as_given_is_refused_before_anything_is_stored(
+    make_user, given
+):
+    content = {"subject": "Deadline moved", "html": "<p>x</p>", **given}
+    with pytest.raises(ValueError, match="control character") as refused:
+        send_message(users=[make_user()], **content)
+    assert "tab, line feed and carriage return" in str(refused.value)
+    assert Message.objects.count() == 0 and MessageReceiver.objects.count() == 0
+    assert mail.outbox == []
+
+
+def user_context_with_controls(user):
+    return {"first_name": "Ola\x00\x07", "last_name": "Nord\tmann"}
+
+
+def test_control_characters_are_removed_from_rendered_content(make_user, settings, on_commit):
+    settings.MESSAGING_USER_CONTEXT = "tests.test_api.user_context_with_controls"
+    template = make_template(
+        "controls",
+        subject_en="{{ title }} for {{ user.first_name }}",
+        body_en="<p>{{ note }} {{ user.first_name }} {{ user.last_name }}</p>",
+        body_text_en="{{ note }}\r\n{{ user.first_name }}\t{{ user.last_name }}",
+    )
+    context = {"title": "Assign\x00ment\x0b 3", "note": "Read\x1fme\nnow", "nes\x00ted": ["\x00x"]}
+    message = on_commit(send_message, template, users=[make_user()], context=context)
+    receiver = MessageReceiver.objects.get()
+    assert receiver.subject == "Assignment 3 for Ola"
+    assert ">Readme\nnow Ola Nord\tmann</p>" in receiver.message_content_html
+    assert receiver.message_content_plain.startswith("Readme\nnow\r\nOla\tNord\tmann")
+    message.refresh_from_db()
+    assert message.template_context == {
+        "title": "Assignment 3",
+        "note": "Readme\nnow",
+        "nested": ["x"],
+    }
+    stored = [receiver.subject, receiver.message_content_html, receiver.message_content_plain]
+    assert not [text for text in stored if STORED_CONTROLS.search(text)]
+    assert mail.outbox[0].subject == "Assignment 3 for Ola"
+
+
+def test_control_characters_are_removed_from_given_html_and_text(make_user, on_commit):
+    on_commit(
+        send_message,
+        users=[make_user()],
+        subject="Deadline\tmoved",
+        html="<p>Moved\x00 to\x08 Friday</p>",
+        plain="Moved\x00 to Friday\r\n",
+    )
+    receiver = MessageReceiver.objects.get()
+    assert receiver.subject == "Deadline moved"
+    assert receiver.message_content_html == "<p>Moved to Friday</p>"
+    assert receiver.message_content_plain == "Moved to Friday\r\n"
+    assert mail.outbox[0].body.startswith("Moved to Friday")
+
+
+def emails_of_a_broken_directory(user):
+    raise RuntimeError("the directory answered \x00\x01 for " + user.get_username())
+
+
+def test_an_error_quoting_control_characters_is_stored_without_them(make_user, settings):
+    settings.MESSAGING_USER_EMAILS = "tests.test_api.emails_of_a_broken_directory"
+    with pytest.raises(RuntimeError, match="the directory answered"):
+        send_message(users=[make_user(username="ola")], subject="S", html="<p>x</p>")
+    message = Message.objects.get()
+    assert message.status == "error"
+    [error] = message.status_data["errors"]
+    assert error["error_message"] == "RuntimeError: the directory answered  for ola"
+    assert not [text for text in all_text(message.status_data) if STORED_CONTROLS.search(text)]

@@ -25,6 +25,7 @@ from ..exceptions import (
     InvalidRecipientError,
     SendingDisabledError,
 )
+from ..rendering import without_controls
 from .scrubbing import scrub
 
 # Errors that say the mail setup itself is wrong: every receiver would fail the same way.
@@ -69,13 +70,18 @@ class Failure:
         return self.kind is Kind.RECIPIENT
 
     def entry(self) -> dict:
-        """The record of this attempt stored in ``status_data["errors"]``."""
+        """The record of this attempt stored in ``status_data["errors"]``.
+
+        Its text holds no control character but tab, line feed and carriage return (see
+        :mod:`messaging.rendering.controls`): an error may quote any input.
+        """
         trace = "".join(traceback.format_exception(self.error))
+        error_class = f"{type(self.error).__module__}.{type(self.error).__qualname__}"
         entry = {
-            "error_message": self.message,
+            "error_message": without_controls(self.message),
             "timestamp": timezone.now().isoformat(),
-            "exception_traceback": scrub(trace),
-            "exception_class": f"{type(self.error).__module__}.{type(self.error).__qualname__}",
+            "exception_traceback": without_controls(scrub(trace)),
+            "exception_class": without_controls(error_class),
             "smtp_code": self.smtp_code,
             "permanent": self.permanent,
             "kind": str(self.kind),

@@ -2,7 +2,8 @@
 
 The public face is :func:`render_for_users` (sending) and :func:`render_sample` (preview
 and checks on save). Modules: ``engine`` (allowlisted tags and filters, limits),
-``context`` (what templates see), ``languages``, ``layout`` (layout, CSS, html2text),
+``context`` (what templates see), ``controls`` (the control-character rule for all
+stored text), ``languages``, ``layout`` (layout, CSS, html2text),
 ``protect`` and ``urls`` (tags through lxml/premailer/html2text, values in links),
 ``pipeline`` (one pipeline) and ``samples`` (preview, checks on save).
 This package never imports ``messaging.models``.
@@ -17,6 +18,7 @@ from .context import (
     sample_user,
     user_context,
 )
+from .controls import check_no_controls, without_controls
 from .engine import ALLOWED_FILTERS, ALLOWED_TAGS, engine
 from .languages import translated
 from .layout import html_to_plain, inline_css, render_layout, stylesheet
@@ -41,6 +43,7 @@ __all__ = [
     "CompiledEmail",
     "RenderedEmail",
     "check_direct",
+    "check_no_controls",
     "check_source",
     "compile_email",
     "engine",
@@ -65,4 +68,5 @@ __all__ = [
     "user_context",
     "validate_template",
     "with_unsubscribe_link",
+    "without_controls",
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, time
-from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -12,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from .. import conf, users
 from ..exceptions import TemplateRenderError
+from .controls import without_controls
 
 #: Names the pipeline gives templates itself; a context may not use them.
 RESERVED_NAMES = frozenset({"user"})
@@ -20,18 +20,22 @@ PLAIN_TYPES = (str, int, float, bool, type(None))
 
 
 def plain_value(value: Any) -> Any:
-    """A JSON-friendly copy of ``value``: no model instances or callables reach templates."""
+    """A JSON-friendly copy of ``value``: no model instances or callables reach templates.
+
+    Its text (keys too) holds no control character but tab, line feed and carriage
+    return (see :mod:`.controls`), so it is stored alike by every database.
+    """
+    if isinstance(value, str):
+        return without_controls(value)
     if isinstance(value, PLAIN_TYPES):
         return value
     if isinstance(value, Mapping):
-        return {str(key): plain_value(item) for key, item in value.items()}
+        return {plain_value(str(key)): plain_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [plain_value(item) for item in value]
     if isinstance(value, datetime | date | time):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return str(value)
+    return without_controls(str(value))  # Decimal and anything else: its text
 
 
 def plain_context(context: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from ..exceptions import TemplateRenderError
 from ..users import user_languages
 from . import protect
 from .context import check_context, frozen, plain_context, user_context
+from .controls import without_controls
 from .engine import RestrictedEngine, limited_context, render_limited
 from .languages import translated
 from .layout import (
@@ -54,11 +55,15 @@ class RenderedEmail:
 
 
 def one_line(text: str) -> str:
-    return " ".join(text.split())
+    """``text`` on one line: each run of whitespace (line breaks too) is one space, and the
+    other control characters are removed (see :mod:`.controls`)."""
+    words = (without_controls(word) for word in text.split())
+    return " ".join(word for word in words if word)
 
 
 def subject_line(text: str) -> str:
-    """One line of at most :data:`SUBJECT_LIMIT` characters, cut with an ellipsis."""
+    """One :func:`one_line` of at most :data:`SUBJECT_LIMIT` characters, cut with an
+    ellipsis."""
     line = one_line(text)
     return line if len(line) <= SUBJECT_LIMIT else line[: SUBJECT_LIMIT - 1] + "…"
 
@@ -120,7 +125,8 @@ class CompiledEmail:
         try:
             subject = subject_line(render_limited(self.subject, limited_context(values, False)))
             html = render_limited(self.body.html, subject_context(values, subject, True))
-            plain = self.plain(values, subject, html)
+            plain = without_controls(self.plain(values, subject, html))
+            html = without_controls(html)
         except TemplateRenderError:
             raise
         except Exception as error:
@@ -201,13 +207,14 @@ def check_direct(subject: str | None, html_body: str | None, plain: str | None) 
 def render_direct(
     users: Iterable[Any], subject: str | None, html_body: str | None, plain: str | None
 ) -> list[RenderedEmail]:
-    """Content given by application code, the same for every user."""
+    """Content given by application code, the same for every user (control characters
+    removed from the HTML and text, see :mod:`.controls`)."""
     check_direct(subject, html_body, plain)
-    html_body = html_body or ""
+    html_body = without_controls(html_body or "")
     email = RenderedEmail(
         subject=subject_line(subject),
         html=html_body,
-        plain=plain or html_to_plain(html_body),
+        plain=without_controls(plain) if plain else html_to_plain(html_body),
         language=translation.get_language() or conf.default_language(),
     )
     return [email for _user in users]

@@ -13,6 +13,7 @@ from django.utils import translation
 from wagtail.rich_text import expand_db_html
 
 from ..rendering.context import full_context
+from ..rendering.controls import without_controls
 from ..rendering.engine import limited_context, render_limited
 from ..rendering.languages import translated
 from ..rendering.layout import html_to_plain, inline_css, render_layout, with_signature
@@ -49,4 +50,9 @@ def render_straightforward(
             plain = with_signature(plain, language)
         else:
             plain = html_to_plain(html)
-    return RenderedEmail(subject=subject, html=html, plain=plain, language=language)
+    return RenderedEmail(
+        subject=subject,
+        html=without_controls(html),
+        plain=without_controls(plain),
+        language=language,
+    )
