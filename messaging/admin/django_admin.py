@@ -1,6 +1,9 @@
 """The original product's Django-admin pages, kept working at ``/django-admin/`` (read-only)."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG, IGNORED_PARAMS, PAGE_VAR, ChangeList
 from django.db.models import Count, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
@@ -11,10 +14,62 @@ from ..api import request_sends
 from ..models import Message, MessageReceiver
 from ..users import user_search_fields
 from . import links
+from .filters import lookup_problem
 from .permissions import can_resend
 
 
+class CheckedChangeList(ChangeList):
+    """A listing that lists nothing, and says why, when a value in its URL cannot be used
+    by the database (see :func:`~messaging.admin.filters.lookup_problem`), as the Wagtail
+    listings do."""
+
+    # What Django reads from the URL besides lookups (the page, the search, the order...).
+    NOT_LOOKUPS = {*IGNORED_PARAMS, PAGE_VAR, ERROR_FLAG}
+
+    def __init__(self, request, model, *args, **kwargs) -> None:
+        lookups = {k: v for k, v in request.GET.lists() if k not in self.NOT_LOOKUPS}
+        self.input_problem = lookup_problem(model, lookups)
+        if self.input_problem:
+            messages.error(request, self.input_problem)
+        super().__init__(request, model, *args, **kwargs)
+
+    def get_filters_params(self, params=None) -> dict:
+        # With a value the database cannot use, no filter is applied and nothing is
+        # listed (see get_queryset); Django answers some (?user=abc) with everything.
+        return {} if self.input_problem else super().get_filters_params(params)
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except OverflowError as error:
+            # A date drill-down year too big for a date: Django turns only ValueError into
+            # its "invalid lookup" answer.
+            raise IncorrectLookupParameters(error) from error
+
+    def get_queryset(self, request, exclude_parameters=None) -> QuerySet:
+        queryset = super().get_queryset(request, exclude_parameters)
+        return queryset.none() if self.input_problem else queryset
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """A read-only listing and change page whose URLs never fail on a value typed."""
+
+    def get_changelist(self, request, **kwargs) -> type[ChangeList]:
+        return CheckedChangeList
+
+    def get_object(self, request, object_id, from_field=None):
+        # An empty ``?_to_field=`` passes Django's check of the field as "none given",
+        # then fails its lookup of the field named "": it means the primary key.
+        return super().get_object(request, object_id, from_field or None)
+
+    def response_action(self, request, queryset):
+        """Run an action on the rows ticked, or say why the ids posted cannot be used."""
+        ids = request.POST.getlist(ACTION_CHECKBOX_NAME)
+        if problem := lookup_problem(self.model, {"pk": ids}):
+            self.message_user(request, problem, messages.ERROR)
+            return None  # Django then shows the listing again
+        return super().response_action(request, queryset)
+
     def has_add_permission(self, request) -> bool:
         return False
 
