@@ -5,7 +5,7 @@ from wagtail.snippets.models import register_snippet
 
 from .admin.assets import admin_css
 from .admin.banner import add_kill_switch_banner
-from .admin.bulk_actions import ResendBulkAction
+from .admin.bulk_actions import DeleteTemplatesBulkAction, ResendBulkAction
 from .admin.history import register_actions, register_log_actions
 from .admin.menu import MENU_HOOK, MessageTemplatesMenuItem, MessagingViewSetGroup
 from .admin.permissions import register_permission_policies
@@ -19,6 +19,8 @@ register_snippet(MessageTemplateViewSet)
 
 hooks.register("register_admin_viewset", MessagingViewSetGroup)
 hooks.register("register_bulk_action", ResendBulkAction)
+# After Wagtail's own delete of snippets (order 0), which it replaces for templates.
+hooks.register("register_bulk_action", DeleteTemplatesBulkAction, order=1)
 # Under Snippets (registered above) and in the Messaging menu as well.
 hooks.register(MENU_HOOK, MessageTemplatesMenuItem)
 hooks.register("register_admin_viewset", lambda: preference_viewset)

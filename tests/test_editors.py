@@ -10,6 +10,7 @@ from django.test import Client
 from messaging import rendering
 from messaging.admin.snippets.variables import unknown_in
 from messaging.models import MessageTemplate
+from tests.factories import make_template
 
 ADD = "/admin/snippets/messaging/messagetemplate/add/"
 
@@ -149,3 +150,25 @@ def test_variables_table_shows_the_selected_context_type(editor):
     # A sample list reads as a list of items, not as Python's repr.
     assert "<li>part: Part A, grade: B</li><li>part: Part B, grade: A</li>" in page
     assert "[{&#x27;part&#x27;" not in page
+
+
+CHOSEN = "/admin/snippets/choose/messaging/messagetemplate/chosen/"
+BULK_DELETE = "/admin/bulk/messaging/messagetemplate/delete/"
+
+
+def test_the_chooser_picks_a_template_and_answers_an_impossible_id_with_a_404(admin_client):
+    template = make_template()
+    assert admin_client.get(f"{CHOSEN}{template.pk}/").status_code == 200
+    for impossible in ["abc", "99999999999999999999", "%00"]:
+        assert admin_client.get(f"{CHOSEN}{impossible}/").status_code == 404
+    chosen = admin_client.get(f"{CHOSEN[:-1]}-multiple/", {"id": [template.pk, "abc"]})
+    assert chosen.status_code == 200 and chosen.json()["result"] == []
+
+
+def test_bulk_delete_of_templates_deletes_and_refuses_ids_that_cannot_be_ids(admin_client):
+    template = make_template()
+    refused = admin_client.get(BULK_DELETE, {"id": [template.pk, "99999999999999999999"]})
+    assert refused.status_code == 400
+    assert admin_client.get(BULK_DELETE, {"id": template.pk}).status_code == 200
+    admin_client.post(f"{BULK_DELETE}?id={template.pk}")
+    assert not MessageTemplate.objects.exists()

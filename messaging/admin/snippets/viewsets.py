@@ -21,6 +21,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 
 from ...models import MessageTemplate
 from .. import links
+from .chooser import TemplateChooserViewSet
 from .panels import VariablesPanel
 from .testsend import SendTestView
 from .variables import TRANSLATED_FIELDS, unknown_variables_warning
@@ -83,6 +84,7 @@ class MessageTemplateViewSet(SnippetViewSet):
         IncompleteLanguagesColumn("incomplete", label=_("Incomplete languages")),
     ]
     search_fields = ["name", "key"]
+    chooser_viewset_class = TemplateChooserViewSet
 
     def get_edit_handler(self):
         return build_edit_handler().bind_to_model(self.model)
