@@ -8,7 +8,8 @@ on a page are the ones it reads, recorded while it answers a plain request (filt
 by any field named in its URL, so those are tried there, and its actions are posted
 garbage ids. Each parameter gets each value of :data:`GARBAGE`, one at a time.
 
-Run this lane alone with ``pytest -m hostile``.
+Run this lane alone with ``pytest -m hostile``; the walks are also marked ``slow``, so
+``make test-fast`` leaves them out and ``make test`` (and CI) runs them.
 """
 
 from __future__ import annotations
@@ -252,6 +253,7 @@ class Walker:
                 self.send(path, {"action": action, ACTION_CHECKBOX_NAME: value, "index": "0"})
 
 
+@pytest.mark.slow  # about half a minute in all: out of make test-fast, in make test
 @pytest.mark.parametrize("route", ROUTES)
 def test_no_url_of_the_app_answers_garbage_with_a_500(route, rows, superuser_client, admin_user):
     real = {param: real_value(param, route.model, admin_user) for param in route.params}
@@ -263,6 +265,7 @@ def test_no_url_of_the_app_answers_garbage_with_a_500(route, rows, superuser_cli
     assert not walker.failures, "\n".join(walker.failures)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("url, model", bulk_actions())
 def test_no_bulk_action_answers_garbage_with_a_500(url, model, rows, superuser_client):
     walker = Walker(superuser_client)

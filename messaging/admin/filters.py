@@ -208,7 +208,7 @@ def lookup_field(model: type[Model], lookup: str) -> tuple[Field | None, list[st
             field = model._meta.pk if part == "pk" else model._meta.get_field(part)
         except FieldDoesNotExist:
             return target(field), parts[index:]
-        if field.is_relation and field.related_model is not None:
+        if isinstance(field.related_model, type):  # a relation: go on in its model
             model = field.related_model
     return target(field), []
 
