@@ -121,10 +121,19 @@ def column_headings(html: str) -> list[str]:
     return [th.get_text(" ", strip=True) for th in soup.select("table.listing thead th")]
 
 
-def row_cells(html: str, pk: int) -> dict[str, str]:
-    """The text of each cell of the listing's row whose ID is ``pk``, by column heading."""
+def row_cells(html: str, pk: int, folds: bool = False) -> dict[str, str]:
+    """The text of each cell of the listing's row whose ID is ``pk``, by column heading.
+
+    Without ``folds``, the lines that repeat other columns' values in narrow windows
+    (``.msg-fold``) are left out; with it, only those lines are kept.
+    """
     soup = BeautifulSoup(html, "html.parser")
     headings = column_headings(html)
+    for fold in soup.select(".msg-fold"):
+        if folds:
+            fold.replace_with(f" [{fold.get_text(' ', strip=True)}] ")
+        else:
+            fold.decompose()
     for row in soup.select("table.listing tbody tr"):
         cells = [td.get_text(" ", strip=True) for td in row.find_all("td", recursive=False)]
         by_heading = dict(zip(headings, cells, strict=True))
@@ -161,6 +170,23 @@ def test_list_shows_columns_and_status_tags(admin_client, records):
     assert f"{RECEIVERS}inspect/{records['failed'].pk}/" in html
 
 
+def test_narrow_windows_show_hidden_columns_inside_other_cells(admin_client, records):
+    html = admin_client.get(RECEIVERS).content.decode()
+    row = row_cells(html, records["failed"].pk, folds=True)
+    # Below 1600 px: language and context type under the subject, the counts (zero ones
+    # left out) under the status; below 1200 px also the last error.
+    assert row["Subject"] == "Assignment 3 deadline [Norwegian Bokmål · Deadline moved]"
+    assert row["Status"] == "Failed [Failed: 2] [newest failure]"
+    soup = BeautifulSoup(html, "html.parser")
+    headers = {th.get_text(" ", strip=True): th["class"] for th in soup.select("thead th")}
+    for heading in ["Language", "Failed", "Succeeded", "Context type"]:
+        assert "msg-from-xl" in headers[heading]
+    for heading in ["Created", "Last error"]:
+        assert "msg-from-lg" in headers[heading]
+    for heading in ["ID", "Subject", "User", "Status", "Sent"]:
+        assert not {"msg-from-lg", "msg-from-xl"} & set(headers[heading])
+
+
 RECEIVER_COLUMNS = [
     "",  # the select-all checkbox
     "ID",
@@ -181,7 +207,7 @@ def test_list_is_dense_and_readable(admin_client, records):
     html = admin_client.get(RECEIVERS).content.decode()
     # One line per subject, the whole subject in the tooltip.
     assert 'title="Assignment 3 deadline"' in html
-    assert 'class="msg-one-line title"' in html
+    assert 'class="msg-one-line msg-flex msg-flex--title title"' in html
     # Only the newest error of failed and error receivers.
     assert "newest failure" in html
     assert "older failure" not in html

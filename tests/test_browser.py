@@ -67,9 +67,9 @@ def root_page(db):
         Page.add_root(instance=Page(title="Root", slug="root"))
 
 
-def logged_in(browser, live_server, username: str, width: int = 1440):
+def logged_in(browser, live_server, username: str, width: int = 1440, height: int = 900):
     """A new browser page of ``width`` CSS pixels, logged in to the admin as ``username``."""
-    context = browser.new_context(viewport={"width": width, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{live_server.url}/admin/login/")
@@ -116,8 +116,26 @@ def staff_page(browser, live_server, make_user, root_page):
 
 
 def screenshot(page, name: str) -> None:
-    if SCREENSHOTS:
+    """Save the whole page as ``<name>.png`` in the ``MESSAGING_SCREENSHOTS`` folder, if set.
+
+    Wagtail scrolls its ``main``, not the document: the window is made as tall as that
+    content for the picture, then given its height back.
+    """
+    if not SCREENSHOTS:
+        return
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    viewport = page.viewport_size
+    content_height = page.evaluate(
+        "Math.max(document.documentElement.scrollHeight,"
+        " ...Array.from(document.querySelectorAll('main'), el => el.scrollHeight + el.offsetTop))"
+    )
+    page.set_viewport_size(
+        {"width": viewport["width"], "height": max(content_height, viewport["height"])}
+    )
+    try:
         page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+    finally:
+        page.set_viewport_size(viewport)
 
 
 def failure(minutes_ago: int, text: str) -> dict:
@@ -276,6 +294,112 @@ def test_receivers_list_keeps_subjects_on_one_line(narrow_page, live_server, rec
         assert lines < 1.5, link.inner_text()
     long_one = narrow_page.locator(f"a[title='{LONG_SUBJECT}']")
     assert long_one.evaluate("el => el.scrollWidth > el.clientWidth")  # cut, with an ellipsis
+
+
+@pytest.fixture
+def crowded(make_user):
+    """The widest rows the listings meet: long subject, name, address, error and labels.
+
+    The newest receiver (first in the listing) is in Norwegian, failed twice, of a message
+    that has a receiver in every status.
+    """
+    from messaging.models import MessageTemplate
+
+    creator = make_user(
+        "maximiliane", first_name="Maximiliane", last_name="Wolkenstein-Rodenegg-Trostburg"
+    )
+    template = MessageTemplate.objects.create(
+        key="feedback-published-with-grades",
+        name="Feedback published, with the grades of every part",
+        context_type="feedback_published",
+        subject="S",
+        body="<p>B</p>",
+    )
+    message = make_message(context_type="feedback_published", template=template, created_by=creator)
+    for status in [Status.SENT, Status.ERROR, Status.NOT_SENT, Status.DIGEST_PENDING]:
+        make_receiver(message, subject=LONG_SUBJECT, status=status)
+    user = make_user(
+        "bartholomew",
+        first_name="Bartholomew",
+        last_name="Featherstonehaugh-Cholmondeley",
+        email="bartholomew.featherstonehaugh-cholmondeley@students.example.org",
+    )
+    error = "550 5.1.1 The mail server refused the recipient: mailbox unavailable " * 3
+    return make_receiver(
+        message,
+        user,
+        subject=LONG_SUBJECT,
+        language="nb",
+        status=Status.FAILED,
+        sending_failed_count=2,
+        status_data={"errors": [failure(5, error)]},
+    )
+
+
+def inside_window(locator, width: int) -> bool:
+    """Whether the element is shown and lies between the window's left and right edges."""
+    box = locator.bounding_box()
+    return (
+        box is not None and box["width"] > 0 and box["x"] >= 0 and box["x"] + box["width"] <= width
+    )
+
+
+MAIN_OVERFLOW = (
+    "(() => { const m = document.querySelector('main'); return m.scrollWidth - m.clientWidth; })()"
+)
+
+
+@pytest.mark.parametrize(
+    ("listing", "width", "headings"),
+    [
+        ("receivers", 1280, ["ID", "Subject", "User", "Status", "Last error", "Sent"]),
+        ("receivers", 1000, ["Subject", "Status"]),
+        ("messages", 1280, ["ID", "Subject", "Created", "Status", "Created by", "Receivers"]),
+        ("messages", 1000, ["Subject", "Status", "Receivers"]),
+    ],
+)
+def test_required_columns_lie_inside_the_window(
+    browser, live_server, make_user, root_page, crowded, listing, width, headings
+):
+    make_user("root", is_superuser=True, is_staff=True)
+    page = logged_in(browser, live_server, "root", width=width, height=800)
+    try:
+        page.goto(f"{live_server.url}/admin/messaging/{listing}/")
+        screenshot(page, f"{listing}_{width}px")
+        header_cells = page.locator("table.listing thead th")
+        labels = [label.strip() for label in header_cells.all_inner_texts()]
+        first_row = page.locator("table.listing tbody tr").first.locator("> td")
+        for heading in headings:
+            index = labels.index(heading)
+            assert inside_window(header_cells.nth(index), width), heading
+            assert inside_window(first_row.nth(index), width), heading
+        assert page.evaluate(MAIN_OVERFLOW) == 0  # nothing hides past the right edge
+        if listing == "messages":
+            counts = page.locator("table.listing tbody tr").first.locator(".msg-counts a")
+            assert counts.count() == 5
+            for index in range(counts.count()):
+                assert inside_window(counts.nth(index), width), counts.nth(index).inner_text()
+    finally:
+        page.context.close()
+
+
+def test_hidden_columns_show_inside_other_cells_at_1000_px(narrow_page, live_server, crowded):
+    narrow_page.goto(f"{live_server.url}/admin/messaging/receivers/")
+    row = narrow_page.locator("table.listing tbody tr").first
+    for hidden in ["Language", "Failed", "Succeeded", "Context type", "Last error", "Created"]:
+        assert not narrow_page.locator("thead th", has_text=hidden).first.is_visible(), hidden
+    subject_fold = row.locator("td.title .msg-fold")
+    assert subject_fold.inner_text() == "Norwegian Bokmål · Feedback published"
+    status_folds = row.locator("td .msg-status ~ .msg-fold")
+    assert status_folds.all_inner_texts() == ["Failed: 2", crowded.errors[0]["error_message"].strip()]
+    for fold in [subject_fold, status_folds.nth(0), status_folds.nth(1)]:
+        assert inside_window(fold, 1000)
+    narrow_page.goto(f"{live_server.url}/admin/messaging/messages/")
+    subject = narrow_page.locator("table.listing tbody tr").first.locator("td.title .msg-fold")
+    assert subject.all_inner_texts() == [
+        "Feedback published · Feedback published, with the grades of every part",
+        "Maximiliane Wolkenstein-Rodenegg-Trostburg (maximiliane)",
+    ]
 
 
 def test_staff_without_resend_permission_are_offered_no_resend(staff_page, live_server, receivers):
