@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import re
 from datetime import UTC, datetime, timedelta
 
 import openpyxl
@@ -254,7 +256,7 @@ def test_message_label_uses_the_context_type_label_and_local_time(admin_client, 
     Message.objects.filter(pk=message.pk).update(created_datetime=EXPORTED_AT)
     html = inspect(admin_client, records["failed"]).content.decode()
     # 12:34 UTC is 13:34 in Oslo, the time zone the rest of the page uses.
-    assert f"Message #{message.pk} - Deadline moved - 2026-01-15 13:34" in html
+    assert f"Message #{message.pk} – Deadline moved – 2026-01-15 13:34" in html
     assert "deadline_moved" not in html
 
 
@@ -738,6 +740,49 @@ def test_inspect_shows_fields_plain_text_and_sandboxed_html(admin_client, record
     assert f"{MESSAGES}inspect/{records['deadline'].pk}/" in html
 
 
+def inspected_fields(html: str) -> dict[str, str]:
+    """The inspect page's fields: label -> the value as shown."""
+    soup = BeautifulSoup(html, "html.parser")
+    fields = soup.select_one(".msg-card dl")
+    return {
+        dt.get_text(strip=True): dd.get_text(" ", strip=True)
+        for dt, dd in zip(fields.find_all("dt"), fields.find_all("dd"), strict=True)
+    }
+
+
+def test_inspect_shows_labels_not_keys_and_a_typographic_title(admin_client, records):
+    html = inspect(admin_client, records["failed"]).content.decode()
+    fields = inspected_fields(html)
+    assert (fields["Language"], fields["Message type"]) == ("Norwegian Bokmål", "Email")
+    assert (fields["Pending sends"], fields["Next attempt at"]) == ("0", "-")
+    title = BeautifulSoup(html, "html.parser").title.get_text(strip=True)
+    assert title.startswith("Inspect: Assignment 3 deadline → bob@builders.example")
+    assert "-&gt;" not in html and " -> " not in html
+    no_language = inspect(admin_client, records["sent"])
+    assert inspected_fields(no_language.content.decode())["Language"] == "English"
+
+
+@pytest.mark.parametrize("kind", ["receiver", "message"])
+def test_stored_data_is_in_collapsed_wagtail_panels(admin_client, records, kind):
+    if kind == "receiver":
+        url, headings = f"{RECEIVERS}inspect/{records['failed'].pk}/", ["Status data", "Metadata"]
+    else:
+        url = f"{MESSAGES}inspect/{records['deadline'].pk}/"
+        headings = ["Template context", "Status data", "Metadata"]
+    soup = BeautifulSoup(admin_client.get(url).content.decode(), "html.parser")
+    stored = soup.select_one("[data-stored-data]")
+    panels = stored.select("section.w-panel[data-panel]")
+    assert [panel.select_one("[data-panel-heading]").get_text(strip=True) for panel in panels] == (
+        headings
+    )
+    for panel in panels:
+        assert "collapsed" in panel["class"]  # Wagtail's script closes it, with its toggle
+        toggle = panel.select_one("button[data-panel-toggle]")
+        assert toggle["aria-controls"] == panel.select_one(".w-panel__content")["id"]
+        assert panel.select_one(".w-panel__content pre.msg-pre")
+    assert not stored.select("details")
+
+
 def test_traceback_panel_newest_first_and_highlighted(admin_client, records):
     html = inspect(admin_client, records["failed"]).content.decode()
     assert html.index("newest failure") < html.index("older failure")
@@ -927,6 +972,35 @@ def test_admin_speaks_norwegian(make_user, records):
     client.force_login(make_user("norsk", language="nb", is_superuser=True, is_staff=True))
     html = client.get(RECEIVERS).content.decode()
     assert "Send på nytt" in html and "Emne" in html
+
+
+def test_the_norwegian_catalogue_is_complete():
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import messaging
+
+    if not shutil.which("msgfmt"):
+        pytest.skip("needs GNU gettext's msgfmt: apt-get install gettext")
+    catalogue = Path(messaging.__file__).parent / "locale/nb/LC_MESSAGES/django.po"
+    result = subprocess.run(
+        ["msgfmt", "--check-format", "--statistics", "-o", "/dev/null", str(catalogue)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"LC_ALL": "C", "PATH": os.environ["PATH"]},
+    )
+    # e.g. "217 translated messages." and nothing about fuzzy or untranslated ones
+    assert re.fullmatch(r"\d+ translated messages\.", result.stderr.strip()), result.stderr
+
+
+def test_messages_and_receivers_are_named_in_norwegian(make_user, records):
+    from django.utils import translation
+
+    with translation.override("nb"):
+        assert str(records["deadline"]).startswith(f"Melding nr. {records['deadline'].pk} – ")
+        assert str(records["failed"]) == "Assignment 3 deadline → bob@builders.example"
 
 
 def messaging_menu_urls(user) -> list[str]:

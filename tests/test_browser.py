@@ -391,7 +391,10 @@ def test_hidden_columns_show_inside_other_cells_at_1000_px(narrow_page, live_ser
     subject_fold = row.locator("td.title .msg-fold")
     assert subject_fold.inner_text() == "Norwegian Bokmål · Feedback published"
     status_folds = row.locator("td .msg-status ~ .msg-fold")
-    assert status_folds.all_inner_texts() == ["Failed: 2", crowded.errors[0]["error_message"].strip()]
+    assert status_folds.all_inner_texts() == [
+        "Failed: 2",
+        crowded.errors[0]["error_message"].strip(),
+    ]
     for fold in [subject_fold, status_folds.nth(0), status_folds.nth(1)]:
         assert inside_window(fold, 1000)
     narrow_page.goto(f"{live_server.url}/admin/messaging/messages/")

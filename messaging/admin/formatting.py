@@ -9,12 +9,16 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonTracebackLexer
 
 # Tracebacks longer than this many lines start collapsed.
 COLLAPSE_AFTER_LINES = 12
+
+# What the admin calls each kind of message a receiver records (``message_type``).
+MESSAGE_TYPES = {"email": _("Email")}
 
 
 def highlight_traceback(text: str) -> SafeString:
@@ -66,3 +70,8 @@ def user_display(user) -> str:
 def language_name(code: str) -> str:
     """The site's name of a language code (``nb`` -> "Norwegian Bokmål"); unknown codes as is."""
     return str(dict(settings.LANGUAGES).get(code, code))
+
+
+def message_type_name(key: str) -> str:
+    """The admin's name of a message type (``email`` -> "Email"); unknown keys as is."""
+    return str(MESSAGE_TYPES.get(key, key))

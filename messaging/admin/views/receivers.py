@@ -199,6 +199,12 @@ class ReceiverInspectView(ReadableInspectMixin, generic.InspectView):
     def get_user_display_value(self) -> str:
         return formatting.user_display(self.object.user) or "-"
 
+    def get_language_display_value(self) -> str:
+        return formatting.language_name(self.object.language) or "-"
+
+    def get_message_type_display_value(self) -> str:
+        return formatting.message_type_name(self.object.message_type)
+
     def get_header_buttons(self) -> list:
         buttons = super().get_header_buttons()
         if can_resend(self.request.user):
