@@ -942,6 +942,19 @@ def test_dashboard_panel(admin_client, records):
     assert "<svg" in summary
 
 
+def test_the_tallest_bars_count_stands_inside_the_chart(admin_client, records):
+    from messaging.admin.views.dashboard import CHART_HEIGHT
+
+    summary = admin_client.get("/admin/").content.decode().split("data-messaging-summary")[1]
+    svg = BeautifulSoup(summary, "html.parser").select_one("svg")
+    values = svg.select("text.msg-chart__value")
+    assert [value.get_text() for value in values] == ["2"]  # today: 1 sent, 1 failed
+    font_size = 11  # .msg-chart__value in admin.css
+    tops = [float(value["y"]) - font_size for value in values]
+    assert min(tops) >= 0
+    assert max(float(value["y"]) for value in values) < CHART_HEIGHT
+
+
 def test_dashboard_hidden_without_permission(make_user):
     client = viewer(make_user)
     assert "data-messaging-summary" not in client.get("/admin/").content.decode()
@@ -1016,6 +1029,14 @@ def messaging_menu_urls(user) -> list[str]:
 TEMPLATES = "/admin/snippets/messaging/messagetemplate/"
 SUPPRESSIONS = "/admin/messaging/suppressions/"
 PREFERENCES = "/admin/messaging/preferences/"
+
+
+def test_suppressed_addresses_show_a_blocked_icon_not_a_close_button(admin_client):
+    html = admin_client.get(SUPPRESSIONS).content.decode()
+    header = BeautifulSoup(html, "html.parser").select_one("header")
+    icons = {use["href"] for use in header.select("svg use")}
+    assert "#icon-lock" in icons
+    assert "#icon-cross" not in icons
 
 
 def test_message_templates_are_in_the_messaging_menu_and_under_snippets(admin_client, records):

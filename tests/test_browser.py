@@ -253,6 +253,39 @@ def test_dashboard_panel(page, live_server, receivers):
     screenshot(page, "dashboard")
 
 
+def test_dashboard_summary_is_padded_and_shows_its_counts_whole(
+    narrow_page, live_server, receivers
+):
+    narrow_page.goto(f"{live_server.url}/admin/")
+    panel = narrow_page.locator("#messaging-summary-section").bounding_box()
+    heading = narrow_page.locator("#messaging-summary-section [data-panel-toggle]").bounding_box()
+    for item in ["a.msg-tile", "figure.msg-chart"]:
+        box = narrow_page.locator(f"[data-messaging-summary] {item}").first.bounding_box()
+        assert box["x"] - panel["x"] >= 16, item  # Wagtail's dashboard panels: 1.5rem
+        assert abs(box["x"] - heading["x"]) < 2, item  # in line with the panel's heading
+    svg = narrow_page.locator("[data-messaging-summary] svg").bounding_box()
+    values = narrow_page.locator("[data-messaging-summary] text.msg-chart__value")
+    assert values.count() == 1
+    value = values.first.bounding_box()
+    assert value["y"] >= svg["y"] and value["y"] + value["height"] <= svg["y"] + svg["height"]
+
+
+def test_variable_names_never_break_at_1000_px(narrow_page, live_server):
+    from messaging.models import MessageTemplate
+
+    template = MessageTemplate.objects.create(
+        key="deadline", name="Deadline", context_type="deadline_moved", subject="S", body="B"
+    )
+    narrow_page.goto(
+        f"{live_server.url}/admin/snippets/messaging/messagetemplate/edit/{template.pk}/"
+    )
+    chips = narrow_page.locator("[data-messaging-variables] tr:not([hidden]) code")
+    assert chips.count() >= 8
+    lines = chips.evaluate_all("chips => chips.map(chip => chip.getClientRects().length)")
+    assert set(lines) == {1}, chips.all_inner_texts()
+    screenshot(narrow_page, "variables_panel_1000px")
+
+
 LONG_WORD = "x" * 400
 LONG_SUBJECT = "Tilbakemelding på Assignment 3 i INF1000: " + "svært lang emnelinje " * 12
 HORIZONTAL_OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -145,3 +145,31 @@ def test_variables_table_shows_the_selected_context_type(editor):
     # A sample list reads as a list of items, not as Python's repr.
     assert "<li>part: Part A, grade: B</li><li>part: Part B, grade: A</li>" in page
     assert "[{&#x27;part&#x27;" not in page
+
+
+def test_the_body_editor_offers_exactly_the_features_emails_support():
+    from messaging.rendering import BODY_FEATURES
+
+    for name in ["body", "body_en", "body_nb"]:
+        widget = MessageTemplate._meta.get_field(name).formfield().widget
+        assert widget.features == list(BODY_FEATURES), name
+    assert "h1" not in BODY_FEATURES  # the site's name heads every email
+
+
+def test_the_demo_templates_come_back_from_the_editor_unchanged():
+    """What the demo writes is what an editor can make: the editor's converter (to its own
+    format and back, as opening and saving do) keeps every tag, and the template saves."""
+    import re
+
+    from wagtail.admin.rich_text.converters.contentstate import ContentstateConverter
+
+    from config.management.commands.messaging_demo import TEMPLATES
+    from messaging.rendering import BODY_FEATURES
+
+    converter = ContentstateConverter(list(BODY_FEATURES))
+    for data in TEMPLATES:
+        for language in ["en", "nb"]:
+            body = data[f"body_{language}"]
+            saved = converter.to_database_format(converter.from_database_format(body))
+            assert re.sub(r' data-block-key="\w+"', "", saved) == body, (data["key"], language)
+        MessageTemplate(**data).full_clean(validate_unique=False, validate_constraints=False)

@@ -19,7 +19,7 @@ from .context import (
 )
 from .engine import ALLOWED_FILTERS, ALLOWED_TAGS, check_source, engine
 from .languages import translated
-from .layout import html_to_plain, inline_css, render_layout, stylesheet
+from .layout import BODY_FEATURES, html_to_plain, inline_css, render_layout, stylesheet
 from .pipeline import (
     CompiledEmail,
     RenderedEmail,
@@ -35,6 +35,7 @@ from .samples import render_preview, render_sample, validate_template
 
 __all__ = [
     "ALLOWED_FILTERS",
+    "BODY_FEATURES",
     "ALLOWED_TAGS",
     "CompiledEmail",
     "RenderedEmail",

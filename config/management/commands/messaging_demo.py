@@ -20,13 +20,13 @@ TEMPLATES = [
         "subject_en": "New deadline for {{ assignment }}",
         "subject_nb": "Ny frist for {{ assignment }}",
         "body_en": (
-            "<h1>The deadline has moved</h1><p>Dear {{ user.first_name }},</p>"
+            "<h2>The deadline has moved</h2><p>Dear {{ user.first_name }},</p>"
             "<p>The deadline of <b>{{ assignment }}</b> in {{ course }} is now "
             "<b>{{ deadline }}</b>.</p>"
             '<p><a href="{{ url }}">Open the assignment</a></p>'
         ),
         "body_nb": (
-            "<h1>Fristen er flyttet</h1><p>Hei {{ user.first_name }},</p>"
+            "<h2>Fristen er flyttet</h2><p>Hei {{ user.first_name }},</p>"
             "<p>Fristen for <b>{{ assignment }}</b> i {{ course }} er nå "
             "<b>{{ deadline }}</b>.</p>"
             '<p><a href="{{ url }}">Åpne oppgaven</a></p>'
@@ -55,19 +55,21 @@ TEMPLATES = [
         "context_type": "feedback_published",
         "subject_en": "Feedback on {{ assignment }} is published",
         "subject_nb": "Tilbakemelding på {{ assignment }} er publisert",
+        # Loops and conditions within one paragraph: the editor keeps a block tag standing
+        # between paragraphs or list items in a paragraph of its own, cutting the element.
         "body_en": (
-            "<p>Hello {{ user.full_name }},</p><p>Your examiners published feedback:</p>"
-            "<ul>{% for item in grades %}<li>{{ item.part }}: {{ item.grade }}</li>"
-            "{% endfor %}</ul>"
-            "{% if passed %}<p>Congratulations, you passed.</p>{% else %}"
-            "<p>You did not pass this time.</p>{% endif %}"
+            "<p>Hello {{ user.full_name }},</p>"
+            "<p>Your examiners published feedback on {{ assignment }}: "
+            "{% for item in grades %}{{ item.part }} <b>{{ item.grade }}</b>. {% endfor %}</p>"
+            "<p>{% if passed %}Congratulations, you passed.{% else %}"
+            "You did not pass this time.{% endif %}</p>"
         ),
         "body_nb": (
-            "<p>Hei {{ user.full_name }},</p><p>Sensorene har publisert tilbakemelding:</p>"
-            "<ul>{% for item in grades %}<li>{{ item.part }}: {{ item.grade }}</li>"
-            "{% endfor %}</ul>"
-            "{% if passed %}<p>Gratulerer, du bestod.</p>{% else %}"
-            "<p>Du bestod dessverre ikke denne gangen.</p>{% endif %}"
+            "<p>Hei {{ user.full_name }},</p>"
+            "<p>Sensorene har publisert tilbakemelding på {{ assignment }}: "
+            "{% for item in grades %}{{ item.part }} <b>{{ item.grade }}</b>. {% endfor %}</p>"
+            "<p>{% if passed %}Gratulerer, du bestod.{% else %}"
+            "Du bestod dessverre ikke denne gangen.{% endif %}</p>"
         ),
     },
 ]
