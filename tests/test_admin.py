@@ -243,6 +243,12 @@ def test_lists_read_avatars_and_counts_without_a_query_per_row(
     assert "status_data" not in count  # the last error is read for shown rows only
 
 
+def test_avatars_never_come_from_gravatar(admin_client, records):
+    html = admin_client.get(RECEIVERS).content.decode()
+    assert "default-user-avatar" in html  # Wagtail's own picture
+    assert "gravatar" not in html
+
+
 def test_last_error_is_read_by_the_database(records):
     receivers = MessageReceiver.objects.with_last_error().only("id").order_by("id")
     errors = {r.pk: r.last_error for r in receivers}

@@ -472,6 +472,29 @@ def test_variables_table_follows_the_context_type(page, live_server):
     screenshot(page, "variables_panel")
 
 
+def test_a_user_signs_in_to_the_preferences_in_the_sites_frame(browser, live_server, make_user):
+    make_user("ola", first_name="Ola", last_name="Nordmann", language="nb")
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(f"{live_server.url}/messaging/preferences/")
+        assert "/_util/login/" in page.url
+        assert page.locator("header.site-header").is_visible()  # the site's base.html
+        screenshot(page, "user_login")
+        page.fill("input[name=username]", "ola")
+        page.fill("input[name=password]", "pw")
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/messaging/preferences/")
+        assert page.locator("header .site-user").inner_text() == "Ola Nordmann"
+        save = page.get_by_role("button", name="Lagre")
+        # The site's stylesheet, not the browser's grey button.
+        assert save.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(29, 78, 137)"
+        screenshot(page, "user_preferences")
+    finally:
+        context.close()
+
+
 def test_user_changes_notification_preferences_on_the_page(browser, live_server, make_user):
     from django.conf import settings
     from django.test import Client

@@ -74,6 +74,19 @@ TEMPLATES = [
     },
 ]
 
+# The demo's ``staff`` user looks at everything under Messaging and changes nothing: no
+# resend, no template, suppression or preference edited (README, "Quick start").
+STAFF_PERMISSIONS = [
+    "access_admin",
+    "view_messagereceiver",
+    "view_message",
+    "view_messagetemplate",
+    "view_suppression",
+    "view_notificationpreference",
+]
+# End users who sign in to their notification preferences (/messaging/preferences/).
+PASSWORDS = {"ola": "ola"}
+
 PEOPLE = [
     ("april", "April", "Ludgate", "april@example.org", "en"),
     ("ola", "Ola", "Nordmann", "ola@example.org", "nb"),
@@ -92,10 +105,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         admin = self.ensure_admin()
+        users = [self.ensure_user(*person) for person in PEOPLE]
         if Message.objects.exists():
             self.stdout.write("Demo data already present.")
             return
-        users = [self.ensure_user(*person) for person in PEOPLE]
         for data in TEMPLATES:
             MessageTemplate.objects.update_or_create(key=data["key"], defaults=data)
         self.send_demo_messages(admin, users)
@@ -119,13 +132,10 @@ class Command(BaseCommand):
         staff = User.objects.filter(username="staff").first()
         if staff is None:
             staff = User.objects.create_user("staff", "staff@example.org", "staff", is_staff=True)
-            group, _ = Group.objects.get_or_create(name="Messaging staff")
-            group.permissions.add(
-                Permission.objects.get(codename="access_admin"),
-                Permission.objects.get(codename="view_messagereceiver"),
-                Permission.objects.get(codename="view_message"),
-            )
-            staff.groups.add(group)
+        # Also on a demo database from before: the group gets what STAFF_PERMISSIONS says.
+        group, _ = Group.objects.get_or_create(name="Messaging staff")
+        group.permissions.add(*Permission.objects.filter(codename__in=STAFF_PERMISSIONS))
+        staff.groups.add(group)
         self.ensure_names(staff, "Sam", "Staff")
         return admin
 
@@ -141,6 +151,9 @@ class Command(BaseCommand):
         user, _created = get_user_model().objects.get_or_create(
             username=username, defaults={"first_name": first, "last_name": last, "email": email}
         )
+        if username in PASSWORDS and not user.check_password(PASSWORDS[username]):
+            user.set_password(PASSWORDS[username])
+            user.save(update_fields=["password"])
         profile = UserProfile.get_for_user(user)
         profile.preferred_language = language
         profile.save()
