@@ -531,3 +531,109 @@ def test_user_changes_notification_preferences_on_the_page(browser, live_server,
         context.close()
     preference = NotificationPreference.objects.get(user=user)
     assert (preference.context_type, preference.mode) == ("comment_added", "daily")
+
+
+# --- every admin page, as the staff guide shows them ---------------------------------------
+
+WIDTHS = [1280, 1000]  # the daily screen, and half of a wide one
+# name -> (URL, only for users who may change things)
+ADMIN_PAGES = {
+    "dashboard": ("/admin/", False),
+    "receivers": ("/admin/messaging/receivers/", False),
+    "receiver": ("/admin/messaging/receivers/inspect/{receiver}/", False),
+    "resend": (
+        "/admin/bulk/messaging/messagereceiver/resend/?next=/admin/messaging/receivers/"
+        "&id={receiver}",
+        True,
+    ),
+    "messages": ("/admin/messaging/messages/", False),
+    "message": ("/admin/messaging/messages/inspect/{message}/", False),
+    "suppressions": ("/admin/messaging/suppressions/", False),
+    "suppression": ("/admin/messaging/suppressions/edit/{suppression}/", True),
+    "templates": ("/admin/snippets/messaging/messagetemplate/", False),
+    "template": ("/admin/snippets/messaging/messagetemplate/edit/{template}/", True),
+    "preferences": ("/admin/messaging/preferences/", False),
+    "preference": ("/admin/messaging/preferences/edit/{preference}/", True),
+}
+
+
+@pytest.fixture
+def tour_user(request, make_user, root_page):
+    """The admin (a superuser), the demo's staff (looks, changes nothing), or nb (Norwegian)."""
+    from django.contrib.auth.models import Group, Permission
+
+    from config.management.commands.messaging_demo import STAFF_PERMISSIONS
+
+    who = request.param
+    if who == "staff":
+        user = make_user("staff", is_staff=True, first_name="Sam", last_name="Staff")
+        group = Group.objects.create(name="Messaging staff")
+        group.permissions.add(*Permission.objects.filter(codename__in=STAFF_PERMISSIONS))
+        user.groups.add(group)
+    else:
+        names = {"admin": ("Ada", "Admin", ""), "nb": ("Nora", "Nordmann", "nb")}[who]
+        first, last, language = names
+        make_user(
+            who,
+            is_superuser=True,
+            is_staff=True,
+            first_name=first,
+            last_name=last,
+            language=language,
+        )
+    return who
+
+
+@pytest.mark.parametrize("tour_user", ["admin", "staff", "nb"], indirect=True)
+def test_every_admin_page_fits_the_staffs_widths(browser, live_server, crowded, tour_user):
+    """Every page this user may open, at 1280 and 1000 px: it opens, nothing hides past the
+    right edge, no menu label is cut; with MESSAGING_SCREENSHOTS, a picture of each."""
+    from messaging.models import NotificationPreference, Suppression
+
+    suppression = Suppression.objects.create(
+        address="ron@refused.example.org",
+        reason=Suppression.Reason.BOUNCED,
+        source="550 5.1.1 Mailbox unavailable: no such user",
+    )
+    preference = NotificationPreference.objects.create(
+        user=crowded.user, context_type="comment_added", mode="daily"
+    )
+    ids = {
+        "receiver": crowded.pk,
+        "message": crowded.message_id,
+        "suppression": suppression.pk,
+        "template": crowded.message.template_id,
+        "preference": preference.pk,
+    }
+    may_change = tour_user != "staff"
+    page = logged_in(browser, live_server, tour_user, width=WIDTHS[0], height=800)
+    try:
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 800})
+            for name, (url, changes) in ADMIN_PAGES.items():
+                if changes and not may_change:
+                    continue
+                response = page.goto(live_server.url + url.format(**ids))
+                where = f"{tour_user} {width} px {name}"
+                assert response.status == 200, where
+                assert page.url == live_server.url + url.format(**ids), where  # no redirect
+                assert page.get_by_text("Sorry, you do not have permission").count() == 0
+                labels = page.locator(".sidebar-main-menu .menuitem-label")
+                cut = labels.evaluate_all(
+                    "labels => labels.filter(l => l.offsetParent && l.scrollWidth > l.clientWidth)"
+                    ".map(l => l.innerText)"
+                )
+                assert cut == [], where
+                if not page.locator("aside.form-side").count():  # editors: Wagtail's own
+                    assert page.evaluate(MAIN_OVERFLOW) == 0, where
+                screenshot(page, f"{tour_user}-{width}-{name}")
+            page.goto(f"{live_server.url}/admin/")
+            page.locator(".sidebar-main-menu a, .sidebar-main-menu button").filter(
+                has_text="E-post" if tour_user == "nb" else "Messaging"
+            ).first.click()
+            submenu = page.locator(".sidebar-sub-menu-panel").first
+            submenu.wait_for()
+            page.wait_for_timeout(400)  # the panel slides in
+            screenshot(page, f"{tour_user}-{width}-menu")
+    finally:
+        page.context.close()
