@@ -9,6 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SMTP_PORT ?= 8025
+WEB_PORT ?= 8000
 export EMAIL_PORT := $(SMTP_PORT)
 
 # Django's compilemessages refuses to run where no locale folder exists yet.
@@ -25,18 +26,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Stops every process it started on Ctrl-C (also piped to tee), a kill of make, a closed
+# terminal or an error: see config/demo.sh (exec: make's SIGTERM goes to the script itself). `make demo WEB_PORT=8001 SMTP_PORT=8026` runs a
+# second one beside it (with MESSAGING_VAR_DIR pointing at its own database).
 demo: $(STAMP)
-	mkdir -p var
-	$(PY) manage.py migrate --noinput
 	$(COMPILEMESSAGES)
-	bash -c 'set -m; \
-	  $(PY) manage.py messaging_smtpd --port $(SMTP_PORT) & smtpd=$$!; \
-	  $(PY) manage.py db_worker --interval 0.5 & worker=$$!; \
-	  trap "kill $$smtpd $$worker 2>/dev/null" EXIT INT TERM; \
-	  for i in $$(seq 100); do (echo > /dev/tcp/127.0.0.1/$(SMTP_PORT)) 2>/dev/null && break; sleep 0.1; done; \
-	  $(PY) manage.py messaging_demo && \
-	  echo "Admin: http://127.0.0.1:8000/admin/  login: admin / admin" && \
-	  $(PY) manage.py runserver 127.0.0.1:8000'
+	exec env PY=$(PY) SMTP_PORT=$(SMTP_PORT) WEB_PORT=$(WEB_PORT) bash config/demo.sh
 
 test: $(STAMP)
 	$(COMPILEMESSAGES)
@@ -62,7 +57,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 messages: $(STAMP)
-	$(PY) manage.py makemessages -l nb --ignore=.venv* --ignore=var --no-obsolete
+	$(PY) manage.py makemessages -l nb --ignore=.venv* --ignore=var --ignore=docs --no-obsolete
 
 # The documentation (docs/, MyST Markdown): any warning fails the build.
 docs: $(STAMP)

@@ -158,8 +158,13 @@ else:
 MESSAGING_CONNECTIONS_PER_WORKER = int(os.environ.get("MESSAGING_CONNECTIONS_PER_WORKER", "1"))
 
 # Users sign in to their notification preferences (/messaging/preferences/) through
-# Wagtail's front-end login; the admin's login lets only staff in.
+# Wagtail's front-end login, in the site's frame (templates/login.html); the admin's login
+# lets only staff in.
 LOGIN_URL = "wagtailcore_login"
+WAGTAIL_FRONTEND_LOGIN_TEMPLATE = "login.html"
+# Avatars are Wagtail's default picture: the demo runs offline, and Gravatar would learn a
+# hash of every address the admin lists.
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
 
 # Mandatory types always go out at once; users choose immediate, daily or off for the
 # optional ones at /messaging/preferences/.

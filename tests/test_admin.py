@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import re
 from datetime import UTC, datetime, timedelta
 
 import openpyxl
@@ -121,10 +123,19 @@ def column_headings(html: str) -> list[str]:
     return [th.get_text(" ", strip=True) for th in soup.select("table.listing thead th")]
 
 
-def row_cells(html: str, pk: int) -> dict[str, str]:
-    """The text of each cell of the listing's row whose ID is ``pk``, by column heading."""
+def row_cells(html: str, pk: int, folds: bool = False) -> dict[str, str]:
+    """The text of each cell of the listing's row whose ID is ``pk``, by column heading.
+
+    Without ``folds``, the lines that repeat other columns' values in narrow windows
+    (``.msg-fold``) are left out; with it, only those lines are kept.
+    """
     soup = BeautifulSoup(html, "html.parser")
     headings = column_headings(html)
+    for fold in soup.select(".msg-fold"):
+        if folds:
+            fold.replace_with(f" [{fold.get_text(' ', strip=True)}] ")
+        else:
+            fold.decompose()
     for row in soup.select("table.listing tbody tr"):
         cells = [td.get_text(" ", strip=True) for td in row.find_all("td", recursive=False)]
         by_heading = dict(zip(headings, cells, strict=True))
@@ -161,6 +172,23 @@ def test_list_shows_columns_and_status_tags(admin_client, records):
     assert f"{RECEIVERS}inspect/{records['failed'].pk}/" in html
 
 
+def test_narrow_windows_show_hidden_columns_inside_other_cells(admin_client, records):
+    html = admin_client.get(RECEIVERS).content.decode()
+    row = row_cells(html, records["failed"].pk, folds=True)
+    # Below 1600 px: language and context type under the subject, the counts (zero ones
+    # left out) under the status; below 1200 px also the last error.
+    assert row["Subject"] == "Assignment 3 deadline [Norwegian Bokmål · Deadline moved]"
+    assert row["Status"] == "Failed [Failed: 2] [newest failure]"
+    soup = BeautifulSoup(html, "html.parser")
+    headers = {th.get_text(" ", strip=True): th["class"] for th in soup.select("thead th")}
+    for heading in ["Language", "Failed", "Succeeded", "Context type"]:
+        assert "msg-from-xl" in headers[heading]
+    for heading in ["Created", "Last error"]:
+        assert "msg-from-lg" in headers[heading]
+    for heading in ["ID", "Subject", "User", "Status", "Sent"]:
+        assert not {"msg-from-lg", "msg-from-xl"} & set(headers[heading])
+
+
 RECEIVER_COLUMNS = [
     "",  # the select-all checkbox
     "ID",
@@ -181,7 +209,7 @@ def test_list_is_dense_and_readable(admin_client, records):
     html = admin_client.get(RECEIVERS).content.decode()
     # One line per subject, the whole subject in the tooltip.
     assert 'title="Assignment 3 deadline"' in html
-    assert 'class="msg-one-line title"' in html
+    assert 'class="msg-one-line msg-flex msg-flex--title title"' in html
     # Only the newest error of failed and error receivers.
     assert "newest failure" in html
     assert "older failure" not in html
@@ -215,6 +243,12 @@ def test_lists_read_avatars_and_counts_without_a_query_per_row(
     assert "status_data" not in count  # the last error is read for shown rows only
 
 
+def test_avatars_never_come_from_gravatar(admin_client, records):
+    html = admin_client.get(RECEIVERS).content.decode()
+    assert "default-user-avatar" in html  # Wagtail's own picture
+    assert "gravatar" not in html
+
+
 def test_last_error_is_read_by_the_database(records):
     receivers = MessageReceiver.objects.with_last_error().only("id").order_by("id")
     errors = {r.pk: r.last_error for r in receivers}
@@ -228,7 +262,7 @@ def test_message_label_uses_the_context_type_label_and_local_time(admin_client, 
     Message.objects.filter(pk=message.pk).update(created_datetime=EXPORTED_AT)
     html = inspect(admin_client, records["failed"]).content.decode()
     # 12:34 UTC is 13:34 in Oslo, the time zone the rest of the page uses.
-    assert f"Message #{message.pk} - Deadline moved - 2026-01-15 13:34" in html
+    assert f"Message #{message.pk} – Deadline moved – 2026-01-15 13:34" in html
     assert "deadline_moved" not in html
 
 
@@ -712,6 +746,49 @@ def test_inspect_shows_fields_plain_text_and_sandboxed_html(admin_client, record
     assert f"{MESSAGES}inspect/{records['deadline'].pk}/" in html
 
 
+def inspected_fields(html: str) -> dict[str, str]:
+    """The inspect page's fields: label -> the value as shown."""
+    soup = BeautifulSoup(html, "html.parser")
+    fields = soup.select_one(".msg-card dl")
+    return {
+        dt.get_text(strip=True): dd.get_text(" ", strip=True)
+        for dt, dd in zip(fields.find_all("dt"), fields.find_all("dd"), strict=True)
+    }
+
+
+def test_inspect_shows_labels_not_keys_and_a_typographic_title(admin_client, records):
+    html = inspect(admin_client, records["failed"]).content.decode()
+    fields = inspected_fields(html)
+    assert (fields["Language"], fields["Message type"]) == ("Norwegian Bokmål", "Email")
+    assert (fields["Pending sends"], fields["Next attempt at"]) == ("0", "-")
+    title = BeautifulSoup(html, "html.parser").title.get_text(strip=True)
+    assert title.startswith("Inspect: Assignment 3 deadline → bob@builders.example")
+    assert "-&gt;" not in html and " -> " not in html
+    no_language = inspect(admin_client, records["sent"])
+    assert inspected_fields(no_language.content.decode())["Language"] == "English"
+
+
+@pytest.mark.parametrize("kind", ["receiver", "message"])
+def test_stored_data_is_in_collapsed_wagtail_panels(admin_client, records, kind):
+    if kind == "receiver":
+        url, headings = f"{RECEIVERS}inspect/{records['failed'].pk}/", ["Status data", "Metadata"]
+    else:
+        url = f"{MESSAGES}inspect/{records['deadline'].pk}/"
+        headings = ["Template context", "Status data", "Metadata"]
+    soup = BeautifulSoup(admin_client.get(url).content.decode(), "html.parser")
+    stored = soup.select_one("[data-stored-data]")
+    panels = stored.select("section.w-panel[data-panel]")
+    assert [panel.select_one("[data-panel-heading]").get_text(strip=True) for panel in panels] == (
+        headings
+    )
+    for panel in panels:
+        assert "collapsed" in panel["class"]  # Wagtail's script closes it, with its toggle
+        toggle = panel.select_one("button[data-panel-toggle]")
+        assert toggle["aria-controls"] == panel.select_one(".w-panel__content")["id"]
+        assert panel.select_one(".w-panel__content pre.msg-pre")
+    assert not stored.select("details")
+
+
 def test_traceback_panel_newest_first_and_highlighted(admin_client, records):
     html = inspect(admin_client, records["failed"]).content.decode()
     assert html.index("newest failure") < html.index("older failure")
@@ -871,6 +948,19 @@ def test_dashboard_panel(admin_client, records):
     assert "<svg" in summary
 
 
+def test_the_tallest_bars_count_stands_inside_the_chart(admin_client, records):
+    from messaging.admin.views.dashboard import CHART_HEIGHT
+
+    summary = admin_client.get("/admin/").content.decode().split("data-messaging-summary")[1]
+    svg = BeautifulSoup(summary, "html.parser").select_one("svg")
+    values = svg.select("text.msg-chart__value")
+    assert [value.get_text() for value in values] == ["2"]  # today: 1 sent, 1 failed
+    font_size = 11  # .msg-chart__value in admin.css
+    tops = [float(value["y"]) - font_size for value in values]
+    assert min(tops) >= 0
+    assert max(float(value["y"]) for value in values) < CHART_HEIGHT
+
+
 def test_dashboard_hidden_without_permission(make_user):
     client = viewer(make_user)
     assert "data-messaging-summary" not in client.get("/admin/").content.decode()
@@ -903,6 +993,35 @@ def test_admin_speaks_norwegian(make_user, records):
     assert "Send på nytt" in html and "Emne" in html
 
 
+def test_the_norwegian_catalogue_is_complete():
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import messaging
+
+    if not shutil.which("msgfmt"):
+        pytest.skip("needs GNU gettext's msgfmt: apt-get install gettext")
+    catalogue = Path(messaging.__file__).parent / "locale/nb/LC_MESSAGES/django.po"
+    result = subprocess.run(
+        ["msgfmt", "--check-format", "--statistics", "-o", "/dev/null", str(catalogue)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"LC_ALL": "C", "PATH": os.environ["PATH"]},
+    )
+    # e.g. "217 translated messages." and nothing about fuzzy or untranslated ones
+    assert re.fullmatch(r"\d+ translated messages\.", result.stderr.strip()), result.stderr
+
+
+def test_messages_and_receivers_are_named_in_norwegian(make_user, records):
+    from django.utils import translation
+
+    with translation.override("nb"):
+        assert str(records["deadline"]).startswith(f"Melding nr. {records['deadline'].pk} – ")
+        assert str(records["failed"]) == "Assignment 3 deadline → bob@builders.example"
+
+
 def messaging_menu_urls(user) -> list[str]:
     from django.test import RequestFactory
     from wagtail.admin.menu import admin_menu
@@ -916,6 +1035,14 @@ def messaging_menu_urls(user) -> list[str]:
 TEMPLATES = "/admin/snippets/messaging/messagetemplate/"
 SUPPRESSIONS = "/admin/messaging/suppressions/"
 PREFERENCES = "/admin/messaging/preferences/"
+
+
+def test_suppressed_addresses_show_a_blocked_icon_not_a_close_button(admin_client):
+    html = admin_client.get(SUPPRESSIONS).content.decode()
+    header = BeautifulSoup(html, "html.parser").select_one("header")
+    icons = {use["href"] for use in header.select("svg use")}
+    assert "#icon-lock" in icons
+    assert "#icon-cross" not in icons
 
 
 def test_message_templates_are_in_the_messaging_menu_and_under_snippets(admin_client, records):

@@ -67,9 +67,9 @@ def root_page(db):
         Page.add_root(instance=Page(title="Root", slug="root"))
 
 
-def logged_in(browser, live_server, username: str, width: int = 1440):
+def logged_in(browser, live_server, username: str, width: int = 1440, height: int = 900):
     """A new browser page of ``width`` CSS pixels, logged in to the admin as ``username``."""
-    context = browser.new_context(viewport={"width": width, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{live_server.url}/admin/login/")
@@ -116,8 +116,26 @@ def staff_page(browser, live_server, make_user, root_page):
 
 
 def screenshot(page, name: str) -> None:
-    if SCREENSHOTS:
+    """Save the whole page as ``<name>.png`` in the ``MESSAGING_SCREENSHOTS`` folder, if set.
+
+    Wagtail scrolls its ``main``, not the document: the window is made as tall as that
+    content for the picture, then given its height back.
+    """
+    if not SCREENSHOTS:
+        return
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    viewport = page.viewport_size
+    content_height = page.evaluate(
+        "Math.max(document.documentElement.scrollHeight,"
+        " ...Array.from(document.querySelectorAll('main'), el => el.scrollHeight + el.offsetTop))"
+    )
+    page.set_viewport_size(
+        {"width": viewport["width"], "height": max(content_height, viewport["height"])}
+    )
+    try:
         page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+    finally:
+        page.set_viewport_size(viewport)
 
 
 def failure(minutes_ago: int, text: str) -> dict:
@@ -235,6 +253,39 @@ def test_dashboard_panel(page, live_server, receivers):
     screenshot(page, "dashboard")
 
 
+def test_dashboard_summary_is_padded_and_shows_its_counts_whole(
+    narrow_page, live_server, receivers
+):
+    narrow_page.goto(f"{live_server.url}/admin/")
+    panel = narrow_page.locator("#messaging-summary-section").bounding_box()
+    heading = narrow_page.locator("#messaging-summary-section [data-panel-toggle]").bounding_box()
+    for item in ["a.msg-tile", "figure.msg-chart"]:
+        box = narrow_page.locator(f"[data-messaging-summary] {item}").first.bounding_box()
+        assert box["x"] - panel["x"] >= 16, item  # Wagtail's dashboard panels: 1.5rem
+        assert abs(box["x"] - heading["x"]) < 2, item  # in line with the panel's heading
+    svg = narrow_page.locator("[data-messaging-summary] svg").bounding_box()
+    values = narrow_page.locator("[data-messaging-summary] text.msg-chart__value")
+    assert values.count() == 1
+    value = values.first.bounding_box()
+    assert value["y"] >= svg["y"] and value["y"] + value["height"] <= svg["y"] + svg["height"]
+
+
+def test_variable_names_never_break_at_1000_px(narrow_page, live_server):
+    from messaging.models import MessageTemplate
+
+    template = MessageTemplate.objects.create(
+        key="deadline", name="Deadline", context_type="deadline_moved", subject="S", body="B"
+    )
+    narrow_page.goto(
+        f"{live_server.url}/admin/snippets/messaging/messagetemplate/edit/{template.pk}/"
+    )
+    chips = narrow_page.locator("[data-messaging-variables] tr:not([hidden]) code")
+    assert chips.count() >= 8
+    lines = chips.evaluate_all("chips => chips.map(chip => chip.getClientRects().length)")
+    assert set(lines) == {1}, chips.all_inner_texts()
+    screenshot(narrow_page, "variables_panel_1000px")
+
+
 LONG_WORD = "x" * 400
 LONG_SUBJECT = "Tilbakemelding på Assignment 3 i INF1000: " + "svært lang emnelinje " * 12
 HORIZONTAL_OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
@@ -278,6 +329,115 @@ def test_receivers_list_keeps_subjects_on_one_line(narrow_page, live_server, rec
     assert long_one.evaluate("el => el.scrollWidth > el.clientWidth")  # cut, with an ellipsis
 
 
+@pytest.fixture
+def crowded(make_user):
+    """The widest rows the listings meet: long subject, name, address, error and labels.
+
+    The newest receiver (first in the listing) is in Norwegian, failed twice, of a message
+    that has a receiver in every status.
+    """
+    from messaging.models import MessageTemplate
+
+    creator = make_user(
+        "maximiliane", first_name="Maximiliane", last_name="Wolkenstein-Rodenegg-Trostburg"
+    )
+    template = MessageTemplate.objects.create(
+        key="feedback-published-with-grades",
+        name="Feedback published, with the grades of every part",
+        context_type="feedback_published",
+        subject="S",
+        body="<p>B</p>",
+    )
+    message = make_message(context_type="feedback_published", template=template, created_by=creator)
+    for status in [Status.SENT, Status.ERROR, Status.NOT_SENT, Status.DIGEST_PENDING]:
+        make_receiver(message, subject=LONG_SUBJECT, status=status)
+    user = make_user(
+        "bartholomew",
+        first_name="Bartholomew",
+        last_name="Featherstonehaugh-Cholmondeley",
+        email="bartholomew.featherstonehaugh-cholmondeley@students.example.org",
+    )
+    error = "550 5.1.1 The mail server refused the recipient: mailbox unavailable " * 3
+    return make_receiver(
+        message,
+        user,
+        subject=LONG_SUBJECT,
+        language="nb",
+        status=Status.FAILED,
+        sending_failed_count=2,
+        status_data={"errors": [failure(5, error)]},
+    )
+
+
+def inside_window(locator, width: int) -> bool:
+    """Whether the element is shown and lies between the window's left and right edges."""
+    box = locator.bounding_box()
+    return (
+        box is not None and box["width"] > 0 and box["x"] >= 0 and box["x"] + box["width"] <= width
+    )
+
+
+MAIN_OVERFLOW = (
+    "(() => { const m = document.querySelector('main'); return m.scrollWidth - m.clientWidth; })()"
+)
+
+
+@pytest.mark.parametrize(
+    ("listing", "width", "headings"),
+    [
+        ("receivers", 1280, ["ID", "Subject", "User", "Status", "Last error", "Sent"]),
+        ("receivers", 1000, ["Subject", "Status"]),
+        ("messages", 1280, ["ID", "Subject", "Created", "Status", "Created by", "Receivers"]),
+        ("messages", 1000, ["Subject", "Status", "Receivers"]),
+    ],
+)
+def test_required_columns_lie_inside_the_window(
+    browser, live_server, make_user, root_page, crowded, listing, width, headings
+):
+    make_user("root", is_superuser=True, is_staff=True)
+    page = logged_in(browser, live_server, "root", width=width, height=800)
+    try:
+        page.goto(f"{live_server.url}/admin/messaging/{listing}/")
+        screenshot(page, f"{listing}_{width}px")
+        header_cells = page.locator("table.listing thead th")
+        labels = [label.strip() for label in header_cells.all_inner_texts()]
+        first_row = page.locator("table.listing tbody tr").first.locator("> td")
+        for heading in headings:
+            index = labels.index(heading)
+            assert inside_window(header_cells.nth(index), width), heading
+            assert inside_window(first_row.nth(index), width), heading
+        assert page.evaluate(MAIN_OVERFLOW) == 0  # nothing hides past the right edge
+        if listing == "messages":
+            counts = page.locator("table.listing tbody tr").first.locator(".msg-counts a")
+            assert counts.count() == 5
+            for index in range(counts.count()):
+                assert inside_window(counts.nth(index), width), counts.nth(index).inner_text()
+    finally:
+        page.context.close()
+
+
+def test_hidden_columns_show_inside_other_cells_at_1000_px(narrow_page, live_server, crowded):
+    narrow_page.goto(f"{live_server.url}/admin/messaging/receivers/")
+    row = narrow_page.locator("table.listing tbody tr").first
+    for hidden in ["Language", "Failed", "Succeeded", "Context type", "Last error", "Created"]:
+        assert not narrow_page.locator("thead th", has_text=hidden).first.is_visible(), hidden
+    subject_fold = row.locator("td.title .msg-fold")
+    assert subject_fold.inner_text() == "Norwegian Bokmål · Feedback published"
+    status_folds = row.locator("td .msg-status ~ .msg-fold")
+    assert status_folds.all_inner_texts() == [
+        "Failed: 2",
+        crowded.errors[0]["error_message"].strip(),
+    ]
+    for fold in [subject_fold, status_folds.nth(0), status_folds.nth(1)]:
+        assert inside_window(fold, 1000)
+    narrow_page.goto(f"{live_server.url}/admin/messaging/messages/")
+    subject = narrow_page.locator("table.listing tbody tr").first.locator("td.title .msg-fold")
+    assert subject.all_inner_texts() == [
+        "Feedback published · Feedback published, with the grades of every part",
+        "Maximiliane Wolkenstein-Rodenegg-Trostburg (maximiliane)",
+    ]
+
+
 def test_staff_without_resend_permission_are_offered_no_resend(staff_page, live_server, receivers):
     staff_page.goto(f"{live_server.url}/admin/messaging/receivers/")
     assert staff_page.locator("table.listing tbody tr").count() == 4
@@ -310,6 +470,29 @@ def test_variables_table_follows_the_context_type(page, live_server):
     assert author.is_visible() and not grades.is_visible()
     assert table.locator("tr", has_text="user.first_name").is_visible()
     screenshot(page, "variables_panel")
+
+
+def test_a_user_signs_in_to_the_preferences_in_the_sites_frame(browser, live_server, make_user):
+    make_user("ola", first_name="Ola", last_name="Nordmann", language="nb")
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(f"{live_server.url}/messaging/preferences/")
+        assert "/_util/login/" in page.url
+        assert page.locator("header.site-header").is_visible()  # the site's base.html
+        screenshot(page, "user_login")
+        page.fill("input[name=username]", "ola")
+        page.fill("input[name=password]", "pw")
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/messaging/preferences/")
+        assert page.locator("header .site-user").inner_text() == "Ola Nordmann"
+        save = page.get_by_role("button", name="Lagre")
+        # The site's stylesheet, not the browser's grey button.
+        assert save.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(29, 78, 137)"
+        screenshot(page, "user_preferences")
+    finally:
+        context.close()
 
 
 def test_user_changes_notification_preferences_on_the_page(browser, live_server, make_user):
@@ -348,3 +531,109 @@ def test_user_changes_notification_preferences_on_the_page(browser, live_server,
         context.close()
     preference = NotificationPreference.objects.get(user=user)
     assert (preference.context_type, preference.mode) == ("comment_added", "daily")
+
+
+# --- every admin page, as the staff guide shows them ---------------------------------------
+
+WIDTHS = [1280, 1000]  # the daily screen, and half of a wide one
+# name -> (URL, only for users who may change things)
+ADMIN_PAGES = {
+    "dashboard": ("/admin/", False),
+    "receivers": ("/admin/messaging/receivers/", False),
+    "receiver": ("/admin/messaging/receivers/inspect/{receiver}/", False),
+    "resend": (
+        "/admin/bulk/messaging/messagereceiver/resend/?next=/admin/messaging/receivers/"
+        "&id={receiver}",
+        True,
+    ),
+    "messages": ("/admin/messaging/messages/", False),
+    "message": ("/admin/messaging/messages/inspect/{message}/", False),
+    "suppressions": ("/admin/messaging/suppressions/", False),
+    "suppression": ("/admin/messaging/suppressions/edit/{suppression}/", True),
+    "templates": ("/admin/snippets/messaging/messagetemplate/", False),
+    "template": ("/admin/snippets/messaging/messagetemplate/edit/{template}/", True),
+    "preferences": ("/admin/messaging/preferences/", False),
+    "preference": ("/admin/messaging/preferences/edit/{preference}/", True),
+}
+
+
+@pytest.fixture
+def tour_user(request, make_user, root_page):
+    """The admin (a superuser), the demo's staff (looks, changes nothing), or nb (Norwegian)."""
+    from django.contrib.auth.models import Group, Permission
+
+    from config.management.commands.messaging_demo import STAFF_PERMISSIONS
+
+    who = request.param
+    if who == "staff":
+        user = make_user("staff", is_staff=True, first_name="Sam", last_name="Staff")
+        group = Group.objects.create(name="Messaging staff")
+        group.permissions.add(*Permission.objects.filter(codename__in=STAFF_PERMISSIONS))
+        user.groups.add(group)
+    else:
+        names = {"admin": ("Ada", "Admin", ""), "nb": ("Nora", "Nordmann", "nb")}[who]
+        first, last, language = names
+        make_user(
+            who,
+            is_superuser=True,
+            is_staff=True,
+            first_name=first,
+            last_name=last,
+            language=language,
+        )
+    return who
+
+
+@pytest.mark.parametrize("tour_user", ["admin", "staff", "nb"], indirect=True)
+def test_every_admin_page_fits_the_staffs_widths(browser, live_server, crowded, tour_user):
+    """Every page this user may open, at 1280 and 1000 px: it opens, nothing hides past the
+    right edge, no menu label is cut; with MESSAGING_SCREENSHOTS, a picture of each."""
+    from messaging.models import NotificationPreference, Suppression
+
+    suppression = Suppression.objects.create(
+        address="ron@refused.example.org",
+        reason=Suppression.Reason.BOUNCED,
+        source="550 5.1.1 Mailbox unavailable: no such user",
+    )
+    preference = NotificationPreference.objects.create(
+        user=crowded.user, context_type="comment_added", mode="daily"
+    )
+    ids = {
+        "receiver": crowded.pk,
+        "message": crowded.message_id,
+        "suppression": suppression.pk,
+        "template": crowded.message.template_id,
+        "preference": preference.pk,
+    }
+    may_change = tour_user != "staff"
+    page = logged_in(browser, live_server, tour_user, width=WIDTHS[0], height=800)
+    try:
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 800})
+            for name, (url, changes) in ADMIN_PAGES.items():
+                if changes and not may_change:
+                    continue
+                response = page.goto(live_server.url + url.format(**ids))
+                where = f"{tour_user} {width} px {name}"
+                assert response.status == 200, where
+                assert page.url == live_server.url + url.format(**ids), where  # no redirect
+                assert page.get_by_text("Sorry, you do not have permission").count() == 0
+                labels = page.locator(".sidebar-main-menu .menuitem-label")
+                cut = labels.evaluate_all(
+                    "labels => labels.filter(l => l.offsetParent && l.scrollWidth > l.clientWidth)"
+                    ".map(l => l.innerText)"
+                )
+                assert cut == [], where
+                if not page.locator("aside.form-side").count():  # editors: Wagtail's own
+                    assert page.evaluate(MAIN_OVERFLOW) == 0, where
+                screenshot(page, f"{tour_user}-{width}-{name}")
+            page.goto(f"{live_server.url}/admin/")
+            page.locator(".sidebar-main-menu a, .sidebar-main-menu button").filter(
+                has_text="E-post" if tour_user == "nb" else "Messaging"
+            ).first.click()
+            submenu = page.locator(".sidebar-sub-menu-panel").first
+            submenu.wait_for()
+            page.wait_for_timeout(400)  # the panel slides in
+            screenshot(page, f"{tour_user}-{width}-menu")
+    finally:
+        page.context.close()

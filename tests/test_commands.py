@@ -183,6 +183,50 @@ def test_demo_admin_and_staff_have_names_wagtail_accepts(make_user):
         assert form.is_valid(), (user.username, form.errors)
 
 
+DEMO_STAFF_PAGES = [
+    "/admin/messaging/receivers/",
+    "/admin/messaging/messages/",
+    "/admin/messaging/suppressions/",
+    "/admin/snippets/messaging/messagetemplate/",
+    "/admin/messaging/preferences/",
+]
+
+
+@pytest.mark.django_db
+def test_demo_staff_looks_at_every_messaging_page_and_changes_nothing():
+    """What the README says of the demo's ``staff`` user."""
+    from django.test import Client
+
+    from config.management.commands.messaging_demo import Command
+    from messaging.admin.permissions import can_resend
+
+    Command(stdout=StringIO()).ensure_admin()
+    client = Client()
+    assert client.login(username="staff", password="staff")
+    for url in DEMO_STAFF_PAGES:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "Sorry, you do not have permission" not in response.content.decode(), url
+    for url in ["/admin/messaging/suppressions/new/", "/admin/messaging/preferences/new/"]:
+        assert client.get(url).status_code in (302, 403), url
+    assert not can_resend(response.wsgi_request.user)
+
+
+@pytest.mark.django_db
+def test_demo_end_user_signs_in_with_the_documented_password():
+    from django.test import Client
+
+    from config.management.commands.messaging_demo import PEOPLE, Command
+
+    command = Command(stdout=StringIO())
+    ola = next(person for person in PEOPLE if person[0] == "ola")
+    command.ensure_user(*ola)
+    command.ensure_user(*ola)  # again, as every `make demo` does
+    client = Client()
+    assert client.login(username="ola", password="ola")
+    assert client.get("/messaging/preferences/").status_code == 200
+
+
 def test_bounce_server_without_aiosmtpd_says_how_to_install_it(monkeypatch):
     # As in a site installed without the bounces extra: aiosmtpd cannot be imported. The
     # listener is imported first, so that the test leaves it in place after it.

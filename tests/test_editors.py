@@ -172,3 +172,31 @@ def test_bulk_delete_of_templates_deletes_and_refuses_ids_that_cannot_be_ids(adm
     assert admin_client.get(BULK_DELETE, {"id": template.pk}).status_code == 200
     admin_client.post(f"{BULK_DELETE}?id={template.pk}")
     assert not MessageTemplate.objects.exists()
+
+
+def test_the_body_editor_offers_exactly_the_features_emails_support():
+    from messaging.rendering import BODY_FEATURES
+
+    for name in ["body", "body_en", "body_nb"]:
+        widget = MessageTemplate._meta.get_field(name).formfield().widget
+        assert widget.features == list(BODY_FEATURES), name
+    assert "h1" not in BODY_FEATURES  # the site's name heads every email
+
+
+def test_the_demo_templates_come_back_from_the_editor_unchanged():
+    """What the demo writes is what an editor can make: the editor's converter (to its own
+    format and back, as opening and saving do) keeps every tag, and the template saves."""
+    import re
+
+    from wagtail.admin.rich_text.converters.contentstate import ContentstateConverter
+
+    from config.management.commands.messaging_demo import TEMPLATES
+    from messaging.rendering import BODY_FEATURES
+
+    converter = ContentstateConverter(list(BODY_FEATURES))
+    for data in TEMPLATES:
+        for language in ["en", "nb"]:
+            body = data[f"body_{language}"]
+            saved = converter.to_database_format(converter.from_database_format(body))
+            assert re.sub(r' data-block-key="\w+"', "", saved) == body, (data["key"], language)
+        MessageTemplate(**data).full_clean(validate_unique=False, validate_constraints=False)

@@ -108,3 +108,17 @@ def test_bad_settings_are_reported_at_startup_under_fixed_ids(settings, name, va
     [error] = check_settings()
     assert error.id == check_id
     assert name in error.msg
+
+
+def test_every_field_has_a_translated_verbose_name():
+    """The admin shows each field by its verbose name, in the user's language."""
+    from django.apps import apps
+    from django.utils.functional import Promise
+
+    untranslated = [
+        f"{model.__name__}.{field.name}"
+        for model in apps.get_app_config("messaging").get_models()
+        for field in model._meta.get_fields()
+        if field.concrete and not field.auto_created and not isinstance(field.verbose_name, Promise)
+    ]
+    assert untranslated == []

@@ -2,11 +2,19 @@
 
 A column says which model fields it reads in ``reads`` (by default, the field of its
 name), so that a listing loads exactly those (:func:`fields_read`).
+
+The listings fit the window instead of scrolling sideways (Wagtail's ``main`` hides what
+passes its edge). Columns of lower priority show only from one of Wagtail's breakpoints
+(:func:`shown_from`); below it, a :class:`Fold` shows their values inside another cell.
+The cells marked :data:`FLEX` share the width that is left and cut their text with an
+ellipsis. The rules are in ``messaging/static/messaging/admin/admin.css``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model
@@ -19,12 +27,73 @@ from . import counts, formatting
 # Characters of the newest error shown in a listing; the full text is in the tooltip.
 ERROR_PREVIEW_CHARS = 80
 
+# Wagtail's breakpoints a column can be shown from: "lg" is a 1200 px window, "xl" 1600 px.
+BREAKPOINTS = ("lg", "xl")
+# A column sharing the width the others leave, its texts cut with an ellipsis.
+FLEX = "msg-flex"
 
-class OneLineTitleColumn(TitleColumn):
-    """A linked title kept on one line, ellipsized, with the whole text as its tooltip."""
+ColumnT = TypeVar("ColumnT", bound=Column)
+
+
+def shown_from(breakpoint: str, column: ColumnT) -> ColumnT:
+    """``column``, shown only in windows at least as wide as Wagtail's ``breakpoint``."""
+    if breakpoint not in BREAKPOINTS:
+        raise ValueError(f"breakpoint must be one of {BREAKPOINTS}, not {breakpoint!r}")
+    column.classname = " ".join(filter(None, [column.classname, f"msg-from-{breakpoint}"]))
+    return column
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Values of other columns, shown on a line of their own inside a cell below a breakpoint.
+
+    ``until`` is the breakpoint (``"lg"`` or ``"xl"``) from which those columns show
+    themselves; ``labelled`` puts each column's label before its value (for numbers).
+    Empty values, zero counts among them, are left out: the line says only what is there.
+    """
+
+    columns: Sequence[Column]
+    until: str
+    labelled: bool = False
+    classname: str = ""
+
+    def items(self, instance) -> list[dict]:
+        items = []
+        for column in self.columns:
+            value = column.get_value(instance)
+            if not value:
+                continue
+            if hasattr(value, "get_username"):  # a user: the name the admin shows
+                value = formatting.user_display(value)
+            items.append({"label": column.label, "value": value})
+        return items
+
+
+class FoldsMixin:
+    """A column whose cells also show the :class:`Fold` values given in ``folds``."""
+
+    def __init__(self, *args, folds: Sequence[Fold] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.folds = tuple(folds)
+
+    def get_cell_context_data(self, instance, parent_context) -> dict:
+        context = super().get_cell_context_data(instance, parent_context)  # type: ignore[misc]
+        context["folds"] = [
+            {"fold": fold, "items": items} for fold in self.folds if (items := fold.items(instance))
+        ]
+        return context
+
+
+class OneLineTitleColumn(FoldsMixin, TitleColumn):
+    """A linked title kept on one line, ellipsized, with the whole text as its tooltip.
+
+    It takes the largest share of the width left to the flexible columns.
+    """
+
+    cell_template_name = "messaging/admin/title_cell.html"
 
     def __init__(self, name: str, **kwargs) -> None:
-        kwargs.setdefault("classname", "msg-one-line")
+        kwargs.setdefault("classname", f"msg-one-line {FLEX} {FLEX}--title")
         super().__init__(name, **kwargs)
 
     def get_link_attrs(self, instance, parent_context) -> dict:
@@ -41,7 +110,7 @@ class NoWrapDateColumn(DateColumn):
         super().__init__(name, **kwargs)
 
 
-class StatusColumn(StatusTagColumn):
+class StatusColumn(FoldsMixin, StatusTagColumn):
     """Wagtail's status tag showing the status's label, coloured per status."""
 
     cell_template_name = "messaging/admin/status_cell.html"
@@ -63,7 +132,7 @@ class ReceiverUserColumn(UserColumn):
     cell_template_name = "messaging/admin/user_cell.html"
 
     def __init__(self, name: str = "user", **kwargs) -> None:
-        kwargs.setdefault("classname", "msg-one-line")
+        kwargs.setdefault("classname", f"msg-one-line {FLEX}")
         super().__init__(name, **kwargs)
 
     @property
@@ -97,7 +166,7 @@ class LastErrorColumn(Column):
     reads = ()  # an annotation, computed by the database
 
     def __init__(self, name: str = "last_error", **kwargs) -> None:
-        kwargs.setdefault("classname", "msg-one-line msg-last-error")
+        kwargs.setdefault("classname", f"msg-one-line msg-last-error {FLEX}")
         super().__init__(name, **kwargs)
 
     def get_cell_context_data(self, instance, parent_context) -> dict:
@@ -115,7 +184,7 @@ class ContextTypeColumn(Column):
 
     def __init__(self, name: str = "context_type", **kwargs) -> None:
         kwargs.setdefault("accessor", "message.get_context_type_display")
-        kwargs.setdefault("classname", "msg-one-line")
+        kwargs.setdefault("classname", f"msg-one-line {FLEX}")
         super().__init__(name, **kwargs)
 
 

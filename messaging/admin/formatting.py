@@ -11,7 +11,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonTracebackLexer
@@ -21,6 +21,9 @@ from . import links
 
 # Tracebacks longer than this many lines start collapsed.
 COLLAPSE_AFTER_LINES = 12
+
+# What the admin calls each kind of message a receiver records (``message_type``).
+MESSAGE_TYPES = {"email": _("Email")}
 
 
 def highlight_traceback(text: str) -> SafeString:
@@ -106,3 +109,8 @@ def revision_summary(revision) -> SafeString:
         "time": date_format(timezone.localtime(time), "DATETIME_FORMAT"),
     }
     return link(links.template_revision(template.pk, revision.pk), text % values)
+
+
+def message_type_name(key: str) -> str:
+    """The admin's name of a message type (``email`` -> "Email"); unknown keys as is."""
+    return str(MESSAGE_TYPES.get(key, key))

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import conf
@@ -98,15 +99,19 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
 
     def __str__(self) -> str:
-        """``Message #1 - Deadline moved - 2026-11-29 00:31``: label and time as the admin shows.
+        """``Message #1 – Deadline moved – 2026-11-29 00:31``: label and time as the admin shows.
 
-        The time is in the current time zone (the admin user's), like every other date.
+        In the active language; the time is in the current time zone (the admin user's), like
+        every other date.
         """
         created = self.created_datetime
         if created is not None and timezone.is_aware(created):
             created = timezone.localtime(created)
-        when = f"{created:%Y-%m-%d %H:%M}" if created else "-"
-        return f"Message #{self.pk} - {self.get_context_type_display()} - {when}"
+        return gettext("Message #%(number)s – %(context_type)s – %(created)s") % {
+            "number": self.pk,
+            "context_type": self.get_context_type_display(),
+            "created": f"{created:%Y-%m-%d %H:%M}" if created else "-",
+        }
 
     def mark_prepared(
         self, user_ids: list, *, enqueued: bool, status_data: dict | None = None

@@ -167,11 +167,15 @@ class MessageReceiver(models.Model):
 
     # Delivery bookkeeping, internal: sends asked for and not yet taken by a worker,
     # the worker's lease, and when a transient failure may be retried.
-    pending_sends = models.PositiveIntegerField(default=0, editable=False)
-    send_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
-    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
-    claim_token = models.CharField(max_length=32, blank=True, editable=False)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    pending_sends = models.PositiveIntegerField(_("pending sends"), default=0, editable=False)
+    send_requested_at = models.DateTimeField(
+        _("send requested at"), null=True, blank=True, editable=False
+    )
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True, editable=False)
+    claim_token = models.CharField(_("claim token"), max_length=32, blank=True, editable=False)
+    next_attempt_at = models.DateTimeField(
+        _("next attempt at"), null=True, blank=True, editable=False
+    )
 
     objects = MessageReceiverQuerySet.as_manager()
 
@@ -235,7 +239,7 @@ class MessageReceiver(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.subject} -> {self.send_to or self.user}"
+        return f"{self.subject} → {self.send_to or self.user}"
 
     def clean(self) -> None:
         super().clean()

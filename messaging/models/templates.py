@@ -18,7 +18,7 @@ from wagtail.models import (
 
 from .. import conf
 from ..exceptions import TemplateNotFoundError
-from ..rendering import render_preview, validate_template
+from ..rendering import BODY_FEATURES, render_preview, validate_template
 
 
 def default_message_type() -> list[str]:
@@ -54,7 +54,7 @@ class MessageTemplate(
         _("context type"), max_length=255, default="other", choices=conf.context_types
     )
     subject = models.CharField(_("subject"), max_length=255)
-    body = RichTextField(_("body"))
+    body = RichTextField(_("body"), features=list(BODY_FEATURES))
     body_text = models.TextField(
         _("plain-text body"),
         blank=True,

@@ -21,7 +21,7 @@ from .context import (
 from .controls import check_no_controls, without_controls
 from .engine import ALLOWED_FILTERS, ALLOWED_TAGS, engine
 from .languages import translated
-from .layout import html_to_plain, inline_css, render_layout, stylesheet
+from .layout import BODY_FEATURES, html_to_plain, inline_css, render_layout, stylesheet
 from .pipeline import (
     CompiledEmail,
     RenderedEmail,
@@ -39,6 +39,7 @@ from .source import check_source
 
 __all__ = [
     "ALLOWED_FILTERS",
+    "BODY_FEATURES",
     "ALLOWED_TAGS",
     "CompiledEmail",
     "RenderedEmail",

@@ -20,6 +20,10 @@ LAYOUT_TEMPLATE = "messaging/email/layout.html"
 UNSUBSCRIBE_HTML = "messaging/email/unsubscribe_link.html"
 UNSUBSCRIBE_TEXT = "messaging/email/unsubscribe_link.txt"
 STYLESHEET = "messaging/css/email.css"
+# What editors may put in a template's body: the blocks and marks the email stylesheet
+# styles, and links. The site's name is the email's top heading, so bodies start at h2;
+# images, embeds and document links would point into the site, not into the email.
+BODY_FEATURES = ("h2", "h3", "bold", "italic", "ol", "ul", "blockquote", "hr", "link")
 
 
 @lru_cache(maxsize=8)

@@ -20,13 +20,13 @@ TEMPLATES = [
         "subject_en": "New deadline for {{ assignment }}",
         "subject_nb": "Ny frist for {{ assignment }}",
         "body_en": (
-            "<h1>The deadline has moved</h1><p>Dear {{ user.first_name }},</p>"
+            "<h2>The deadline has moved</h2><p>Dear {{ user.first_name }},</p>"
             "<p>The deadline of <b>{{ assignment }}</b> in {{ course }} is now "
             "<b>{{ deadline }}</b>.</p>"
             '<p><a href="{{ url }}">Open the assignment</a></p>'
         ),
         "body_nb": (
-            "<h1>Fristen er flyttet</h1><p>Hei {{ user.first_name }},</p>"
+            "<h2>Fristen er flyttet</h2><p>Hei {{ user.first_name }},</p>"
             "<p>Fristen for <b>{{ assignment }}</b> i {{ course }} er nå "
             "<b>{{ deadline }}</b>.</p>"
             '<p><a href="{{ url }}">Åpne oppgaven</a></p>'
@@ -55,22 +55,37 @@ TEMPLATES = [
         "context_type": "feedback_published",
         "subject_en": "Feedback on {{ assignment }} is published",
         "subject_nb": "Tilbakemelding på {{ assignment }} er publisert",
+        # Loops and conditions within one paragraph: the editor keeps a block tag standing
+        # between paragraphs or list items in a paragraph of its own, cutting the element.
         "body_en": (
-            "<p>Hello {{ user.full_name }},</p><p>Your examiners published feedback:</p>"
-            "<ul>{% for item in grades %}<li>{{ item.part }}: {{ item.grade }}</li>"
-            "{% endfor %}</ul>"
-            "{% if passed %}<p>Congratulations, you passed.</p>{% else %}"
-            "<p>You did not pass this time.</p>{% endif %}"
+            "<p>Hello {{ user.full_name }},</p>"
+            "<p>Your examiners published feedback on {{ assignment }}: "
+            "{% for item in grades %}{{ item.part }} <b>{{ item.grade }}</b>. {% endfor %}</p>"
+            "<p>{% if passed %}Congratulations, you passed.{% else %}"
+            "You did not pass this time.{% endif %}</p>"
         ),
         "body_nb": (
-            "<p>Hei {{ user.full_name }},</p><p>Sensorene har publisert tilbakemelding:</p>"
-            "<ul>{% for item in grades %}<li>{{ item.part }}: {{ item.grade }}</li>"
-            "{% endfor %}</ul>"
-            "{% if passed %}<p>Gratulerer, du bestod.</p>{% else %}"
-            "<p>Du bestod dessverre ikke denne gangen.</p>{% endif %}"
+            "<p>Hei {{ user.full_name }},</p>"
+            "<p>Sensorene har publisert tilbakemelding på {{ assignment }}: "
+            "{% for item in grades %}{{ item.part }} <b>{{ item.grade }}</b>. {% endfor %}</p>"
+            "<p>{% if passed %}Gratulerer, du bestod.{% else %}"
+            "Du bestod dessverre ikke denne gangen.{% endif %}</p>"
         ),
     },
 ]
+
+# The demo's ``staff`` user looks at everything under Messaging and changes nothing: no
+# resend, no template, suppression or preference edited (README, "Quick start").
+STAFF_PERMISSIONS = [
+    "access_admin",
+    "view_messagereceiver",
+    "view_message",
+    "view_messagetemplate",
+    "view_suppression",
+    "view_notificationpreference",
+]
+# End users who sign in to their notification preferences (/messaging/preferences/).
+PASSWORDS = {"ola": "ola"}
 
 PEOPLE = [
     ("april", "April", "Ludgate", "april@example.org", "en"),
@@ -90,10 +105,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         admin = self.ensure_admin()
+        users = [self.ensure_user(*person) for person in PEOPLE]
         if Message.objects.exists():
             self.stdout.write("Demo data already present.")
             return
-        users = [self.ensure_user(*person) for person in PEOPLE]
         for data in TEMPLATES:
             template, _created = MessageTemplate.objects.update_or_create(
                 key=data["key"], defaults=data
@@ -120,13 +135,10 @@ class Command(BaseCommand):
         staff = User.objects.filter(username="staff").first()
         if staff is None:
             staff = User.objects.create_user("staff", "staff@example.org", "staff", is_staff=True)
-            group, _ = Group.objects.get_or_create(name="Messaging staff")
-            group.permissions.add(
-                Permission.objects.get(codename="access_admin"),
-                Permission.objects.get(codename="view_messagereceiver"),
-                Permission.objects.get(codename="view_message"),
-            )
-            staff.groups.add(group)
+        # Also on a demo database from before: the group gets what STAFF_PERMISSIONS says.
+        group, _ = Group.objects.get_or_create(name="Messaging staff")
+        group.permissions.add(*Permission.objects.filter(codename__in=STAFF_PERMISSIONS))
+        staff.groups.add(group)
         self.ensure_names(staff, "Sam", "Staff")
         return admin
 
@@ -142,6 +154,9 @@ class Command(BaseCommand):
         user, _created = get_user_model().objects.get_or_create(
             username=username, defaults={"first_name": first, "last_name": last, "email": email}
         )
+        if username in PASSWORDS and not user.check_password(PASSWORDS[username]):
+            user.set_password(PASSWORDS[username])
+            user.save(update_fields=["password"])
         profile = UserProfile.get_for_user(user)
         profile.preferred_language = language
         profile.save()

@@ -17,6 +17,9 @@ from .. import counts, links
 CHART_DAYS = 14
 CHART_WIDTH = 700  # SVG user units; the plot is CHART_HEIGHT tall, labels go below it
 CHART_HEIGHT = 120
+# The tallest bar reaches this far below the top: its count stands above it, inside the chart.
+HEADROOM = 18
+PLOT_HEIGHT = CHART_HEIGHT - HEADROOM
 FAILED = [MessageReceiver.Status.FAILED, MessageReceiver.Status.ERROR]
 BOUNCED = MessageReceiver.DeliveryStatus.BOUNCED
 
@@ -44,7 +47,7 @@ class Bar:
 
     @property
     def bounce_rate_y(self) -> float:
-        return CHART_HEIGHT - (CHART_HEIGHT - 10) * self.bounce_rate
+        return CHART_HEIGHT - PLOT_HEIGHT * self.bounce_rate
 
     @property
     def sent_y(self) -> float:
@@ -107,8 +110,8 @@ def chart_bars(now: datetime) -> list[Bar]:
             sent=sent.get(day, 0),
             failed=failed.get(day, 0),
             x=index * width + width * 0.15,
-            sent_height=(CHART_HEIGHT - 10) * sent.get(day, 0) / peak,
-            failed_height=(CHART_HEIGHT - 10) * failed.get(day, 0) / peak,
+            sent_height=PLOT_HEIGHT * sent.get(day, 0) / peak,
+            failed_height=PLOT_HEIGHT * failed.get(day, 0) / peak,
             bounced=bounced.get(day, 0),
         )
         for index, day in enumerate(days)

@@ -32,6 +32,25 @@ class MessageIndexView(generic.IndexView):
 
     @cached_property
     def columns(self) -> list[Column]:
+        # From 1000 px the ID, subject, status and receiver counts stand in the window; the
+        # context type, template and creator have columns of their own in wider ones.
+        context_type = columns.shown_from(
+            "xl",
+            Column(
+                "context_type",
+                accessor="get_context_type_display",
+                label=_("Context type"),
+                sort_key="context_type",
+                classname=f"msg-one-line {columns.FLEX}",
+            ),
+        )
+        created_by = columns.shown_from(
+            "lg",
+            UserColumn("created_by", label=_("Created by"), classname="msg-one-line"),
+        )
+        template = columns.shown_from(
+            "xl", Column("template", label=_("Template"), classname=f"msg-one-line {columns.FLEX}")
+        )
         return [
             TitleColumn(
                 "id",
@@ -45,20 +64,18 @@ class MessageIndexView(generic.IndexView):
                 accessor=message_subject,
                 label=_("Subject"),
                 get_url=self.get_inspect_url,
+                folds=[
+                    columns.Fold([context_type, template], until="xl"),
+                    columns.Fold([created_by], until="lg"),
+                ],
             ),
             columns.NoWrapDateColumn(
                 "created_datetime", label=_("Created"), sort_key="created_datetime"
             ),
             columns.StatusColumn("status", label=_("Status"), sort_key="status"),
-            Column(
-                "context_type",
-                accessor="get_context_type_display",
-                label=_("Context type"),
-                sort_key="context_type",
-                classname="msg-one-line",
-            ),
-            UserColumn("created_by", label=_("Created by"), classname="msg-one-line"),
-            Column("template", label=_("Template"), classname="msg-one-line"),
+            context_type,
+            created_by,
+            template,
             columns.ReceiverCountsColumn(
                 "receiver_counts", accessor="receiver_count", label=_("Receivers")
             ),

@@ -43,13 +43,43 @@ EXPORT_COLUMNS = [
 
 
 def receiver_columns(view: ReceiverIndexView) -> list[Column]:
-    """The listing's columns; the checkboxes only for users who may use a bulk action."""
+    """The listing's columns; the checkboxes only for users who may use a bulk action.
+
+    From 1280 px the ID, subject, user, status, sent and last error stand in the window;
+    from 1000 px the subject and status (with the counts and the last error in the status
+    cell). Language, context type and counts have columns of their own from 1600 px.
+    """
     checkbox = [BulkActionsCheckboxColumn("bulk_actions", obj_type="receiver")]
+    language = columns.shown_from(
+        "xl", columns.LanguageColumn("language", label=_("Language"), sort_key="language")
+    )
+    failed = columns.shown_from(
+        "xl",
+        NumberColumn("sending_failed_count", label=_("Failed"), sort_key="sending_failed_count"),
+    )
+    succeeded = columns.shown_from(
+        "xl",
+        NumberColumn(
+            "sending_success_count", label=_("Succeeded"), sort_key="sending_success_count"
+        ),
+    )
+    last_error = columns.shown_from(
+        "lg", columns.LastErrorColumn("last_error", label=_("Last error"))
+    )
+    context_type = columns.shown_from(
+        "xl",
+        columns.ContextTypeColumn(
+            "context_type", label=_("Context type"), sort_key="message__context_type"
+        ),
+    )
     return [
         *(checkbox if view.bulk_actions else []),
         Column("id", label=_("ID"), sort_key="id", classname="msg-nowrap"),
-        columns.NoWrapDateColumn(
-            "created_datetime", label=_("Created"), sort_key="created_datetime"
+        columns.shown_from(
+            "lg",
+            columns.NoWrapDateColumn(
+                "created_datetime", label=_("Created"), sort_key="created_datetime"
+            ),
         ),
         columns.OneLineTitleColumn(
             "subject",
@@ -57,19 +87,24 @@ def receiver_columns(view: ReceiverIndexView) -> list[Column]:
             sort_key="subject",
             get_url=view.get_inspect_url,
             get_title_id=lambda obj: f"receiver_{obj.pk}_title",
+            folds=[columns.Fold([language, context_type], until="xl")],
         ),
         columns.ReceiverUserColumn("user", label=_("User"), sort_key="user__username"),
-        columns.LanguageColumn("language", label=_("Language"), sort_key="language"),
-        NumberColumn("sending_failed_count", label=_("Failed"), sort_key="sending_failed_count"),
-        NumberColumn(
-            "sending_success_count", label=_("Succeeded"), sort_key="sending_success_count"
+        language,
+        failed,
+        succeeded,
+        columns.StatusColumn(
+            "status",
+            label=_("Status"),
+            sort_key="status",
+            folds=[
+                columns.Fold([failed, succeeded], until="xl", labelled=True),
+                columns.Fold([last_error], until="lg", classname="msg-fold--error"),
+            ],
         ),
-        columns.StatusColumn("status", label=_("Status"), sort_key="status"),
         columns.NoWrapDateColumn("sent_datetime", label=_("Sent"), sort_key="sent_datetime"),
-        columns.LastErrorColumn("last_error", label=_("Last error")),
-        columns.ContextTypeColumn(
-            "context_type", label=_("Context type"), sort_key="message__context_type"
-        ),
+        last_error,
+        context_type,
     ]
 
 
@@ -168,6 +203,12 @@ class ReceiverInspectView(ReadableInspectMixin, generic.InspectView):
     def get_template_revision_display_value(self):
         revision = self.object.template_revision
         return formatting.revision_summary(revision) if revision else "-"
+
+    def get_language_display_value(self) -> str:
+        return formatting.language_name(self.object.language) or "-"
+
+    def get_message_type_display_value(self) -> str:
+        return formatting.message_type_name(self.object.message_type)
 
     def get_header_buttons(self) -> list:
         buttons = super().get_header_buttons()

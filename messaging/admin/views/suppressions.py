@@ -34,7 +34,7 @@ class SuppressionViewSet(ModelViewSet):
     name = "suppressions"
     url_prefix = "messaging/suppressions"
     url_namespace = links.SUPPRESSIONS
-    icon = "cross"
+    icon = "lock"  # blocked; Wagtail's cross reads as "close"
     menu_label = _("Suppressed addresses")
     menu_order = 300
     list_display = ["address", "reason", "source", "first_seen", "last_seen"]
