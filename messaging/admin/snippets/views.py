@@ -29,6 +29,8 @@ class IncompleteLanguagesColumn(Column):
 
 
 class TemplateIndexView(snippets.IndexView):
+    table_classname = "listing msg-listing"  # the app's column breakpoints apply
+
     def get_base_queryset(self):
         return super().get_base_queryset().annotate(**usage_annotations())
 

@@ -21,6 +21,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 
 from ...models import MessageTemplate
 from .. import links
+from ..columns import shown_from
 from .chooser import TemplateChooserViewSet
 from .panels import VariablesPanel
 from .testsend import SendTestView
@@ -80,7 +81,7 @@ class MessageTemplateViewSet(SnippetViewSet):
         "context_type",
         LiveStatusTagColumn(),
         UsageCountColumn("usage_count", label=_("Messages"), sort_key="usage_count"),
-        DateColumn("last_used", label=_("Last used"), sort_key="last_used"),
+        shown_from("lg", DateColumn("last_used", label=_("Last used"), sort_key="last_used")),
         IncompleteLanguagesColumn("incomplete", label=_("Incomplete languages")),
     ]
     search_fields = ["name", "key"]
