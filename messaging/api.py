@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from . import conf, preferences, rendering, sends
+from . import conf, preferences, rendering, sends, timing
 from .delivery import classify, mark_message_error
 from .delivery.recipients import check_sending_enabled
 from .exceptions import SendingDisabledError, TemplateNotFoundError
@@ -33,6 +34,9 @@ def send_message(
     html: str | None = None,
     plain: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    send_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    priority: str | None = None,
 ) -> Message:
     """Record a message to ``users`` and enqueue its delivery; returns the :class:`Message`.
 
@@ -44,16 +48,27 @@ def send_message(
     optionally ``plain``) sent as they are. Receivers are created in one transaction and
     delivery is enqueued in batches after it commits. When preparing fails, no receiver is
     kept, the message is marked ``error`` with the traceback, and the error is raised.
+
+    When and in what order (see :mod:`messaging.timing`): with ``send_at`` still to come,
+    the message is ``scheduled``, its receivers are prepared now and nothing is sent before
+    then. Receivers not sent by ``expires_at`` (default: the context type's
+    ``expires_after`` after the start) become ``expired`` and are never sent. ``priority``
+    (``high``, ``normal`` or ``low``; default: the context type's) orders the queue.
     """
     template_obj = get_template(template) if template is not None else None
+    context_type = context_type or getattr(template_obj, "context_type", None) or "other"
+    when = timing.resolve(context_type, send_at, expires_at, priority, timezone.now())
     message = Message.objects.create(
         status=Message.Status.PREPARING,
-        context_type=context_type or getattr(template_obj, "context_type", None) or "other",
+        context_type=context_type,
         created_by=created_by,
         template=template_obj,
         template_context=rendering.plain_context(context or {}),
         virtual_message_receivers={"user_ids": []},
         metadata=dict(metadata or {}),
+        send_at=when.send_at,
+        expires_at=when.expires_at,
+        priority=when.priority,
     )
     try:
         prepare_receivers(message, users, template_obj, subject, html, plain)
@@ -66,7 +81,9 @@ def send_message(
 def request_sends(receiver_ids: Iterable[int], *, message_id: int | None = None) -> int:
     """Ask for one more delivery of each receiver; returns how many were asked for.
 
-    Delivery is enqueued in batches once the current transaction commits.
+    Delivery is enqueued in batches once the current transaction commits, with each
+    message's priority. Expired and cancelled receivers are not asked for (a stopped
+    message is resumed as a whole, from the admin).
     """
     receivers = MessageReceiver.objects.filter(pk__in=sorted(set(receiver_ids)))
     return sends.request_sends(receivers, message_id=message_id)
@@ -114,6 +131,8 @@ def prepare_receivers(
         html, plain = signed_direct(html, plain)
     compiled: dict = {}
     now = timezone.now()
+    scheduled = message.send_at is not None and message.send_at > now
+    requested_at = message.send_at if scheduled else now  # when the first send is due
     ids: list[int] = []
     user_ids: list[Any] = []
     modes = preferences.ModeSplit(message.context_type)
@@ -127,7 +146,7 @@ def prepare_receivers(
             else:
                 emails = rendering.render_direct(chunk, subject, html, plain)
             emails = modes.with_footer(chunk, emails)
-            ids += modes.hold_daily(insert_receivers(message, chunk, emails, now))
+            ids += modes.hold_daily(insert_receivers(message, chunk, emails, requested_at))
             user_ids += [user.pk for user in chunk]
         if not conf.send_email_to_users():
             ids = []  # recorded as refused by the kill switch: nothing is enqueued
@@ -135,8 +154,13 @@ def prepare_receivers(
             user_ids,
             enqueued=bool(ids or modes.held),
             status_data=modes.record(message.status_data),
+            scheduled=scheduled,
         )
-        transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))
+        transaction.on_commit(
+            lambda: enqueue_batches(
+                ids, message_id=message.pk, priority=message.priority, run_after=message.send_at
+            )
+        )
 
 
 SIGNATURE_HTML = "messaging/email/signature.html"
@@ -163,9 +187,10 @@ def signed_direct(html: str | None, plain: str | None) -> tuple[str | None, str 
 
 
 def insert_receivers(
-    message: Message, users: list[Any], emails: list[rendering.RenderedEmail], now
+    message: Message, users: list[Any], emails: list[rendering.RenderedEmail], now: datetime
 ) -> list[int]:
-    """Insert one receiver per user with its rendered email and one send asked for.
+    """Insert one receiver per user with its rendered email and one send asked for at
+    ``now`` (a scheduled message's ``send_at``).
 
     While ``MESSAGING_SEND_EMAIL_TO_USERS`` is off, each is recorded as ``error`` with the
     reason instead, and no send is asked for: only a deliberate resend sends it later.
@@ -189,7 +214,7 @@ def insert_receivers(
     return [receiver.pk for receiver in receivers]
 
 
-def delivery_state(now) -> dict[str, Any]:
+def delivery_state(now: datetime) -> dict[str, Any]:
     """The delivery fields of a new receiver: one send asked for, or the kill switch's error."""
     try:
         check_sending_enabled()

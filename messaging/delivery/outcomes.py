@@ -10,7 +10,7 @@ import smtplib
 from collections.abc import Sequence
 from datetime import timedelta
 
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from .. import conf, signals
@@ -61,13 +61,17 @@ def record_failure(
 
     With ``retry_now`` the receiver keeps its claim: this batch tries it again at once.
     The in-memory ``receiver`` is updated too, so a second failure adds to the first.
+    A receiver cancelled or expired during the attempt keeps that status: no retry.
     """
     failed = receiver.sending_failed_count + 1
     final = failure.permanent or failed > conf.resend_limit()
     retry_now = retry_now and not final
     status_data = with_error(receiver.status_data, failure.entry())
     changes = {
-        "status": Status.ERROR if final else Status.FAILED,
+        "status": Case(
+            When(status__in=MessageReceiver.STOPPED, then=F("status")),
+            default=Value(Status.ERROR if final else Status.FAILED),
+        ),
         "sending_failed_count": F("sending_failed_count") + 1,
         "status_data": status_data,
         "next_attempt_at": None if final or retry_now else timezone.now() + backoff_delay(failed),
