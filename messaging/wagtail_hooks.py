@@ -10,6 +10,7 @@ from .admin.menu import MENU_HOOK, MessageTemplatesMenuItem, MessagingViewSetGro
 from .admin.permissions import register_permission_policies
 from .admin.snippets.viewsets import MessageTemplateViewSet, warn_about_unknown_variables
 from .admin.views.dashboard import add_summary_panel
+from .admin.views.message_actions import register_log_actions
 from .admin.views.preferences import NotificationPreferencesMenuItem, preference_viewset
 
 # Before the viewsets register, so that Wagtail does not create its default policy.
@@ -27,3 +28,4 @@ hooks.register("construct_homepage_panels", add_summary_panel)
 hooks.register("after_create_snippet", warn_about_unknown_variables)
 hooks.register("after_edit_snippet", warn_about_unknown_variables)
 hooks.register("insert_global_admin_css", admin_css)
+hooks.register("register_log_actions", register_log_actions)

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
+from django.utils.translation import ngettext
 
 from ..models import Message, MessageReceiver
 from . import links
 
 Status = MessageReceiver.Status
 # The order in which every count row (dashboard, messages) lists the statuses.
-STATUS_ORDER = [Status.SENT, Status.FAILED, Status.ERROR, Status.NOT_SENT, Status.DIGEST_PENDING]
+STATUS_ORDER = [
+    Status.SENT,
+    Status.FAILED,
+    Status.ERROR,
+    Status.NOT_SENT,
+    Status.DIGEST_PENDING,
+    Status.CANCELLED,
+    Status.EXPIRED,
+]
 
 
 def count_annotations(prefix: str = "receivers__") -> dict[str, Count]:
@@ -75,3 +85,42 @@ def all_status_rows() -> list[dict]:
     """The status rows of every receiver (the dashboard's tiles)."""
     counts = MessageReceiver.objects.order_by().values_list("status").annotate(n=Count("*"))
     return status_rows(dict(counts))
+
+
+def status_counts(selection: QuerySet) -> Counter:
+    """How many of ``selection`` are in each status, counted by the database in one query."""
+    rows = (
+        MessageReceiver.objects.filter(pk__in=selection)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    return Counter(dict(rows))
+
+
+def not_resent(selection: QuerySet) -> str:
+    """Why some of ``selection`` were not asked for: expired or cancelled ones; "" if none."""
+    counts = status_counts(selection.filter(status__in=MessageReceiver.STOPPED))
+    reasons = []
+    if counts[Status.EXPIRED]:
+        reasons.append(
+            ngettext(
+                "%(count)d receiver expired: it is never sent after its message's expiry time.",
+                "%(count)d receivers expired: they are never sent after their message's "
+                "expiry time.",
+                counts[Status.EXPIRED],
+            )
+            % {"count": counts[Status.EXPIRED]}
+        )
+    if counts[Status.CANCELLED]:
+        reasons.append(
+            ngettext(
+                "%(count)d receiver was cancelled when its message was stopped: resume the "
+                "message to send it.",
+                "%(count)d receivers were cancelled when their message was stopped: resume "
+                "the message to send them.",
+                counts[Status.CANCELLED],
+            )
+            % {"count": counts[Status.CANCELLED]}
+        )
+    return " ".join(reasons)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import django_filters
 from django import forms
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -108,6 +108,16 @@ class MessageReceiverFilterSet(WagtailFilterSet):
         fields: list[str] = []
 
 
+class ScheduledFilter(django_filters.BooleanFilter):
+    """Yes: messages waiting for their time (``scheduled``); no: all the others."""
+
+    def filter(self, qs: QuerySet, value: bool | None) -> QuerySet:
+        if value is None:
+            return qs
+        scheduled = Q(status=Message.Status.SCHEDULED)
+        return qs.filter(scheduled) if value else qs.exclude(scheduled)
+
+
 class MessageFilterSet(WagtailFilterSet):
     status = django_filters.MultipleChoiceFilter(
         label=_("Status"),
@@ -115,7 +125,12 @@ class MessageFilterSet(WagtailFilterSet):
         widget=forms.CheckboxSelectMultiple,
         distinct=False,
     )
+    scheduled = ScheduledFilter(label=_("Scheduled"))
+    send_at = django_filters.DateFromToRangeFilter(
+        label=_("Scheduled between"), widget=DateRangePickerWidget
+    )
     context_type = django_filters.ChoiceFilter(label=_("Context type"), choices=conf.context_types)
+    priority = django_filters.ChoiceFilter(label=_("Priority"), choices=Message.Priority.choices)
     created_datetime = django_filters.DateFromToRangeFilter(
         label=_("Created between"), widget=DateRangePickerWidget
     )

@@ -44,6 +44,16 @@ def message(pk: int) -> str:
     return reverse(name(MESSAGES, "inspect"), args=[pk])
 
 
+def message_action(pk: int, action: str) -> str:
+    """A message's confirmation page of ``action``: ``stop``, ``resume`` or ``reschedule``."""
+    return reverse(name(MESSAGES, action), args=[pk])
+
+
+def messages(**filters: Filter) -> str:
+    """The messages listing with ``filters`` applied: ``messages(scheduled="true")``."""
+    return with_query(reverse(name(MESSAGES, "index")), filters)
+
+
 def with_query(url: str, filters: dict[str, Filter]) -> str:
     """``url`` with a query string; a list gives its key once per value, in order."""
     pairs: list[tuple[str, str]] = []

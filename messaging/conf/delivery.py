@@ -112,7 +112,11 @@ def priority_queues() -> dict[str, str]:
             "MESSAGING_PRIORITY_QUEUES must name the queue of high and of low priority "
             f"emails, e.g. {{'high': 'high', 'low': 'low'}}; got {value!r}."
         )
-    queues = {"high": value["high"], "normal": task_queue(), "low": value["low"]}
+    # The normal queue as set (messaging.E011 says when it is unusable).
+    _name, normal = first_set(
+        "MESSAGING_TASK_QUEUE", "DEVILRY_MESSAGE_RQ_QUEUENAME", default="default"
+    )
+    queues = {"high": value["high"], "normal": normal, "low": value["low"]}
     if len(set(queues.values())) < 3:
         raise ConfigurationError(
             f"MESSAGING_PRIORITY_QUEUES and MESSAGING_TASK_QUEUE must name three different "
