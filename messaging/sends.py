@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from . import conf
 from .batching import still_matching, walk_ids
-from .models import MessageReceiver, expire_due
+from .models import Message, MessageReceiver, expire_due
 from .tasks import enqueue_batches
 
 Status = MessageReceiver.Status
@@ -64,8 +64,9 @@ def request_sends(
 ) -> int:
     """Ask for one more delivery of every receiver in ``selection``; returns how many.
 
-    - Expired receivers are left out (messages past ``expires_at`` are swept first), and
-      cancelled ones unless ``resume`` (see :func:`asked_again`).
+    - Receivers of a message past its ``expires_at`` are left out (and swept first: see
+      :func:`~messaging.models.expire_due`), and cancelled ones unless ``resume`` (see
+      :func:`asked_again`).
     - ``changes`` replaces :func:`asked_again` (e.g. to also release a claim, or only to
       enqueue again); it must set ``send_requested_at`` to ``now``.
     - Ids are read once, a chunk at a time, and each chunk is one UPDATE that repeats the
@@ -77,10 +78,13 @@ def request_sends(
       not before ``run_after`` when given. When the queue refuses, message ``message_id``
       is marked ``error``; without one, the error is raised.
     """
-    expire_due()  # as of the current time; ``now`` may be a scheduled message's send_at
-    now = now or timezone.now()
+    current = timezone.now()  # ``now`` may be a scheduled message's send_at
+    expire_due(current)
+    now = now or current
     stopped = [Status.EXPIRED] if resume else list(MessageReceiver.STOPPED)
-    selection = selection.exclude(status__in=stopped)
+    expired = Message.objects.expired(current).values("pk")
+    # Conditions on the receivers' own rows (no join), which each UPDATE checks again.
+    selection = selection.exclude(status__in=stopped).exclude(message_id__in=expired)
     changes = asked_again(now, resume=resume) if changes is None else changes
     asked, first, last = 0, None, None
     for ids in walk_ids(selection, CHUNK):

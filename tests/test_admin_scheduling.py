@@ -257,14 +257,14 @@ def test_a_bulk_resend_of_expired_receivers_is_refused_with_a_message(viewer, ex
     receiver = expired.receivers.get()
     response = viewer.post(f"{RESEND}?id={receiver.pk}&next={RECEIVERS}", follow=True)
     [text] = messages_of(response)
-    assert text.startswith("Nothing was resent. 1 receiver expired")
+    assert text.startswith("Nothing was resent. 1 receiver is past its message's expiry time")
     receiver.refresh_from_db()
     assert (receiver.status, receiver.pending_sends) == ("expired", 0)
 
     other = sending.receivers.filter(status="not_sent").first()
     response = viewer.post(f"{RESEND}?id={receiver.pk}&id={other.pk}&next={RECEIVERS}", follow=True)
     assert set(messages_of(response)) == {
-        "1 receiver expired: it is never sent after its message's expiry time.",
+        "1 receiver is past its message's expiry time: nothing is sent after it.",
         "1 receiver was queued for sending.",
     }
 
@@ -286,7 +286,7 @@ def test_a_single_resend_of_an_expired_receiver_is_refused(viewer, expired):
     receiver = expired.receivers.get()
     response = viewer.post(reverse("messaging_receivers:resend", args=[receiver.pk]), follow=True)
     assert messages_of(response) == [
-        "1 receiver expired: it is never sent after its message's expiry time."
+        "1 receiver is past its message's expiry time: nothing is sent after it."
     ]
     receiver.refresh_from_db()
     assert receiver.pending_sends == 0

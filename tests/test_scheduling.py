@@ -211,6 +211,17 @@ def test_expiry_takes_receivers_waiting_for_a_retry_or_a_digest(
     assert digests.compose_digests().digests == 0
 
 
+def test_no_resend_of_any_receiver_of_an_expired_message(make_receiver, dummy_tasks):
+    message = Message.objects.create(status=Message.Status.SENT, expires_at=later(hours=1))
+    sent = make_receiver(message, status=Status.SENT, sending_success_count=1)
+    asked_before = make_receiver(message, status=Status.ERROR, sending_failed_count=1)
+    assert request_sends([asked_before.pk]) == 1  # before the time: allowed
+    move_into_past(message, "expires_at")
+    assert request_sends([sent.pk]) == 0
+    asked_before.refresh_from_db()
+    assert (asked_before.status, asked_before.pending_sends) == ("error", 0)  # dropped
+
+
 def test_digests_expire_what_is_past_its_time_first(make_user, settings, make_receiver):
     settings.MESSAGING_DIGEST_HOUR = timezone.localtime().hour
     settings.MESSAGING_USER_TIMEZONE = "tests.test_scheduling.site_time_zone"

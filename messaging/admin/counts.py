@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import ngettext
 
 from ..models import Message, MessageReceiver
@@ -99,15 +100,21 @@ def status_counts(selection: QuerySet) -> Counter:
 
 
 def not_resent(selection: QuerySet) -> str:
-    """Why some of ``selection`` were not asked for: expired or cancelled ones; "" if none."""
-    counts = status_counts(selection.filter(status__in=MessageReceiver.STOPPED))
+    """Why some of ``selection`` are not sent again: their message expired (whatever their
+    own status), or they were cancelled when it was stopped; "" when none is either."""
+    receivers = MessageReceiver.objects.filter(pk__in=selection)
+    expired = Q(status=Status.EXPIRED) | Q(message__expires_at__lte=timezone.now())
+    counts = {
+        Status.EXPIRED: receivers.filter(expired).count(),
+        Status.CANCELLED: receivers.filter(status=Status.CANCELLED).exclude(expired).count(),
+    }
     reasons = []
     if counts[Status.EXPIRED]:
         reasons.append(
             ngettext(
-                "%(count)d receiver expired: it is never sent after its message's expiry time.",
-                "%(count)d receivers expired: they are never sent after their message's "
-                "expiry time.",
+                "%(count)d receiver is past its message's expiry time: nothing is sent after it.",
+                "%(count)d receivers are past their message's expiry time: nothing is sent "
+                "after it.",
                 counts[Status.EXPIRED],
             )
             % {"count": counts[Status.EXPIRED]}

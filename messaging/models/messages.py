@@ -53,6 +53,10 @@ class MessageQuerySet(models.QuerySet):
         """Messages whose ``expires_at`` has passed and whose receivers may still wait."""
         return self.filter(status__in=Message.EXPIRABLE, expires_at__lte=now)
 
+    def expired(self, now: datetime) -> MessageQuerySet:
+        """Messages whose ``expires_at`` has passed by ``now``, whatever their status."""
+        return self.filter(expires_at__lte=now)
+
 
 class Message(models.Model):
     """One thing said to many users; each email of it is a :class:`MessageReceiver`."""
@@ -147,6 +151,10 @@ class Message(models.Model):
                 fields=["expires_at"],
                 name="msg_expiring",
                 condition=Q(status__in=["scheduled", "sending", "cancelled"]),
+            ),
+            # Resends refuse every receiver of a message past its expiry time.
+            models.Index(
+                fields=["expires_at"], name="msg_expires", condition=Q(expires_at__isnull=False)
             ),
         ]
 
