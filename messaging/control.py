@@ -58,7 +58,6 @@ def resume(message: Message) -> int:
     ``expires_at`` stay ``expired``.
     """
     now = timezone.now()
-    expire_due(now)
     scheduled = message.send_at is not None and message.send_at > now
     with transaction.atomic():
         moved = Message.objects.filter(pk=message.pk, status=Status.CANCELLED)
@@ -67,6 +66,7 @@ def resume(message: Message) -> int:
                 f"Message {message.pk} is {message.get_status_display().lower()}: only a "
                 "stopped (cancelled) message can be resumed."
             )
+        expire_due(now)  # a cancelled receiver past the expiry time becomes expired
         cancelled = MessageReceiver.objects.filter(
             message=message, status=MessageReceiver.Status.CANCELLED
         )

@@ -7,8 +7,8 @@ message. It marks the receivers chunk by chunk, each chunk one UPDATE that repea
 selection's conditions, and enqueues their delivery once the transaction commits, each
 with its message's priority.
 
-Expired receivers are never asked for (every message past its ``expires_at`` is swept
-first), and cancelled ones only when a stopped message is resumed.
+No receiver of a message past its ``expires_at`` is asked for, and cancelled ones only
+when a stopped message is resumed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from . import conf
 from .batching import still_matching, walk_ids
-from .models import Message, MessageReceiver, expire_due
+from .models import Message, MessageReceiver
 from .tasks import enqueue_batches
 
 Status = MessageReceiver.Status
@@ -64,9 +64,9 @@ def request_sends(
 ) -> int:
     """Ask for one more delivery of every receiver in ``selection``; returns how many.
 
-    - Receivers of a message past its ``expires_at`` are left out (and swept first: see
-      :func:`~messaging.models.expire_due`), and cancelled ones unless ``resume`` (see
-      :func:`asked_again`).
+    - Receivers of a message past its ``expires_at`` are left out, whatever their status
+      (cron's sweep marks the waiting ones ``expired``), and cancelled ones unless
+      ``resume`` (see :func:`asked_again`).
     - ``changes`` replaces :func:`asked_again` (e.g. to also release a claim, or only to
       enqueue again); it must set ``send_requested_at`` to ``now``.
     - Ids are read once, a chunk at a time, and each chunk is one UPDATE that repeats the
@@ -79,7 +79,6 @@ def request_sends(
       is marked ``error``; without one, the error is raised.
     """
     current = timezone.now()  # ``now`` may be a scheduled message's send_at
-    expire_due(current)
     now = now or current
     stopped = [Status.EXPIRED] if resume else list(MessageReceiver.STOPPED)
     expired = Message.objects.expired(current).values("pk")

@@ -218,6 +218,7 @@ def test_no_resend_of_any_receiver_of_an_expired_message(make_receiver, dummy_ta
     assert request_sends([asked_before.pk]) == 1  # before the time: allowed
     move_into_past(message, "expires_at")
     assert request_sends([sent.pk]) == 0
+    run_cron()
     asked_before.refresh_from_db()
     assert (asked_before.status, asked_before.pending_sends) == ("error", 0)  # dropped
 

@@ -45,10 +45,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='message',
-            index=models.Index(condition=models.Q(('status__in', ['scheduled', 'sending', 'cancelled'])), fields=['expires_at'], name='msg_expiring'),
-        ),
-        migrations.AddIndex(
-            model_name='message',
             index=models.Index(condition=models.Q(('expires_at__isnull', False)), fields=['expires_at'], name='msg_expires'),
         ),
     ]

@@ -49,10 +49,6 @@ class MessageQuerySet(models.QuerySet):
         """``scheduled`` messages whose ``send_at`` has come by ``now``."""
         return self.filter(status=Message.Status.SCHEDULED, send_at__lte=now)
 
-    def expiring(self, now: datetime) -> MessageQuerySet:
-        """Messages whose ``expires_at`` has passed and whose receivers may still wait."""
-        return self.filter(status__in=Message.EXPIRABLE, expires_at__lte=now)
-
     def expired(self, now: datetime) -> MessageQuerySet:
         """Messages whose ``expires_at`` has passed by ``now``, whatever their status."""
         return self.filter(expires_at__lte=now)
@@ -81,9 +77,6 @@ class Message(models.Model):
         HIGH = "high", _("High")  # e.g. a password reset: goes before any other waiting email
         NORMAL = "normal", _("Normal")  # the default
         LOW = "low", _("Low")  # e.g. a newsletter: waits until no other email is queued
-
-    # Statuses in which a message's receivers may still wait to be sent, so may expire.
-    EXPIRABLE = (Status.SCHEDULED, Status.SENDING, Status.CANCELLED)
 
     created_datetime = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     created_by = models.ForeignKey(
@@ -146,13 +139,7 @@ class Message(models.Model):
         indexes = [
             # Cron's start of scheduled messages whose time has come.
             models.Index(fields=["send_at"], name="msg_scheduled", condition=Q(status="scheduled")),
-            # The expiry sweep: messages whose receivers may still wait.
-            models.Index(
-                fields=["expires_at"],
-                name="msg_expiring",
-                condition=Q(status__in=["scheduled", "sending", "cancelled"]),
-            ),
-            # Resends refuse every receiver of a message past its expiry time.
+            # The expiry sweep, and resends refusing every receiver of an expired message.
             models.Index(
                 fields=["expires_at"], name="msg_expires", condition=Q(expires_at__isnull=False)
             ),
