@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import transaction
@@ -32,11 +32,15 @@ def deliver_receivers(receiver_ids: list[int], priority: str = "normal") -> dict
     """Deliver one batch of receivers. Failures are recorded on each receiver, never raised.
 
     Sends asked for while the batch held its claim are enqueued again after commit, with
-    the batch's ``priority``.
+    the batch's ``priority``; so are receivers whose message's time has not come yet (the
+    task ran early), for that time.
     """
     outcome = delivery.deliver(receiver_ids)
     if leftover := outcome.pop("leftover"):
         transaction.on_commit(partial(enqueue_batches, leftover, priority=priority))
+    for send_at, early in outcome.pop("early").items():
+        again = partial(enqueue_batches, early, priority=priority, run_after=send_at)
+        transaction.on_commit(again)
     return outcome
 
 
@@ -58,6 +62,10 @@ def delivery_task(priority: str, run_after: datetime | None) -> Task | None:
         run_after = None
     if run_after is not None and not backend.supports_defer:
         return None
+    if run_after is not None:
+        # Up to a whole second: RQ's scheduler keeps whole seconds, and would run the task
+        # up to a second early, when the claim refuses what is not due yet.
+        run_after = (run_after + timedelta(microseconds=999_999)).replace(microsecond=0)
     if backend.supports_priority:
         queue, number = conf.task_queue(), TASK_PRIORITIES[priority]
     else:

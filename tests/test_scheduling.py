@@ -108,7 +108,7 @@ def test_scheduled_delivery_is_enqueued_for_its_time_where_the_backend_can_wait(
     send_at = later(hours=1)
     message = on_commit(send_message, users=[make_user()], subject="S", html="x", send_at=send_at)
     [result] = dummy_tasks.results
-    assert result.task.run_after == send_at
+    assert send_at <= result.task.run_after < send_at + timedelta(seconds=1)  # whole seconds
     assert result.args[0] == [message.receivers.get().pk]
     move_into_past(message, "send_at")
     on_commit(run_cron)  # within the grace: the backend's deferred task starts it
@@ -118,6 +118,22 @@ def test_scheduled_delivery_is_enqueued_for_its_time_where_the_backend_can_wait(
     assert len(dummy_tasks.results) == 2
     message.refresh_from_db()
     assert message.status == Message.Status.SENDING
+
+
+def test_a_task_run_before_its_time_enqueues_its_receivers_again_for_it(
+    make_user, dummy_tasks, django_capture_on_commit_callbacks
+):
+    from messaging.tasks import deliver_receivers
+
+    send_at = later(hours=1)
+    message = send_message(users=[make_user()], subject="S", html="x", send_at=send_at)
+    receiver = message.receivers.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver_receivers.call([receiver.pk], "high")  # e.g. a scheduler a second early
+    [again] = dummy_tasks.results
+    assert (again.args, again.task.priority) == ([[receiver.pk], "high"], TASK_PRIORITIES["high"])
+    assert send_at <= again.task.run_after < send_at + timedelta(seconds=1)
+    assert mail.outbox == []
 
 
 def test_a_worker_claiming_a_scheduled_message_at_its_time_starts_it(make_user, dummy_tasks):

@@ -13,7 +13,7 @@ from ..models import Message, MessageReceiver, finish_messages
 from .claims import claim
 from .concurrent import deliver_concurrently
 from .loop import BatchOutcome, deliver_claimed
-from .outcomes import leftover
+from .outcomes import leftover, not_yet_due
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ def deliver(receiver_ids: Sequence[int]) -> dict:
     receivers with a send asked for while this batch held the claim, for the caller to
     enqueue again; it is empty when the batch stopped on an error (e.g. authentication
     refused): then the released receivers wait for ``resend_failed_messages`` instead of
-    failing in a loop.
+    failing in a loop. ``early`` maps a time to the receivers the batch could not claim
+    yet because their message's ``send_at`` is still to come (the task ran early).
     """
     token = uuid.uuid4().hex
     receivers = claim(receiver_ids, token)
@@ -41,7 +42,9 @@ def deliver(receiver_ids: Sequence[int]) -> dict:
         logger.error("Delivery batch stopped: %s", outcome.batch_error)
     finish_messages(outcome.message_ids)
     again = [] if outcome.batch_error else leftover(receiver_ids)
-    return {**outcome.as_dict(), "leftover": again}
+    unclaimed = set(receiver_ids) - {receiver.pk for receiver in receivers}
+    early = not_yet_due(sorted(unclaimed)) if unclaimed else {}
+    return {**outcome.as_dict(), "leftover": again, "early": early}
 
 
 def start_scheduled(receivers: list[MessageReceiver]) -> None:
