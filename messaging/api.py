@@ -131,8 +131,9 @@ def prepare_receivers(
         html, plain = signed_direct(html, plain)
     compiled: dict = {}
     now = timezone.now()
-    scheduled = message.send_at is not None and message.send_at > now
-    requested_at = message.send_at if scheduled else now  # when the first send is due
+    requested_at, scheduled = now, False  # when the first send is due
+    if message.send_at is not None and message.send_at > now:
+        requested_at, scheduled = message.send_at, True
     ids: list[int] = []
     user_ids: list[Any] = []
     modes = preferences.ModeSplit(message.context_type)

@@ -4,7 +4,7 @@ the action (:mod:`messaging.control`), logged with who did it (Wagtail log entri
 from __future__ import annotations
 
 from django import forms
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -53,7 +53,7 @@ class MessageActionView(WagtailAdminTemplateMixin, FormView):
     allowed: tuple[str, ...] = ()
     button = _("Yes")
 
-    def dispatch(self, request: HttpRequest, *args, pk: int, **kwargs) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args, pk: int, **kwargs) -> HttpResponseBase:
         self.object = get_object_or_404(Message, pk=pk)
         back_to = links.message(pk)
         if not can_stop(request.user):

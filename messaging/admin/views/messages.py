@@ -4,6 +4,7 @@ actions of staff who may stop, resume or reschedule a message."""
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
@@ -152,20 +153,22 @@ class MessageViewSet(ReadOnlyViewSet):
         ]
 
 
+# The actions each status allows (the view of each checks it again): URL name, label, icon.
+ACTION_BUTTONS: dict[str, list[tuple[str, Any, str]]] = {
+    Message.Status.SCHEDULED: [
+        ("stop", _("Cancel"), "cross"),
+        ("reschedule", _("Change time"), "calendar"),
+    ],
+    Message.Status.SENDING: [("stop", _("Stop sending"), "cross")],
+    Message.Status.CANCELLED: [("resume", _("Resume sending"), "rotate")],
+}
+
+
 def action_buttons(message: Message) -> list[HeaderButton]:
     """The buttons of the actions ``message``'s status allows, each to its confirmation."""
-    Status = Message.Status
-    actions = {
-        Status.SCHEDULED: [
-            ("stop", _("Cancel"), "cross"),
-            ("reschedule", _("Change time"), "calendar"),
-        ],
-        Status.SENDING: [("stop", _("Stop sending"), "cross")],
-        Status.CANCELLED: [("resume", _("Resume sending"), "rotate")],
-    }.get(message.status, [])
     return [
         HeaderButton(label, url=links.message_action(message.pk, action), icon_name=icon)
-        for action, label, icon in actions
+        for action, label, icon in ACTION_BUTTONS.get(message.status, [])
     ]
 
 
