@@ -142,11 +142,13 @@ globals().update(mail_settings(MAIL_BACKEND, **(SMTP_OPTIONS if MAIL_BACKEND == 
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Messaging <noreply@example.org>")
 
 # Tasks: the database backend and `manage.py db_worker` by default; RQ on Redis for many
-# machines (MESSAGING_USE_RQ=1, then `manage.py rqworker --job-class django_tasks_rq.Job`).
+# machines (MESSAGING_USE_RQ=1, then `manage.py rqworker --job-class django_tasks_rq.Job
+# --with-scheduler high default low`: RQ orders emails by priority through one queue each).
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 if env_bool("MESSAGING_USE_RQ", False):
-    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
-    RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900}}
+    _queues = ["high", "default", "low"]
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": _queues}}
+    RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 900} for name in _queues}
 else:
     TASKS = {
         "default": {

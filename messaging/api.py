@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from itertools import islice
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.utils import timezone, translation
 from wagtail.log_actions import log
 from wagtail.models import Revision
 
-from . import conf, preferences, rendering, sends
+from . import conf, preferences, rendering, sends, timing
 from .delivery import classify, mark_message_error
 from .delivery.recipients import check_sending_enabled
 from .exceptions import SendingDisabledError, TemplateNotFoundError
@@ -39,6 +40,9 @@ def send_message(
     plain: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     language: str | None = None,
+    send_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    priority: str | None = None,
 ) -> Message:
     """Record a message to ``users`` and enqueue its delivery; returns the :class:`Message`.
 
@@ -57,6 +61,12 @@ def send_message(
     with the traceback, and the error is raised. The send is logged in Wagtail's history
     (``messaging.send``) on the template, else on the message.
 
+    When and in what order (see :mod:`messaging.timing`): with ``send_at`` still to come,
+    the message is ``scheduled``, its receivers are prepared now and nothing is sent before
+    then. Receivers not sent by ``expires_at`` (default: the context type's
+    ``expires_after`` after the start) become ``expired`` and are never sent. ``priority``
+    (``high``, ``normal`` or ``low``; default: the context type's) orders the queue.
+
     Control characters (C0 but tab, line feed and carriage return) are removed from the
     context, the rendered or given HTML and text; in ``subject``, ``context_type`` or
     ``metadata``, which are stored as given, they raise a
@@ -65,14 +75,19 @@ def send_message(
     """
     check_given_text(subject=subject, context_type=context_type, metadata=metadata)
     template_obj, revision = template_version(template) if template is not None else (None, None)
+    context_type = context_type or getattr(template_obj, "context_type", None) or "other"
+    when = timing.resolve(context_type, send_at, expires_at, priority, timezone.now())
     message = Message.objects.create(
         status=Message.Status.PREPARING,
-        context_type=context_type or getattr(template_obj, "context_type", None) or "other",
+        context_type=context_type,
         created_by=created_by,
         template=template_obj,
         template_context=rendering.plain_context(context or {}),
         virtual_message_receivers={"user_ids": []},
         metadata=dict(metadata or {}),
+        send_at=when.send_at,
+        expires_at=when.expires_at,
+        priority=when.priority,
     )
     try:
         count = prepare_receivers(
@@ -94,7 +109,9 @@ def check_given_text(**given: Any) -> None:
 def request_sends(receiver_ids: Iterable[int], *, message_id: int | None = None) -> int:
     """Ask for one more delivery of each receiver; returns how many were asked for.
 
-    Delivery is enqueued in batches once the current transaction commits.
+    Delivery is enqueued in batches once the current transaction commits, with each
+    message's priority. Expired and cancelled receivers are not asked for (a stopped
+    message is resumed as a whole, from the admin).
     """
     receivers = MessageReceiver.objects.filter(pk__in=sorted(set(receiver_ids)))
     return sends.request_sends(receivers, message_id=message_id)
@@ -157,6 +174,9 @@ def prepare_receivers(
         html, plain = signed_direct(html, plain)
     compiled: dict = {}
     now = timezone.now()
+    requested_at, scheduled = now, False  # when the first send is due
+    if message.send_at is not None and message.send_at > now:
+        requested_at, scheduled = message.send_at, True
     ids: list[int] = []
     user_ids: list[Any] = []
     modes = preferences.ModeSplit(message.context_type)
@@ -170,7 +190,9 @@ def prepare_receivers(
             else:
                 emails = rendering.render_direct(chunk, subject, html, plain)
             emails = modes.with_footer(chunk, emails)
-            ids += modes.hold_daily(insert_receivers(message, chunk, emails, now, revision))
+            ids += modes.hold_daily(
+                insert_receivers(message, chunk, emails, requested_at, revision)
+            )
             user_ids += [user.pk for user in chunk]
         if not conf.send_email_to_users():
             ids = []  # recorded as refused by the kill switch: nothing is enqueued
@@ -178,8 +200,13 @@ def prepare_receivers(
             user_ids,
             enqueued=bool(ids or modes.held),
             status_data=modes.record(message.status_data),
+            scheduled=scheduled,
         )
-        transaction.on_commit(lambda: enqueue_batches(ids, message_id=message.pk))
+        transaction.on_commit(
+            lambda: enqueue_batches(
+                ids, message_id=message.pk, priority=message.priority, run_after=message.send_at
+            )
+        )
     return len(user_ids)
 
 
@@ -210,10 +237,11 @@ def insert_receivers(
     message: Message,
     users: list[Any],
     emails: list[rendering.RenderedEmail],
-    now,
+    now: datetime,
     revision: Revision | None = None,
 ) -> list[int]:
-    """Insert one receiver per user with its rendered email and one send asked for.
+    """Insert one receiver per user with its rendered email and one send asked for at
+    ``now`` (a scheduled message's ``send_at``).
 
     While ``MESSAGING_SEND_EMAIL_TO_USERS`` is off, each is recorded as ``error`` with the
     reason instead, and no send is asked for: only a deliberate resend sends it later.
@@ -238,7 +266,7 @@ def insert_receivers(
     return [receiver.pk for receiver in receivers]
 
 
-def delivery_state(now) -> dict[str, Any]:
+def delivery_state(now: datetime) -> dict[str, Any]:
     """The delivery fields of a new receiver: one send asked for, or the kill switch's error."""
     try:
         check_sending_enabled()

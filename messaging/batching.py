@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from itertools import islice
+from typing import TypeVar, cast
 from uuid import uuid4
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
+
+QS = TypeVar("QS", bound=QuerySet)
 
 
 def walk_ids(queryset: QuerySet, batch: int) -> Iterator[list[int]]:
@@ -92,7 +95,7 @@ def chunked(items: Sequence[int], size: int) -> Iterator[list[int]]:
         yield list(items[start : start + size])
 
 
-def still_matching(queryset: QuerySet, ids: list[int]) -> QuerySet:
+def still_matching(queryset: QS, ids: list[int]) -> QS:
     """The rows among ``ids`` that ``queryset`` matches now, found by primary key.
 
     SQLite's planner, with no statistics, prefers an index on the queryset's conditions
@@ -106,4 +109,5 @@ def still_matching(queryset: QuerySet, ids: list[int]) -> QuerySet:
     if connection.vendor != "sqlite":
         return queryset.filter(pk__in=ids)
     matching = Exists(queryset.filter(pk=OuterRef("pk")))
-    return queryset.model._default_manager.filter(matching, pk__in=ids).order_by()
+    # The model's own queryset class, as ``queryset`` is (its methods stay usable).
+    return cast(QS, queryset.model._default_manager.filter(matching, pk__in=ids).order_by())

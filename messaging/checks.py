@@ -45,6 +45,7 @@ SETTING_CHECKS: dict[str, Callable[[], object]] = {
     "messaging.E030": conf.smtp_pipelining,
     "messaging.E031": conf.async_status_writes,
     "messaging.E033": conf.connections_per_worker,
+    "messaging.E035": conf.priority_queues,
     "messaging.E040": conf.user_search_fields,
     "messaging.E034": conf.bounce_legacy_signatures_until,
 }

@@ -56,3 +56,13 @@ class SuppressedAddressError(InvalidRecipientError):
 
 class BounceReportError(MessagingError):
     """A bounce or complaint report could not be read."""
+
+
+class SchedulingError(MessagingError, ValueError):
+    """A ``send_at``, ``expires_at`` or ``priority`` that cannot be used (or a new time for a
+    scheduled message); the message names the value and what is allowed."""
+
+
+class MessageStateError(MessagingError):
+    """What was asked of a message does not fit its status (stopping a sent message,
+    resuming one that was never stopped, ...)."""

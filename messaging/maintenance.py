@@ -1,4 +1,5 @@
-"""What the cron commands do: resend failed receivers, send digests, delete old records."""
+"""What the cron commands do: resend failed receivers, start scheduled messages, expire what
+is past its time, send digests, delete old records."""
 
 from __future__ import annotations
 
@@ -12,14 +13,21 @@ from django.utils import timezone
 
 from . import conf
 from .batching import still_matching, walk_ids
-from .models import Message, MessageReceiver
+from .delivery.claims import drop_claims
+from .models import Message, MessageReceiver, expire_due
 from .preferences import digests
 from .sends import asked_again, request_sends
-from .tasks import enqueue_batches
+from .tasks import can_defer, enqueue_batches
 
 # Receivers one statement deletes: as for asking again (sends.CHUNK), each statement's
 # row locks (and SQLite's write lock) last a fraction of a second.
 DELETE_CHUNK = 1000
+
+
+# How long after its time a scheduled message is left to the task backend, which runs
+# its deferred delivery (``run_after``), before cron starts it itself (e.g. RQ workers
+# run without ``--with-scheduler``). Backends that cannot defer are not waited for.
+START_GRACE = timedelta(minutes=1)
 
 
 @dataclass
@@ -28,6 +36,8 @@ class ResendReport:
     exceeded: int = 0
     recovered: int = 0
     limit: int = 0
+    started: int = 0  # scheduled messages whose time came
+    expired: int = 0  # receivers past their message's expires_at
 
 
 def resend_failed(
@@ -40,6 +50,8 @@ def resend_failed(
 
     Receivers whose worker died (claim expired) or whose task was lost are sent again too.
     ``failed`` receivers past the limit (e.g. after the limit was lowered) become ``error``.
+    First, receivers past their message's ``expires_at`` become ``expired`` and scheduled
+    messages whose time came are started (:func:`start_scheduled`).
     """
     limit = conf.resend_limit()
     now = timezone.now()
@@ -52,6 +64,8 @@ def resend_failed(
         report.exceeded = exceeded.count()
         report.resent = due.count()
         return report
+    report.expired = expire_due(now)
+    report.started = start_scheduled(now)
     report.exceeded = exceeded.update(status=MessageReceiver.Status.ERROR, next_attempt_at=None)
     report.recovered = recover_abandoned(now)
     requeue_stranded(now)
@@ -59,9 +73,35 @@ def resend_failed(
     return report
 
 
+def start_scheduled(now: datetime) -> int:
+    """Start the scheduled messages whose ``send_at`` has come; returns how many.
+
+    Each becomes ``sending`` and its receivers' sends are enqueued, with its priority. On
+    a backend that runs tasks at a given time their delivery was enqueued for ``send_at``
+    already, so only messages still waiting :data:`START_GRACE` later are started here.
+    """
+    due = now - START_GRACE if can_defer() else now
+    started = 0
+    for message in Message.objects.due_to_start(due).only("pk", "priority"):
+        with transaction.atomic():
+            if not Message.objects.filter(pk=message.pk).mark_started():
+                continue  # a worker or another cron run started it meanwhile
+            waiting = message.receivers.filter(pending_sends__gt=0, claimed_until__isnull=True)
+            changes = {"send_requested_at": now}
+            request_sends(
+                waiting, now=now, changes=changes, message_id=message.pk, priority=message.priority
+            )
+        started += 1
+    return started
+
+
 def recover_abandoned(now: datetime) -> int:
-    """Send again the receivers whose claim expired (their worker died mid-batch)."""
+    """Send again the receivers whose claim expired (their worker died mid-batch).
+
+    Cancelled and expired ones only get their claim released: no send is asked for them.
+    """
     expired = MessageReceiver.objects.filter(claimed_until__lt=now)
+    drop_claims(expired.filter(status__in=MessageReceiver.STOPPED))
     changes = {**asked_again(now), "claimed_until": None, "claim_token": ""}
     return request_sends(expired, now=now, changes=changes)
 
@@ -69,7 +109,8 @@ def recover_abandoned(now: datetime) -> int:
 def requeue_stranded(now: datetime) -> int:
     """Enqueue again sends asked for a lease ago that no worker took: their task was lost.
 
-    Marking them asked for now keeps the next cron run from enqueuing them once more.
+    Marking them asked for now keeps the next cron run from enqueuing them once more. A
+    scheduled message's sends are asked for at its ``send_at``, so they wait for it.
     """
     cutoff = now - timedelta(seconds=conf.claim_lease_seconds())
     stranded = MessageReceiver.objects.filter(

@@ -4,7 +4,8 @@ The site's settings (``config.settings``) with ``DEBUG`` off (no autoreloader in
 ``db_worker``) and the delivery settings that a test needs to change read from the
 environment: ``MESSAGING_CLAIM_LEASE_SECONDS``, ``MESSAGING_MAX_PER_SECOND``,
 ``MESSAGING_BATCH_SIZE``, ``MESSAGING_RESEND_LIMIT``, ``MESSAGING_RETRY_BASE_DELAY``,
-``MESSAGING_CONNECTIONS_PER_WORKER``, ``MESSAGING_DIGEST_HOUR``.
+``MESSAGING_CONNECTIONS_PER_WORKER``, ``MESSAGING_DIGEST_HOUR``; and the queues of a test's
+own, ``MESSAGING_TASK_QUEUE`` and ``MESSAGING_PRIORITY_QUEUES``.
 """
 
 import os
@@ -36,12 +37,21 @@ LOGGING = {
     "loggers": {"messaging": {"handlers": ["console"], "level": "WARNING"}},
 }
 
-# A queue of the test's own on a shared Redis, so parallel test runs never take each
-# other's jobs: every queue in TASKS must also be in RQ_QUEUES.
+# Queues of the test's own on a shared Redis, so parallel test runs never take each
+# other's jobs: every queue in TASKS must also be in RQ_QUEUES. MESSAGING_PRIORITY_QUEUES
+# comes as "high-queue,low-queue".
+_own_queues = []
 if os.environ.get("MESSAGING_TASK_QUEUE"):
     MESSAGING_TASK_QUEUE = os.environ["MESSAGING_TASK_QUEUE"]
+    _own_queues.append(MESSAGING_TASK_QUEUE)
+if os.environ.get("MESSAGING_PRIORITY_QUEUES"):
+    _high, _low = os.environ["MESSAGING_PRIORITY_QUEUES"].split(",")
+    MESSAGING_PRIORITY_QUEUES = {"high": _high, "low": _low}
+    _own_queues += [_high, _low]
+if _own_queues:
     _queues = config.settings.TASKS["default"].get("QUEUES", ["default"])
-    config.settings.TASKS["default"]["QUEUES"] = [*_queues, MESSAGING_TASK_QUEUE]
+    config.settings.TASKS["default"]["QUEUES"] = [*_queues, *_own_queues]
     if hasattr(config.settings, "RQ_QUEUES"):
         _url = config.settings.REDIS_URL
-        config.settings.RQ_QUEUES[MESSAGING_TASK_QUEUE] = {"URL": _url, "DEFAULT_TIMEOUT": 900}
+        for _queue in _own_queues:
+            config.settings.RQ_QUEUES[_queue] = {"URL": _url, "DEFAULT_TIMEOUT": 900}

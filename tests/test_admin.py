@@ -533,7 +533,8 @@ def test_groups_are_offered_only_the_permissions_honoured(db):
 
     receivers = MessageReceiverViewSet().get_permissions_to_register()
     assert {p.codename for p in receivers} == {"view_messagereceiver", "resend_messagereceiver"}
-    assert {p.codename for p in MessageViewSet().get_permissions_to_register()} == {"view_message"}
+    messages = MessageViewSet().get_permissions_to_register()
+    assert {p.codename for p in messages} == {"view_message", "stop_message"}
 
 
 def test_staff_can_look(staff_client, records):
@@ -941,6 +942,8 @@ def test_dashboard_panel(admin_client, records):
         ("1 Error", f"{RECEIVERS}?status=error"),
         ("0 Not sent", f"{RECEIVERS}?status=not_sent"),
         ("0 Waiting for digest", f"{RECEIVERS}?status=digest_pending"),
+        ("0 Cancelled", f"{RECEIVERS}?status=cancelled"),
+        ("0 Expired", f"{RECEIVERS}?status=expired"),
         ("1 Failures in the last 24 hours", f"{RECEIVERS}?status=failed&status=error"),
         ("0 Bounces in the last 24 hours", f"{RECEIVERS}?delivery_status=bounced"),
     ]

@@ -316,3 +316,15 @@ def test_a_killed_benchmark_leaves_no_sink_or_worker_running(signum, tmp_path):
     finally:
         if benchmark.poll() is None:
             benchmark.kill()
+
+
+def test_priority_benchmark_prints_its_metric_line(bench_db):
+    """Run small: a db_worker behind 1,200 low-priority emails (the part queues 20,000)."""
+    from config.benchmarks import priority
+
+    out = StringIO()
+    priority.run(out, sink="aiosmtpd", low_emails=1200)
+    lines = out.getvalue().splitlines()
+    assert "goal: ratio <= 3" in lines[0]
+    pattern = rf"METRIC priority_latency queued={NUMBER} idle={NUMBER} ratio={NUMBER}"
+    assert re.fullmatch(pattern, lines[-1]), lines

@@ -238,10 +238,10 @@ def test_system_checks_name_the_bad_setting(name, value, check_id, settings):
 def test_an_rq_queue_missing_from_rq_queues_is_reported(settings):
     from messaging.checks import check_settings
 
-    settings.TASKS = {
-        "default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default", "mail"]}
-    }
-    settings.RQ_QUEUES = {"default": {"HOST": "127.0.0.1", "PORT": 6379, "DB": 0}}
+    queues = ["high", "default", "mail", "low"]
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": queues}}
+    redis = {"HOST": "127.0.0.1", "PORT": 6379, "DB": 0}
+    settings.RQ_QUEUES = {"default": redis, "high": redis, "low": redis}
     [error] = check_settings()
     assert (error.id, error.msg) == (
         "messaging.E010",

@@ -621,3 +621,11 @@ def test_dot_stuffing_equals_the_regular_expressions(data):
     from messaging.delivery.pipelining import LEADING_DOT, dot_stuffed
 
     assert dot_stuffed(data) == LEADING_DOT.sub(b"..", data)
+
+
+def test_refused_login_is_retried_not_an_error():
+    from messaging.delivery import classify
+
+    error = smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed")
+    assert not classify(error).permanent
+    assert classify(smtplib.SMTPRecipientsRefused({"a@b.c": (550, b"no")})).permanent

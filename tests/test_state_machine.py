@@ -1,8 +1,11 @@
-"""The status rules of one receiver under any order of attempts, resends, crashes and limits.
+"""The status rules of one receiver under any order of attempts, resends, crashes, limits,
+stops and resumes, its message's time and its expiry.
 
 A Hypothesis state machine drives the real pipeline (``request_sends``, ``deliver``,
-``claim``, ``resend_failed``) with a mail backend whose next answer the machine chooses,
-and checks the database against a small model after every step.
+``claim``, ``resend_failed``, ``control.stop``/``resume``) with a mail backend whose next
+answer the machine chooses, and checks the database against a small model after every
+step. The message may be scheduled (``send_at``), expire (``expires_at``) and has a
+priority, which every task enqueued for it keeps.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.mail.backends.base import BaseEmailBackend
-from django.test import override_settings
+from django.test import TestCase, override_settings
 from django.utils import timezone
+from django_tasks import task_backends
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -28,12 +32,14 @@ from hypothesis.stateful import (
 )
 
 from config.mail import mail_settings
-from messaging import conf
+from messaging import conf, control
 from messaging.api import request_sends
-from messaging.delivery import classify, deliver
+from messaging.delivery import deliver
 from messaging.delivery.claims import claim
+from messaging.exceptions import MessageStateError
 from messaging.maintenance import resend_failed
 from messaging.models import Message, MessageReceiver
+from messaging.tasks import TASK_PRIORITIES
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -74,30 +80,54 @@ class ReceiverMachine(RuleBasedStateMachine):
         self.overrides[0].enable()
         self.limit = self.max_limit = self.min_limit_since_attempt = 2
         self.max_limit_since_attempt = 2
-        user = get_user_model().objects.create(username=uuid.uuid4().hex, email="a@example.org")
-        self.receiver = MessageReceiver.objects.create(
-            message=Message.objects.create(status="sending"), user=user, subject="Hi"
+        self.user = get_user_model().objects.create(
+            username=uuid.uuid4().hex, email="a@example.org"
         )
         self.status, self.success, self.failed, self.pending = "not_sent", 0, 0, 0
         self.claim = None  # None, "live" (a worker holds it) or "expired" (it died)
         self.backoff_passed = True
         self.last_outcome = None
         self.requests = self.explicit = 0
+        self.dropped = 0  # sends asked for, then dropped by a stop or the expiry
+        self.waiting_for_time = self.past_expiry = False
 
     def teardown(self) -> None:
-        user = self.receiver.user
         self.receiver.message.delete()
-        user.delete()
+        self.user.delete()
         for override in reversed(self.overrides):
             override.disable()
 
-    def ask(self) -> None:
-        request_sends([self.receiver.pk])
-        self.pending += 1
-        self.requests += 1
+    def committed(self, function, *args, **kwargs):
+        """Run ``function`` and then what it left for the commit (enqueuing, here recorded
+        by the dummy task backend)."""
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return function(*args, **kwargs)
 
-    @initialize()
-    def first_send(self) -> None:
+    def sweep(self) -> None:
+        """The model of ``expire_due``: past the expiry, nothing waits or is asked for."""
+        if not self.past_expiry:
+            return
+        if self.status in {"not_sent", "failed", "cancelled"}:
+            self.status = "expired"
+        self.dropped += self.pending
+        self.pending = 0
+
+    def ask(self) -> None:
+        asked = self.committed(request_sends, [self.receiver.pk])
+        expected = int(self.status not in {"cancelled", "expired"} and not self.past_expiry)
+        assert asked == expected
+        self.pending += expected
+        self.requests += expected
+
+    @initialize(scheduled=st.booleans(), priority=st.sampled_from(conf.PRIORITIES))
+    def first_send(self, scheduled: bool, priority: str) -> None:
+        send_at = timezone.now() + timedelta(hours=1) if scheduled else None
+        status = "scheduled" if scheduled else "sending"
+        message = Message.objects.create(status=status, send_at=send_at, priority=priority)
+        self.receiver = MessageReceiver.objects.create(
+            message=message, user=self.user, subject="Hi"
+        )
+        self.priority, self.waiting_for_time = priority, scheduled
         self.ask()
 
     @rule()
@@ -109,8 +139,8 @@ class ReceiverMachine(RuleBasedStateMachine):
     def attempt(self, outcome: str) -> None:
         ScriptedBackend.outcome = outcome
         deliver([self.receiver.pk])
-        if self.pending == 0 or self.claim == "live":
-            return  # nothing to claim: no attempt
+        if self.pending == 0 or self.claim == "live" or not self.may_go():
+            return  # nothing to claim, or not now: no attempt
         if self.claim is None:
             self.pending -= 1  # an expired claim's send is given back, then this one taken
         self.claim = None
@@ -127,7 +157,13 @@ class ReceiverMachine(RuleBasedStateMachine):
         self.status = "error" if final else "failed"
         self.backoff_passed = False
 
-    @precondition(lambda self: self.pending > 0 and self.claim is None)
+    def may_go(self) -> bool:
+        """Whether a claim may take this receiver now: its time came, it is not past the
+        expiry, and neither cancelled nor expired."""
+        stopped = self.status in {"cancelled", "expired"}
+        return not (stopped or self.waiting_for_time or self.past_expiry)
+
+    @precondition(lambda self: self.pending > 0 and self.claim is None and self.may_go())
     @rule()
     def worker_dies_after_claiming(self) -> None:
         assert claim([self.receiver.pk], uuid.uuid4().hex)
@@ -150,16 +186,60 @@ class ReceiverMachine(RuleBasedStateMachine):
 
     @rule(ignore_backoff=st.booleans())
     def cron(self, ignore_backoff: bool) -> None:
-        report = resend_failed(ignore_backoff=ignore_backoff)
+        report = self.committed(resend_failed, ignore_backoff=ignore_backoff)
+        self.sweep()
         if self.status == "failed" and self.failed > self.limit:
             self.status = "error"
-        if self.claim == "expired":
+        if self.claim == "expired" and (self.past_expiry or self.status == "cancelled"):
+            self.claim, self.dropped = None, self.dropped + 1  # released, not asked again
+        elif self.claim == "expired":
             self.pending, self.claim = self.pending + 1, None
         due = self.status == "failed" and self.pending == 0 and self.claim is None
         expected = int(due and (ignore_backoff or self.backoff_passed))
         assert report.resent == expected
         self.pending += expected
         self.requests += expected
+
+    @rule()
+    def time_comes(self) -> None:
+        past = timezone.now() - timedelta(seconds=1)
+        Message.objects.filter(pk=self.receiver.message_id).exclude(send_at=None).update(
+            send_at=past
+        )
+        self.waiting_for_time = False
+
+    @rule()
+    def expiry_passes(self) -> None:
+        past = timezone.now() - timedelta(seconds=1)
+        Message.objects.filter(pk=self.receiver.message_id).update(expires_at=past)
+        self.past_expiry = True
+
+    @rule()
+    def stop(self) -> None:
+        message = Message.objects.get(pk=self.receiver.message_id)
+        if message.status not in control.STOPPABLE:
+            with pytest.raises(MessageStateError):
+                control.stop(message)
+            return
+        control.stop(message)
+        if self.status in {"not_sent", "failed"}:
+            self.status = "cancelled"
+            self.dropped += self.pending
+            self.pending = 0
+
+    @rule()
+    def resume(self) -> None:
+        message = Message.objects.get(pk=self.receiver.message_id)
+        if message.status != Message.Status.CANCELLED:
+            with pytest.raises(MessageStateError):
+                control.resume(message)
+            return
+        self.committed(control.resume, message)
+        self.sweep()
+        if self.status == "cancelled":
+            self.status = "failed" if self.failed else "not_sent"
+            self.pending += 1
+            self.requests += 1
 
     @rule(limit=st.integers(min_value=0, max_value=4))
     def change_limit(self, limit: int) -> None:
@@ -186,9 +266,14 @@ class ReceiverMachine(RuleBasedStateMachine):
         assert (receiver.claimed_until is not None) == (self.claim is not None)
 
     @invariant()
-    def every_request_is_attempted_once(self) -> None:
+    def every_request_is_attempted_once_or_dropped(self) -> None:
         owed = self.pending + (self.claim is not None)
-        assert self.success + self.failed + owed == self.requests
+        assert self.success + self.failed + owed + self.dropped == self.requests
+
+    @invariant()
+    def every_task_has_the_message_priority(self) -> None:
+        results = task_backends["default"].results
+        assert {result.task.priority for result in results} <= {TASK_PRIORITIES[self.priority]}
 
     @invariant()
     def statuses_follow_the_rules(self) -> None:
@@ -202,6 +287,10 @@ class ReceiverMachine(RuleBasedStateMachine):
         if self.status == "error":
             permanent = self.last_outcome == "permanent"
             assert permanent or self.failed > self.min_limit_since_attempt
+        if self.status in {"cancelled", "expired"}:
+            assert self.pending == 0
+        if self.status == "expired":
+            assert self.past_expiry
         if self.explicit == 0:  # only cron asks again: it stops at the limit
             assert self.failed <= self.max_limit + 1
 
@@ -216,29 +305,3 @@ def test_status_rules_hold_in_any_order():
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
-
-
-def test_send_asked_for_while_a_dead_claim_waits_is_not_lost(make_user):
-    """A worker died holding the claim; staff resend before cron recovers it: two sends."""
-    user = make_user()
-    receiver = MessageReceiver.objects.create(
-        message=Message.objects.create(status="sending"), user=user, subject="Hi"
-    )
-    with override_settings(**mail_settings(BACKEND), TASKS=TASKS):
-        ScriptedBackend.outcome = "ok"
-        request_sends([receiver.pk])
-        claim([receiver.pk], "dead-worker")
-        past = timezone.now() - timedelta(seconds=1)
-        MessageReceiver.objects.filter(pk=receiver.pk).update(claimed_until=past)
-        request_sends([receiver.pk])
-        deliver([receiver.pk])
-        deliver([receiver.pk])
-    receiver.refresh_from_db()
-    assert (receiver.sending_success_count, receiver.pending_sends) == (2, 0)
-    assert receiver.claimed_until is None
-
-
-def test_refused_login_is_retried_not_an_error():
-    error = smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed")
-    assert not classify(error).permanent
-    assert classify(smtplib.SMTPRecipientsRefused({"a@b.c": (550, b"no")})).permanent

@@ -28,6 +28,7 @@ PARTS = (
     "delete_time",
     "admin",
     "bounces",
+    "priority",
 )
 
 
@@ -43,6 +44,7 @@ def run_part(
         peers,
         prepare,
         prepare_memory,
+        priority,
         send,
         send_rtt,
         send_worker,
@@ -72,6 +74,8 @@ def run_part(
         admin.run(stdout)
     elif part == "bounces":
         bounces.run(stdout)
+    elif part == "priority":
+        priority.run(stdout, sink=sink)
 
 
 def run(

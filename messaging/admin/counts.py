@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import ngettext
 
 from ..models import Message, MessageReceiver
 from . import links
 
 Status = MessageReceiver.Status
 # The order in which every count row (dashboard, messages) lists the statuses.
-STATUS_ORDER = [Status.SENT, Status.FAILED, Status.ERROR, Status.NOT_SENT, Status.DIGEST_PENDING]
+STATUS_ORDER = [
+    Status.SENT,
+    Status.FAILED,
+    Status.ERROR,
+    Status.NOT_SENT,
+    Status.DIGEST_PENDING,
+    Status.CANCELLED,
+    Status.EXPIRED,
+]
 
 
 def count_annotations(prefix: str = "receivers__") -> dict[str, Count]:
@@ -76,3 +87,48 @@ def all_status_rows(receivers: QuerySet | None = None) -> list[dict]:
     receivers = MessageReceiver.objects.all() if receivers is None else receivers
     counts = receivers.order_by().values_list("status").annotate(n=Count("*"))
     return status_rows(dict(counts))
+
+
+def status_counts(selection: QuerySet) -> Counter:
+    """How many of ``selection`` are in each status, counted by the database in one query."""
+    rows = (
+        MessageReceiver.objects.filter(pk__in=selection)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    return Counter(dict(rows))
+
+
+def not_resent(selection: QuerySet) -> str:
+    """Why some of ``selection`` are not sent again: their message expired (whatever their
+    own status), or they were cancelled when it was stopped; "" when none is either."""
+    receivers = MessageReceiver.objects.filter(pk__in=selection)
+    expired = Q(status=Status.EXPIRED) | Q(message__expires_at__lte=timezone.now())
+    counts = {
+        Status.EXPIRED: receivers.filter(expired).count(),
+        Status.CANCELLED: receivers.filter(status=Status.CANCELLED).exclude(expired).count(),
+    }
+    reasons = []
+    if counts[Status.EXPIRED]:
+        reasons.append(
+            ngettext(
+                "%(count)d receiver is past its message's expiry time: nothing is sent after it.",
+                "%(count)d receivers are past their message's expiry time: nothing is sent "
+                "after it.",
+                counts[Status.EXPIRED],
+            )
+            % {"count": counts[Status.EXPIRED]}
+        )
+    if counts[Status.CANCELLED]:
+        reasons.append(
+            ngettext(
+                "%(count)d receiver was cancelled when its message was stopped: resume the "
+                "message to send it.",
+                "%(count)d receivers were cancelled when their message was stopped: resume "
+                "the message to send them.",
+                counts[Status.CANCELLED],
+            )
+            % {"count": counts[Status.CANCELLED]}
+        )
+    return " ".join(reasons)

@@ -9,7 +9,7 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db.models import Field, IntegerField, Model, QuerySet
+from django.db.models import Field, IntegerField, Model, Q, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -111,6 +111,16 @@ class MessageReceiverFilterSet(WagtailFilterSet):
         fields: list[str] = []
 
 
+class ScheduledFilter(django_filters.BooleanFilter):
+    """Yes: messages waiting for their time (``scheduled``); no: all the others."""
+
+    def filter(self, qs: QuerySet, value: bool | None) -> QuerySet:
+        if value is None:
+            return qs
+        scheduled = Q(status=Message.Status.SCHEDULED)
+        return qs.filter(scheduled) if value else qs.exclude(scheduled)
+
+
 class MessageFilterSet(WagtailFilterSet):
     status = django_filters.MultipleChoiceFilter(
         label=_("Status"),
@@ -118,7 +128,12 @@ class MessageFilterSet(WagtailFilterSet):
         widget=forms.CheckboxSelectMultiple,
         distinct=False,
     )
+    scheduled = ScheduledFilter(label=_("Scheduled"))
+    send_at = django_filters.DateFromToRangeFilter(
+        label=_("Scheduled between"), widget=DateRangePickerWidget
+    )
     context_type = django_filters.ChoiceFilter(label=_("Context type"), choices=conf.context_types)
+    priority = django_filters.ChoiceFilter(label=_("Priority"), choices=Message.Priority.choices)
     created_datetime = django_filters.DateFromToRangeFilter(
         label=_("Created between"), widget=DateRangePickerWidget
     )

@@ -61,8 +61,20 @@ class ResendFormatter(LogFormatter):
         return _("Receiver %(receiver)s resent") % {"receiver": data.get("receiver", "?")}
 
 
+# What staff do to a message as a whole: each action's label (in the filters of Wagtail's
+# reports) and its message (see messaging.admin.views.message_actions).
+MESSAGE_ACTIONS = {
+    "messaging.stop": (_("Stop sending"), _("Stopped sending")),
+    "messaging.cancel": (_("Cancel scheduled message"), _("Cancelled before its time")),
+    "messaging.resume": (_("Resume sending"), _("Resumed sending")),
+    "messaging.reschedule": (_("Change scheduled time"), _("Changed its scheduled time")),
+}
+
+
 def register_log_actions(actions) -> None:
     """For the ``register_log_actions`` hook."""
+    for action, (label, message) in MESSAGE_ACTIONS.items():
+        actions.register_action(action, label, message)
     actions.register_action(SEND_ACTION)(SendFormatter)
     actions.register_action(RESEND_ACTION)(ResendFormatter)
     actions.register_action(SUPPRESS_ACTION, _("Suppress address"), _("Address suppressed"))

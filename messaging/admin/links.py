@@ -54,6 +54,16 @@ def template_revision(template_pk: int, revision_pk: int) -> str:
     return reverse(name(TEMPLATES, "revisions_view"), args=[template_pk, revision_pk])
 
 
+def message_action(pk: int, action: str) -> str:
+    """A message's confirmation page of ``action``: ``stop``, ``resume`` or ``reschedule``."""
+    return reverse(name(MESSAGES, action), args=[pk])
+
+
+def messages(**filters: Filter) -> str:
+    """The messages listing with ``filters`` applied: ``messages(scheduled="true")``."""
+    return with_query(reverse(name(MESSAGES, "index")), filters)
+
+
 def with_query(url: str, filters: dict[str, Filter]) -> str:
     """``url`` with a query string; a list gives its key once per value, in order."""
     pairs: list[tuple[str, str]] = []

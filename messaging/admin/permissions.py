@@ -1,4 +1,5 @@
-"""Who may do what with the message records in the Wagtail admin: look, and resend."""
+"""Who may do what with the message records in the Wagtail admin: look, resend, and stop,
+resume or reschedule a message."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from wagtail.permissions import register_permission_policy
 from ..models import Message, MessageReceiver
 
 RESEND_PERMISSION = "messaging.resend_messagereceiver"
+STOP_PERMISSION = "messaging.stop_message"
 WRITE_ACTIONS = frozenset({"add", "change", "delete"})
 
 
@@ -29,6 +31,26 @@ def refuse_resend(request: HttpRequest, back_to: str) -> HttpResponseRedirect:
             "receivers” (%(codename)s). Ask an administrator to give it to one of your groups."
         )
         % {"codename": RESEND_PERMISSION},
+    )
+    return HttpResponseRedirect(back_to)
+
+
+def can_stop(user) -> bool:
+    """Superusers and holders of ``messaging.stop_message`` (active users only): they stop,
+    cancel, resume and reschedule messages."""
+    return bool(user.is_active and user.has_perm(STOP_PERMISSION))
+
+
+def refuse_stop(request: HttpRequest, back_to: str) -> HttpResponseRedirect:
+    """Send the user back to ``back_to``, saying which permission is missing."""
+    messages.error(
+        request,
+        _(
+            "You may not stop, resume or reschedule messages: that needs the permission "
+            "“Can stop, resume and reschedule messages” (%(codename)s). Ask an "
+            "administrator to give it to one of your groups."
+        )
+        % {"codename": STOP_PERMISSION},
     )
     return HttpResponseRedirect(back_to)
 
@@ -52,7 +74,8 @@ class ReadOnlyPermissionPolicy(ModelPermissionPolicy):
     """The records are history: nobody adds, edits or deletes them in the admin.
 
     Viewing needs the model's ``view`` permission; for receivers, the permission to
-    resend also lets one see them (as in the Django admin).
+    resend also lets one see them (as in the Django admin), and for messages, the
+    permission to stop them.
     """
 
     def __init__(self, model, *, also_view_with: tuple[str, ...] = ()) -> None:
@@ -79,7 +102,9 @@ def register_permission_policies() -> None:
     Called before the viewsets register, so that Wagtail does not create its default
     policy for them.
     """
-    register_permission_policy(Message, ReadOnlyPermissionPolicy(Message))
+    register_permission_policy(
+        Message, ReadOnlyPermissionPolicy(Message, also_view_with=(STOP_PERMISSION,))
+    )
     register_permission_policy(
         MessageReceiver,
         ReadOnlyPermissionPolicy(MessageReceiver, also_view_with=(RESEND_PERMISSION,)),

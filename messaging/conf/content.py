@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -72,6 +73,8 @@ def from_email() -> str:
 
 
 MODES = ("immediate", "daily", "off")  # NotificationPreference.Mode's values
+PRIORITIES = ("high", "normal", "low")  # Message.Priority's values, first served first
+CONTEXT_TYPE_KEYS = {"value", "label", "optional", "default_mode", "expires_after", "priority"}
 
 
 @dataclass(frozen=True)
@@ -80,28 +83,34 @@ class ContextType:
 
     ``optional`` types may be turned off or gathered into a daily digest by each user;
     mandatory ones (the default) always go out at once. ``default_mode`` is the mode of a
-    user who chose none (``immediate`` unless the site says otherwise).
+    user who chose none (``immediate`` unless the site says otherwise). ``expires_after``
+    (a ``timedelta``) gives its messages an ``expires_at`` that long after they start, and
+    ``priority`` is their default priority.
     """
 
     value: str
     label: Any
     optional: bool = False
     default_mode: str = "immediate"
+    expires_after: timedelta | None = None
+    priority: str = "normal"
 
 
 def _context_type(entry: Any) -> ContextType:
     if isinstance(entry, dict):
-        unknown = set(entry) - {"value", "label", "optional", "default_mode"}
+        unknown = set(entry) - CONTEXT_TYPE_KEYS
         if unknown or "value" not in entry:
             raise ConfigurationError(
-                f"MESSAGING_CONTEXT_TYPES: {entry!r} needs 'value' and may have only 'label', "
-                "'optional' and 'default_mode'."
+                f"MESSAGING_CONTEXT_TYPES: {entry!r} needs 'value' and may have only "
+                f"{', '.join(sorted(CONTEXT_TYPE_KEYS - {'value'}))}."
             )
         spec = ContextType(
             value=str(entry["value"]),
             label=entry.get("label", entry["value"]),
             optional=bool(entry.get("optional", False)),
             default_mode=entry.get("default_mode", "immediate"),
+            expires_after=entry.get("expires_after"),
+            priority=entry.get("priority", "normal"),
         )
     elif isinstance(entry, list | tuple) and len(entry) == 2:
         spec = ContextType(value=str(entry[0]), label=entry[1])
@@ -115,6 +124,22 @@ def _context_type(entry: Any) -> ContextType:
             f"MESSAGING_CONTEXT_TYPES: {spec.value!r} has default_mode {spec.default_mode!r}; "
             f"use one of {', '.join(MODES)} (mandatory types only 'immediate')."
         )
+    return checked_timing(spec)
+
+
+def checked_timing(spec: ContextType) -> ContextType:
+    """``spec``, once its ``expires_after`` and ``priority`` are known to be usable."""
+    after = spec.expires_after
+    if after is not None and (not isinstance(after, timedelta) or after <= timedelta(0)):
+        raise ConfigurationError(
+            f"MESSAGING_CONTEXT_TYPES: {spec.value!r} has expires_after {after!r}; "
+            "give a positive datetime.timedelta, e.g. timedelta(days=2), or leave it out."
+        )
+    if spec.priority not in PRIORITIES:
+        raise ConfigurationError(
+            f"MESSAGING_CONTEXT_TYPES: {spec.value!r} has priority {spec.priority!r}; "
+            f"use one of {', '.join(PRIORITIES)}."
+        )
     return spec
 
 
@@ -125,7 +150,9 @@ def context_type_specs() -> dict[str, ContextType]:
     ``(value, label)`` pairs, mandatory types that always go out at once, or dicts
     ``{"value", "label", "optional", "default_mode"}``: an optional type may be turned off
     or gathered into a daily digest by each user, and ``default_mode`` (``immediate``,
-    ``daily`` or ``off``) is the mode of users who chose none.
+    ``daily`` or ``off``) is the mode of users who chose none. A dict may also carry
+    ``expires_after`` (a timedelta: receivers not sent that long after the start expire)
+    and ``priority`` (``high``, ``normal`` or ``low``), the defaults of ``send_message``.
     """
     specs = [_context_type(entry) for entry in get("MESSAGING_CONTEXT_TYPES", ())]
     if not specs:

@@ -81,18 +81,67 @@ def max_per_second() -> float | None:
     return rate
 
 
-def task_queue() -> str:
-    """The tasks queue that delivery is enqueued on.
+def task_queue(priority: str = "normal") -> str:
+    """The tasks queue that delivery of ``priority`` is enqueued on.
 
-    ``MESSAGING_TASK_QUEUE``, else the original's ``DEVILRY_MESSAGE_RQ_QUEUENAME``,
-    else ``"default"``.
+    ``normal``: ``MESSAGING_TASK_QUEUE``, else the original's ``DEVILRY_MESSAGE_RQ_QUEUENAME``,
+    else ``"default"``. ``high`` and ``low``: ``MESSAGING_PRIORITY_QUEUES`` (default
+    ``{"high": "high", "low": "low"}``), used only on a backend that cannot order tasks by
+    priority itself (RQ), whose workers take the queues in order (``high default low``).
     """
+    if priority != "normal":
+        return priority_queues()[priority]
     name, value = first_set(
         "MESSAGING_TASK_QUEUE", "DEVILRY_MESSAGE_RQ_QUEUENAME", default="default"
     )
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"{name} must be the name of a tasks queue, got {value!r}.")
     return value
+
+
+def priority_queues() -> dict[str, str]:
+    """The queue of each priority on a backend without priorities, ``normal`` included.
+
+    ``MESSAGING_PRIORITY_QUEUES`` names the ``high`` and ``low`` ones; an RQ backend of
+    ``TASKS["default"]`` must offer all three (in ``QUEUES`` when given, and ``RQ_QUEUES``).
+    """
+    value = get("MESSAGING_PRIORITY_QUEUES", {"high": "high", "low": "low"})
+    if (
+        not isinstance(value, dict)
+        or set(value) != {"high", "low"}
+        or not all(isinstance(queue, str) and queue for queue in value.values())
+    ):
+        raise ConfigurationError(
+            "MESSAGING_PRIORITY_QUEUES must name the queue of high and of low priority "
+            f"emails, e.g. {{'high': 'high', 'low': 'low'}}; got {value!r}."
+        )
+    # The normal queue as set (messaging.E011 says when it is unusable).
+    _name, normal = first_set(
+        "MESSAGING_TASK_QUEUE", "DEVILRY_MESSAGE_RQ_QUEUENAME", default="default"
+    )
+    queues = {"high": value["high"], "normal": normal, "low": value["low"]}
+    if len(set(queues.values())) < 3:
+        raise ConfigurationError(
+            f"MESSAGING_PRIORITY_QUEUES and MESSAGING_TASK_QUEUE must name three different "
+            f"queues, got {queues!r}."
+        )
+    accepted = rq_queue_names()
+    missing = [q for q in queues.values() if q not in accepted] if accepted is not None else []
+    if missing:
+        raise ConfigurationError(
+            f"TASKS['default'] is RQ, which orders emails by priority through queues, and "
+            f"lacks {missing}. Add {list(queues.values())} to its QUEUES and to RQ_QUEUES, "
+            f"and run workers on them in that order: rqworker {' '.join(queues.values())}."
+        )
+    return queues
+
+
+def rq_queue_names() -> set[str] | None:
+    """The queues an RQ backend of ``TASKS["default"]`` accepts; ``None`` for another."""
+    options = get("TASKS", {}).get("default", {})
+    if not options.get("BACKEND", "").startswith("django_tasks_rq."):
+        return None
+    return set(options.get("QUEUES") or get("RQ_QUEUES", {}))
 
 
 def task_backends() -> dict[str, dict[str, Any]]:

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from django.db import connection as db_connection
 
 from .. import conf
-from ..models import finish_messages
+from ..models import Message, MessageReceiver, finish_messages
 from .claims import claim
 from .concurrent import deliver_concurrently
 from .loop import BatchOutcome, deliver_claimed
-from .outcomes import leftover
+from .outcomes import leftover, not_yet_due
 
 logger = logging.getLogger(__name__)
 
@@ -21,13 +21,17 @@ logger = logging.getLogger(__name__)
 def deliver(receiver_ids: Sequence[int]) -> dict:
     """Deliver one batch: claim, send, record, finish. Safe to run twice or concurrently.
 
-    Finished messages become ``sent``. The result's ``leftover`` lists the receivers with
-    a send asked for while this batch held the claim, for the caller to enqueue again;
-    it is empty when the batch stopped on an error (e.g. authentication refused): then the
-    released receivers wait for ``resend_failed_messages`` instead of failing in a loop.
+    A scheduled message whose receiver is claimed (its ``send_at`` has come) becomes
+    ``sending``; finished messages become ``sent``. The result's ``leftover`` lists the
+    receivers with a send asked for while this batch held the claim, for the caller to
+    enqueue again; it is empty when the batch stopped on an error (e.g. authentication
+    refused): then the released receivers wait for ``resend_failed_messages`` instead of
+    failing in a loop. ``early`` maps a time to the receivers the batch could not claim
+    yet because their message's ``send_at`` is still to come (the task ran early).
     """
     token = uuid.uuid4().hex
     receivers = claim(receiver_ids, token)
+    start_scheduled(receivers)
     connections = min(conf.connections_per_worker(), len(receivers))
     # Threads have their own database connections: they cannot see an open transaction.
     if connections > 1 and not db_connection.in_atomic_block:
@@ -38,4 +42,13 @@ def deliver(receiver_ids: Sequence[int]) -> dict:
         logger.error("Delivery batch stopped: %s", outcome.batch_error)
     finish_messages(outcome.message_ids)
     again = [] if outcome.batch_error else leftover(receiver_ids)
-    return {**outcome.as_dict(), "leftover": again}
+    unclaimed = set(receiver_ids) - {receiver.pk for receiver in receivers}
+    early = not_yet_due(sorted(unclaimed)) if unclaimed else {}
+    return {**outcome.as_dict(), "leftover": again, "early": early}
+
+
+def start_scheduled(receivers: list[MessageReceiver]) -> None:
+    """Mark ``sending`` the scheduled messages of ``receivers`` (claimed: their time came)."""
+    waiting = {r.message_id for r in receivers if r.message.status == Message.Status.SCHEDULED}
+    if waiting:
+        Message.objects.filter(pk__in=waiting).mark_started()

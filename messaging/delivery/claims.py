@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Case, F, When
+from django.db.models import Case, F, QuerySet, When
 from django.utils import timezone
 
 from .. import conf
@@ -24,13 +24,17 @@ def claim(receiver_ids: Sequence[int], token: str) -> list[MessageReceiver]:
 
     A claimed receiver has one pending send consumed and a lease until
     ``now + MESSAGING_CLAIM_LEASE_SECONDS``; ones claimed by a live worker are skipped,
-    ones whose claim expired are taken over (see :func:`consumed_send`).
+    ones whose claim expired are taken over (see :func:`consumed_send`). Cancelled and
+    expired receivers are refused, and so are those whose message's ``send_at`` is still to
+    come or whose ``expires_at`` has passed (``filter_claimable``).
     """
     now = timezone.now()
     candidates = MessageReceiver.objects.filter(pk__in=receiver_ids).filter_claimable(now)
     with transaction.atomic():
         if db_connection.features.has_select_for_update_skip_locked:
-            locked = candidates.select_for_update(skip_locked=True).values_list("pk", flat=True)
+            # Only the receivers' rows: their messages are read, never locked.
+            mine = candidates.select_for_update(skip_locked=True, of=("self",))
+            locked = mine.values_list("pk", flat=True)
             candidates = MessageReceiver.objects.filter(pk__in=list(locked))
         # On SQLite the conditional UPDATE itself is the claim: the database's write lock
         # makes its WHERE hold for exactly one writer.
@@ -48,10 +52,12 @@ def claim(receiver_ids: Sequence[int], token: str) -> list[MessageReceiver]:
 
 
 def attach_messages(receivers: list[MessageReceiver]) -> None:
-    """Give each receiver its message's context type and metadata (the headers read them)
-    with one query per batch; the message's big JSON columns are not loaded."""
+    """Give each receiver its message's context type and metadata (the headers read them),
+    status and expiry time, with one query per batch; the message's big JSON columns are
+    not loaded."""
     ids = {receiver.message_id for receiver in receivers}
-    messages = Message.objects.only("id", "context_type", "metadata").in_bulk(ids)
+    fields = ("id", "context_type", "metadata", "status", "expires_at")
+    messages = Message.objects.only(*fields).in_bulk(ids)
     for receiver in receivers:
         receiver.message = messages[receiver.message_id]
 
@@ -69,11 +75,21 @@ def consumed_send(now: datetime) -> Case:
 
 
 def release(receivers: Iterable[MessageReceiver], token: str) -> int:
-    """Give claimed, unattempted receivers their pending send back for a later run."""
+    """Give claimed, unattempted receivers their pending send back for a later run.
+
+    Cancelled and expired ones get no send back, only their claim released.
+    """
     ids = [receiver.pk for receiver in receivers]
-    return MessageReceiver.objects.filter(pk__in=ids, claim_token=token).update(
+    mine = MessageReceiver.objects.filter(pk__in=ids, claim_token=token)
+    drop_claims(mine.filter(status__in=MessageReceiver.STOPPED))
+    return mine.exclude(status__in=MessageReceiver.STOPPED).update(
         pending_sends=F("pending_sends") + 1, claimed_until=None, claim_token=""
     )
+
+
+def drop_claims(receivers: QuerySet) -> int:
+    """Release the claims of ``receivers`` without asking for any send."""
+    return receivers.update(claimed_until=None, claim_token="")
 
 
 class LeaseKeeper:

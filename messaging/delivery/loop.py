@@ -16,6 +16,7 @@ from .outcomes import record_failure, record_refusals
 from .ratelimit import worker_rate_limiter
 from .recipients import suppressed_in
 from .smtp import close_quietly, send_one
+from .stops import ReceiverStopped, Stops
 
 
 @dataclass
@@ -58,7 +59,9 @@ def deliver_claimed(
     ever sent but unrecorded; failures are recorded at once. When the server closes the
     connection (421, e.g. a per-connection message limit), the batch reconnects and goes
     on, up to ``MESSAGING_RECONNECT_LIMIT`` times; see :func:`on_failure`. ``stop`` is
-    set when the batch must stop (here, or on a connection beside this one).
+    set when the batch must stop (here, or on a connection beside this one). A receiver
+    cancelled or expired since the claim is not sent (:mod:`.stops`): each is asked about
+    just before its email goes out, so a stopped message stops at the next receiver.
     """
     stop = stop or threading.Event()
     outcome = BatchOutcome(message_ids={r.message_id for r in receivers})
@@ -68,15 +71,22 @@ def deliver_claimed(
     send = partial(send_one, suppressed=suppressed_in(receivers), pipelined=conf.smtp_pipelining())
     queue = list(receivers)
     index = 0
+    stops = Stops()
     try:
         while index < len(queue) and not stop.is_set():
             receiver = queue[index]
             index += 1
+            if stops.known_stopped(receiver):
+                stops.skip(receiver)
+                continue
             limiter.wait()
             if not lease.holds(receiver, queue[index - 1 :]):
                 continue  # taken over after this worker lost its lease
+            stopped = partial(stops.stopped, remaining=queue[index:])
             try:
-                address, refused = send(receiver, connection, writes.flush)
+                address, refused = send(receiver, connection, writes.flush, stopped=stopped)
+            except ReceiverStopped:
+                stops.skip(receiver)  # staff stopped its message, or it expired
             except Exception as error:
                 failure = classify(error)
                 if not failure.connection_survives:
@@ -90,6 +100,7 @@ def deliver_claimed(
                 outcome.sent += 1
     finally:
         writes.flush()
+        stops.release(token)
         close_quietly(connection)
     if stop.is_set() and not outcome.batch_error:
         outcome.released = release(queue[index:], token)  # another connection stopped

@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from .. import conf, signals
@@ -61,13 +61,17 @@ def record_failure(
 
     With ``retry_now`` the receiver keeps its claim: this batch tries it again at once.
     The in-memory ``receiver`` is updated too, so a second failure adds to the first.
+    A receiver cancelled or expired during the attempt keeps that status: no retry.
     """
     failed = receiver.sending_failed_count + 1
     final = failure.permanent or failed > conf.resend_limit()
     retry_now = retry_now and not final
     status_data = with_error(receiver.status_data, failure.entry())
     changes = {
-        "status": Status.ERROR if final else Status.FAILED,
+        "status": Case(
+            When(status__in=MessageReceiver.STOPPED, then=F("status")),
+            default=Value(Status.ERROR if final else Status.FAILED),
+        ),
         "sending_failed_count": F("sending_failed_count") + 1,
         "status_data": status_data,
         "next_attempt_at": None if final or retry_now else timezone.now() + backoff_delay(failed),
@@ -126,3 +130,21 @@ def leftover(receiver_ids: Sequence[int]) -> list[int]:
     """Those of ``receiver_ids`` with a send asked for while this batch held their claim."""
     claimable = MessageReceiver.objects.filter(pk__in=receiver_ids).filter_claimable()
     return list(claimable.values_list("pk", flat=True))
+
+
+def not_yet_due(receiver_ids: Sequence[int]) -> dict[datetime, list[int]]:
+    """Those of ``receiver_ids`` waiting for their message's ``send_at``, by that time.
+
+    A task run before its time (a backend's scheduler that keeps whole seconds, a worker
+    whose clock runs ahead) claims none of them: they are enqueued again for their time.
+    """
+    waiting = MessageReceiver.objects.filter(
+        pk__in=receiver_ids,
+        pending_sends__gt=0,
+        claimed_until__isnull=True,
+        message__send_at__gt=timezone.now(),
+    ).exclude(status__in=MessageReceiver.STOPPED)
+    by_time: dict[datetime, list[int]] = {}
+    for pk, send_at in waiting.order_by("pk").values_list("pk", "message__send_at"):
+        by_time.setdefault(send_at, []).append(pk)
+    return by_time

@@ -200,6 +200,12 @@ def transact(
     return refused
 
 
+def drop(envelope: Envelope) -> None:
+    """Give up an envelope whose email must not go out after all: close the connection
+    without ending its data, so the server delivers nothing (RFC 5321 4.1.1.4)."""
+    envelope.smtp.close()
+
+
 def abandon(smtp: smtplib.SMTP, *, data_open: bool) -> None:
     """Leave a failed transaction so the connection can carry the next email."""
     try:

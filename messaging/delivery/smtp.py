@@ -14,6 +14,7 @@ from ..exceptions import ConnectionOpenError
 from ..models import MessageReceiver
 from . import pipelining
 from .recipients import addresses_for
+from .stops import ReceiverStopped
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def send_one(
     suppressed: dict | None = None,
     *,
     pipelined: bool = False,
+    stopped: Callable[[MessageReceiver], bool] | None = None,
 ) -> tuple[str, dict]:
     """Send one receiver's email to all of the user's addresses in one transaction.
 
@@ -71,7 +73,10 @@ def send_one(
     this envelope (see :mod:`.pipelining`).
     Suppressed addresses never reach the mail server (``suppressed``: the batch's
     entries, see :func:`~.recipients.suppressed_in`); when all are, it raises before
-    connecting.
+    connecting. ``stopped`` is asked last, before the email can be delivered: when it says
+    the receiver was cancelled or expired meanwhile, nothing is delivered (a pipelined
+    envelope's connection is dropped before its data ends) and it raises
+    :class:`~.stops.ReceiverStopped`.
     """
     envelope = None
     try:
@@ -82,6 +87,11 @@ def send_one(
         envelope = pipelining.start(connection, email) if pipelined else None
     finally:
         record_previous()
+    if stopped is not None and stopped(receiver):
+        if envelope is not None:
+            pipelining.drop(envelope)
+            close_quietly(connection)
+        raise ReceiverStopped(f"Receiver {receiver.pk} was cancelled or expired: not sent.")
     if envelope is not None:
         refused = pipelining.finish(envelope)
     else:

@@ -1,16 +1,13 @@
 """The record of every message and of every email sent for it.
 
-One module per model; everything is importable from ``messaging.models``.
+One module per model, and ``progress`` for where messages stand as a whole (finished,
+expired); everything is importable from ``messaging.models``.
 """
 
 from .messages import UNFINISHED_MESSAGE_GRACE, Message, MessageQuerySet
 from .preferences import NotificationPreference
-from .receivers import (
-    LastErrorMessage,
-    MessageReceiver,
-    MessageReceiverQuerySet,
-    finish_messages,
-)
+from .progress import expire_due, finish_messages
+from .receivers import LastErrorMessage, MessageReceiver, MessageReceiverQuerySet
 from .suppression import Suppression, normalise_address
 from .templates import MessageTemplate, default_message_type
 
@@ -25,6 +22,7 @@ __all__ = [
     "NotificationPreference",
     "Suppression",
     "default_message_type",
+    "expire_due",
     "finish_messages",
     "normalise_address",
 ]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -27,7 +27,12 @@ class MessageQuerySet(models.QuerySet):
         # The receivers' model through the relation: it is defined below this module.
         receiver_model = self.model.receivers.field.model
         receivers = receiver_model.objects.filter(message=OuterRef("pk"))
-        unfinished = [Message.Status.DRAFT, Message.Status.PREPARING, Message.Status.SENDING]
+        unfinished = [
+            Message.Status.DRAFT,
+            Message.Status.PREPARING,
+            Message.Status.SCHEDULED,
+            Message.Status.SENDING,
+        ]
         return self.filter(
             ~Exists(receivers),
             created_datetime__lt=timezone.now() - UNFINISHED_MESSAGE_GRACE,
@@ -45,6 +50,18 @@ class MessageQuerySet(models.QuerySet):
         """Move the ``sending`` messages among these to ``sent``; returns how many moved."""
         return self.filter(status=Message.Status.SENDING).update(status=Message.Status.SENT)
 
+    def mark_started(self) -> int:
+        """Move the ``scheduled`` messages among these to ``sending``; returns how many moved."""
+        return self.filter(status=Message.Status.SCHEDULED).update(status=Message.Status.SENDING)
+
+    def due_to_start(self, now: datetime) -> MessageQuerySet:
+        """``scheduled`` messages whose ``send_at`` has come by ``now``."""
+        return self.filter(status=Message.Status.SCHEDULED, send_at__lte=now)
+
+    def expired(self, now: datetime) -> MessageQuerySet:
+        """Messages whose ``expires_at`` has passed by ``now``, whatever their status."""
+        return self.filter(expires_at__lte=now)
+
 
 class Message(models.Model):
     """One thing said to many users; each email of it is a :class:`MessageReceiver`."""
@@ -52,9 +69,23 @@ class Message(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")  # created, nothing prepared yet
         PREPARING = "preparing", _("Preparing")  # receivers are being created
+        # Receivers are prepared, and nothing goes out before ``send_at``; staff may cancel
+        # it or change its time.
+        SCHEDULED = "scheduled", _("Scheduled")
         SENDING = "sending", _("Sending")  # delivery is enqueued; receivers are being sent
-        SENT = "sent", _("Sent")  # every receiver was attempted at least once
+        # Every receiver was attempted at least once (or expired unsent).
+        SENT = "sent", _("Sent")
+        # Staff stopped it (or cancelled it before its time): its receivers not sent by then
+        # are ``cancelled``, what was sent stays sent. Resume sends the rest.
+        CANCELLED = "cancelled", _("Cancelled")
         ERROR = "error", _("Error")  # preparing or enqueuing failed; see status_data
+
+    class Priority(models.TextChoices):
+        """Which emails workers take first: high before normal before low, on every queue."""
+
+        HIGH = "high", _("High")  # e.g. a password reset: goes before any other waiting email
+        NORMAL = "normal", _("Normal")  # the default
+        LOW = "low", _("Low")  # e.g. a newsletter: waits until no other email is queued
 
     created_datetime = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     created_by = models.ForeignKey(
@@ -90,6 +121,22 @@ class Message(models.Model):
         related_name="messages",
     )
     template_context = models.JSONField(_("template context"), default=dict, blank=True)
+    # When and in what order (send_message's send_at, expires_at and priority).
+    send_at = models.DateTimeField(
+        _("send at"),
+        null=True,
+        blank=True,
+        help_text=_("Nothing of this message is sent before this time."),
+    )
+    expires_at = models.DateTimeField(
+        _("expires at"),
+        null=True,
+        blank=True,
+        help_text=_("Receivers not sent by this time become expired and are never sent."),
+    )
+    priority = models.CharField(
+        _("priority"), max_length=8, choices=Priority.choices, default=Priority.NORMAL
+    )
 
     objects = MessageQuerySet.as_manager()
 
@@ -97,6 +144,15 @@ class Message(models.Model):
         ordering = ["-created_datetime"]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
+        permissions = [("stop_message", _("Can stop, resume and reschedule messages"))]
+        indexes = [
+            # Cron's start of scheduled messages whose time has come.
+            models.Index(fields=["send_at"], name="msg_scheduled", condition=Q(status="scheduled")),
+            # The expiry sweep, and resends refusing every receiver of an expired message.
+            models.Index(
+                fields=["expires_at"], name="msg_expires", condition=Q(expires_at__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         """``Message #1 – Deadline moved – 2026-11-29 00:31``: label and time as the admin shows.
@@ -114,12 +170,19 @@ class Message(models.Model):
         }
 
     def mark_prepared(
-        self, user_ids: list, *, enqueued: bool, status_data: dict | None = None
+        self,
+        user_ids: list,
+        *,
+        enqueued: bool,
+        status_data: dict | None = None,
+        scheduled: bool = False,
     ) -> None:
         """Receivers for ``user_ids`` exist: ``sending`` when delivery is enqueued or held
-        for a digest, else ``sent`` (nothing to send, e.g. every receiver refused by the kill
-        switch). ``status_data``, when given, replaces the stored one (the skipped users)."""
-        self.status = self.Status.SENDING if enqueued else self.Status.SENT
+        for a digest (``scheduled`` until ``send_at`` when ``scheduled``), else ``sent``
+        (nothing to send, e.g. every receiver refused by the kill switch). ``status_data``,
+        when given, replaces the stored one (the skipped users)."""
+        waiting = self.Status.SCHEDULED if scheduled else self.Status.SENDING
+        self.status = waiting if enqueued else self.Status.SENT
         self.virtual_message_receivers = {"user_ids": user_ids}
         fields = ["status", "virtual_message_receivers"]
         if status_data is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, Exists, F, Func, OuterRef, Q, When
+from django.db.models import Case, F, Func, Q, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -51,10 +51,39 @@ class MessageReceiverQuerySet(models.QuerySet):
         return self.filter(created_datetime__lt=datetime_obj)
 
     def filter_claimable(self, now=None) -> MessageReceiverQuerySet:
-        """Receivers with a send asked for and no live claim by a worker."""
+        """Receivers with a send asked for and no live claim by a worker, that may go now:
+        neither cancelled nor expired, their message's ``send_at`` come and its
+        ``expires_at`` not passed."""
         now = now or timezone.now()
-        return self.filter(pending_sends__gt=0).filter(
-            Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+        return (
+            self.filter(pending_sends__gt=0)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .exclude(status__in=MessageReceiver.STOPPED)
+            .filter(Q(message__send_at__isnull=True) | Q(message__send_at__lte=now))
+            .filter(Q(message__expires_at__isnull=True) | Q(message__expires_at__gt=now))
+        )
+
+    def filter_waiting(self) -> MessageReceiverQuerySet:
+        """Receivers not sent yet that still may be: to be sent, retried, or held for a
+        digest no digest has taken yet (one that did is on its way in the digest)."""
+        return self.filter(status__in=MessageReceiver.WAITING, digested_into__isnull=True)
+
+    def held_for_digest(self) -> MessageReceiverQuerySet:
+        """Receivers that waited for a digest before they were cancelled: never asked for
+        on their own (``send_requested_at`` unset) and never attempted."""
+        return self.filter(
+            send_requested_at__isnull=True, sending_success_count=0, sending_failed_count=0
+        )
+
+    def mark_cancelled(self) -> int:
+        """``cancelled``, with no send asked for; a worker's claim is kept, so an email it
+        is sending at this moment is still recorded ``sent``."""
+        return self.update(status=MessageReceiver.Status.CANCELLED, pending_sends=0)
+
+    def mark_expired(self) -> int:
+        """``expired``, with no send asked for and no retry due (claims kept, as above)."""
+        return self.update(
+            status=MessageReceiver.Status.EXPIRED, pending_sends=0, next_attempt_at=None
         )
 
     def filter_due_for_resend(self, limit: int, now=None, ignore_backoff=False):
@@ -85,6 +114,17 @@ class MessageReceiver(models.Model):
         # content, until the digest covering it is sent; then it becomes ``sent``
         # (``digested_into`` names the digest). Never sent on its own.
         DIGEST_PENDING = "digest_pending", _("Waiting for digest")
+        # Not sent by its message's expiry time (``Message.expires_at``): never sent after
+        # it, by a worker, cron, a resend or a digest.
+        EXPIRED = "expired", _("Expired")
+        # Staff stopped (or cancelled) its message before it was sent; Resume on the
+        # message sends it.
+        CANCELLED = "cancelled", _("Cancelled")
+
+    # Not sent yet, and may still be; and never to be sent (unless a cancelled one is
+    # resumed).
+    WAITING = (Status.NOT_SENT, Status.FAILED, Status.DIGEST_PENDING)
+    STOPPED = (Status.CANCELLED, Status.EXPIRED)
 
     class DeliveryStatus(models.TextChoices):
         """What happened after the relay accepted the email, as bounces and reports tell."""
@@ -250,13 +290,3 @@ class MessageReceiver(models.Model):
     def errors(self) -> list[dict]:
         """Failed attempts, newest first."""
         return list(reversed((self.status_data or {}).get("errors", [])))
-
-
-def finish_messages(message_ids: set[int]) -> int:
-    """Mark ``sent`` the ``sending`` messages among ``message_ids`` whose every receiver was
-    attempted (or digested); returns how many."""
-    unattempted = MessageReceiver.objects.filter(
-        message=OuterRef("pk"), sending_success_count=0, sending_failed_count=0
-    )
-    finished = Message.objects.filter(pk__in=message_ids).exclude(Exists(unattempted))
-    return finished.mark_sent()

@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
 from .. import conf, rendering, users
-from ..models import Message, MessageReceiver, finish_messages
+from ..models import Message, MessageReceiver, expire_due, finish_messages
 from . import tokens
 from .headers import is_digest, message_of
 
@@ -43,10 +43,12 @@ class DigestReport:
 
 
 def waiting(user_id: Any = None):
-    """Receivers held for a digest that no digest has taken yet."""
+    """Receivers held for a digest that no digest has taken yet, of messages whose
+    ``send_at`` has come (the run expires those past ``expires_at`` first)."""
+    scheduled = Message.objects.filter(status=Message.Status.SCHEDULED).values("pk")
     queryset = MessageReceiver.objects.filter(
         status=Status.DIGEST_PENDING, digested_into__isnull=True
-    )
+    ).exclude(message_id__in=scheduled)
     return queryset if user_id is None else queryset.filter(user_id=user_id)
 
 
@@ -132,6 +134,7 @@ def compose_digests(now: datetime | None = None) -> DigestReport:
     """Compose the digests due at ``now`` (default: the current time), each with one send
     asked for; the caller enqueues ``report.composed`` (see the module)."""
     now = now or timezone.now()
+    expire_due(now)  # an expired email never goes out, in a digest either
     report = DigestReport(settled=settle())
     for user in due_users(now):
         digest, covered = compose_digest(user, now)

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from functools import cached_property
 
 from django.core.exceptions import BadRequest
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 from django.views.generic import FormView
+from wagtail.admin import messages
 from wagtail.admin.forms.search import SearchForm
 from wagtail.admin.views.bulk_action import BulkAction
 
 from ...models import MessageReceiver
 from ...sends import request_sends
 from .. import history, links
+from ..counts import not_resent, status_counts
 from ..filters import MAX_ID, MessageReceiverFilterSet, input_problem
 from ..permissions import can_resend, refuse_resend
 from ..search import search_receivers
 
 PREVIEW_ROWS = 200  # receivers listed on the confirmation page; the rest are counted
+Status = MessageReceiver.Status
 
 
 def parse_ids(values: list[str]) -> list[int]:
@@ -45,14 +47,7 @@ def resend_summary(selection: QuerySet) -> str:
 
     Counted by the database over the whole selection, in one query.
     """
-    rows = (
-        MessageReceiver.objects.filter(pk__in=selection)
-        .order_by()
-        .values_list("status")
-        .annotate(n=Count("pk"))
-    )
-    counts = Counter(dict(rows))
-    Status = MessageReceiver.Status
+    counts = status_counts(selection)
     text = gettext(
         "%(total)d selected: %(failed)d failed, %(error)d error, %(sent)d already sent"
     ) % {
@@ -63,11 +58,18 @@ def resend_summary(selection: QuerySet) -> str:
     }
     if counts[Status.NOT_SENT]:
         text += gettext(", %(count)d not sent yet") % {"count": counts[Status.NOT_SENT]}
+    if counts[Status.EXPIRED]:
+        text += gettext(", %(count)d expired (never resent)") % {"count": counts[Status.EXPIRED]}
+    if counts[Status.CANCELLED]:
+        text += gettext(", %(count)d cancelled (resume their message instead)") % {
+            "count": counts[Status.CANCELLED]
+        }
     return text
 
 
 class ResendBulkAction(BulkAction):
-    """Resends the selected receivers whatever their status; GET confirms, POST acts.
+    """Resends the selected receivers whatever their status, but expired and cancelled ones
+    (refused with a message); GET confirms, POST acts.
 
     The selection is a query of ids, never a list of rows: the confirmation page counts
     it and shows the first :data:`PREVIEW_ROWS`, and the action asks for the sends a
@@ -152,7 +154,13 @@ class ResendBulkAction(BulkAction):
         history.log_bulk_resend(objects, user)
         return asked, 0
 
-    def get_success_message(self, num_parent_objects: int, num_child_objects: int) -> str:
+    def get_success_message(self, num_parent_objects: int, num_child_objects: int) -> str | None:
+        refused = not_resent(self.selection)
+        if refused and not num_parent_objects:
+            messages.error(self.request, gettext("Nothing was resent.") + " " + refused)
+            return None
+        if refused:
+            messages.warning(self.request, refused)
         return ngettext(
             "%(count)d receiver was queued for sending.",
             "%(count)d receivers were queued for sending.",

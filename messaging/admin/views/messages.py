@@ -1,19 +1,28 @@
-"""The messages pages: the listing with receiver counts per status, and inspect."""
+"""The messages pages: the listing with receiver counts per status, inspect, and the
+actions of staff who may stop, resume or reschedule a message."""
 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
+from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.ui.tables import Column, TitleColumn, UserColumn
 from wagtail.admin.views import generic
+from wagtail.admin.widgets.button import HeaderButton
+from wagtail.log_actions import registry as log_registry
 
 from ...models import Message, MessageReceiver
 from .. import columns, counts, formatting, links
 from ..filters import MessageFilterSet
+from ..history import MESSAGE_ACTIONS
+from ..permissions import can_stop
 from .base import ReadableInspectMixin, ReadOnlyViewSet
+from .message_actions import RescheduleView, ResumeView, StopView
 
 
 def message_subject(message: Message) -> str:
@@ -72,6 +81,7 @@ class MessageIndexView(generic.IndexView):
             columns.NoWrapDateColumn(
                 "created_datetime", label=_("Created"), sort_key="created_datetime"
             ),
+            columns.NoWrapDateColumn("send_at", label=_("Send at"), sort_key="send_at"),
             columns.StatusColumn("status", label=_("Status"), sort_key="status"),
             context_type,
             created_by,
@@ -109,6 +119,12 @@ class MessageInspectView(ReadableInspectMixin, generic.InspectView):
     def get_created_by_display_value(self) -> str:
         return formatting.user_display(self.object.created_by) or "-"
 
+    def get_header_buttons(self) -> list:
+        buttons = super().get_header_buttons()
+        if can_stop(self.request.user):
+            buttons += action_buttons(self.object)
+        return buttons
+
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
         message = self.object
@@ -119,6 +135,7 @@ class MessageInspectView(ReadableInspectMixin, generic.InspectView):
             status_data_json=formatting.pretty_json(message.status_data),
             template_context_json=formatting.pretty_json(message.template_context),
             metadata_json=formatting.pretty_json(message.metadata),
+            history=history(message),
         )
         return context
 
@@ -140,4 +157,48 @@ class MessageViewSet(ReadOnlyViewSet):
         "created_datetime",
         "created_by",
         "template",
+        "send_at",
+        "expires_at",
+        "priority",
+    ]
+
+    def get_urlpatterns(self) -> list:
+        return [
+            *super().get_urlpatterns(),
+            path("stop/<int:pk>/", StopView.as_view(), name="stop"),
+            path("resume/<int:pk>/", ResumeView.as_view(), name="resume"),
+            path("reschedule/<int:pk>/", RescheduleView.as_view(), name="reschedule"),
+        ]
+
+
+# The actions each status allows (the view of each checks it again): URL name, label, icon.
+ACTION_BUTTONS: dict[str, list[tuple[str, Any, str]]] = {
+    Message.Status.SCHEDULED: [
+        ("stop", _("Cancel"), "cross"),
+        ("reschedule", _("Change time"), "calendar"),
+    ],
+    Message.Status.SENDING: [("stop", _("Stop sending"), "cross")],
+    Message.Status.CANCELLED: [("resume", _("Resume sending"), "rotate")],
+}
+
+
+def action_buttons(message: Message) -> list[HeaderButton]:
+    """The buttons of the actions ``message``'s status allows, each to its confirmation."""
+    return [
+        HeaderButton(label, url=links.message_action(message.pk, action), icon_name=icon)
+        for action, label, icon in ACTION_BUTTONS.get(message.status, [])
+    ]
+
+
+def history(message: Message) -> list[dict]:
+    """What staff did to ``message`` (stop, resume, ...), newest first: who, when, what."""
+    entries = log_registry.get_logs_for_instance(message).filter(action__in=list(MESSAGE_ACTIONS))
+    return [
+        {
+            "label": MESSAGE_ACTIONS[entry.action][1],
+            "user": formatting.user_display(entry.user) or "-",
+            "timestamp": timezone.localtime(entry.timestamp),
+            "data": entry.data,
+        }
+        for entry in entries.select_related("user").order_by("-timestamp", "-pk")
     ]

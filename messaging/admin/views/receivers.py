@@ -19,6 +19,7 @@ from wagtail.admin.widgets.button import HeaderButton
 from ...api import request_sends
 from ...models import MessageReceiver
 from .. import columns, export, formatting, history, links
+from ..counts import not_resent
 from ..filters import MessageReceiverFilterSet, input_problem
 from ..pagination import CappedPaginator
 from ..permissions import can_resend, refuse_resend, usable_bulk_actions
@@ -245,9 +246,11 @@ class ReceiverResendView(View):
         inspect_url = links.receiver(receiver.pk)
         if not can_resend(request.user):
             return refuse_resend(request, inspect_url)
-        request_sends([receiver.pk])
-        history.log_resend(receiver, request.user)
-        messages.success(request, _("The email was queued for sending again."))
+        if request_sends([receiver.pk]):
+            history.log_resend(receiver, request.user)
+            messages.success(request, _("The email was queued for sending again."))
+        else:
+            messages.error(request, not_resent(MessageReceiver.objects.filter(pk=receiver.pk)))
         return HttpResponseRedirect(inspect_url)
 
 

@@ -6,7 +6,9 @@ from messaging.maintenance import resend_failed
 class Command(BaseCommand):
     help = (
         "Resend receivers with status 'failed' whose failed count is within the resend "
-        "limit (MESSAGING_RESEND_LIMIT) and whose retry time has come. Run it from cron."
+        "limit (MESSAGING_RESEND_LIMIT) and whose retry time has come; start scheduled "
+        "messages whose time came; expire receivers past their message's expiry time. Run "
+        "it from cron, every minute or so."
     )
 
     def add_arguments(self, parser) -> None:
@@ -37,3 +39,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{report.recovered} messages left by a stopped worker were requeued."
             )
+        if report.started:
+            self.stdout.write(f"{report.started} scheduled messages were started.")
+        if report.expired:
+            self.stdout.write(f"{report.expired} receivers expired unsent.")
