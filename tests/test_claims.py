@@ -31,3 +31,18 @@ def test_send_asked_for_while_a_dead_claim_waits_is_not_lost(make_user, settings
     receiver.refresh_from_db()
     assert (receiver.sending_success_count, receiver.pending_sends) == (2, 0)
     assert receiver.claimed_until is None
+
+
+def test_the_claim_refuses_what_may_not_go_now(make_receiver):
+    now = timezone.now()
+    hour = timedelta(hours=1)
+    cases = {
+        "scheduled": Message.objects.create(status="scheduled", send_at=now + hour),
+        "expired": Message.objects.create(status="sending", expires_at=now - hour),
+        "due": Message.objects.create(status="sending", send_at=now - hour, expires_at=now + hour),
+    }
+    asked = {"pending_sends": 1, "send_requested_at": now}
+    ids = {name: make_receiver(message, **asked).pk for name, message in cases.items()}
+    ids["cancelled"] = make_receiver(status="cancelled", **asked).pk
+    claimed = claim(list(ids.values()), "worker")
+    assert [receiver.pk for receiver in claimed] == [ids["due"]]

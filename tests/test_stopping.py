@@ -3,10 +3,12 @@ its next receiver, and resuming puts the cancelled receivers back."""
 
 from __future__ import annotations
 
+import smtplib
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from messaging import control, signals
@@ -178,3 +180,65 @@ def test_a_batch_stops_at_the_next_receiver(
     assert smtp_server.handler.total() == 2  # nothing of the third went out
     assert outcome["sent"] == 2 and outcome["failed"] == 0
     assert set(message.receivers.values_list("claimed_until", flat=True)) == {None}
+
+
+class StoppingThenRefusingBackend(BaseEmailBackend):
+    """Staff stop the message while its email is with the server, which then defers it."""
+
+    def send_messages(self, messages) -> int:
+        receiver = MessageReceiver.objects.get(send_to=messages[0].to[0])
+        control.stop(receiver.message)
+        raise smtplib.SMTPRecipientsRefused({messages[0].to[0]: (451, b"4.3.0 Try later")})
+
+
+class RefusedLoginBackend(BaseEmailBackend):
+    def open(self) -> bool:
+        raise smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed")
+
+
+def test_a_failure_of_an_email_stopped_meanwhile_is_not_retried(make_user, settings, on_commit):
+    settings.EMAIL_BACKEND = f"{__name__}.StoppingThenRefusingBackend"
+    settings.MESSAGING_SMTP_PIPELINING = False
+    message = send_message(users=[make_user()], subject="S", html="x")
+    deliver([message.receivers.get().pk])
+    receiver = message.receivers.get()
+    assert (receiver.status, receiver.sending_failed_count) == ("cancelled", 1)
+    from messaging.maintenance import resend_failed
+
+    assert on_commit(resend_failed, ignore_backoff=True).resent == 0
+
+
+def test_a_batch_stopped_by_a_setup_error_asks_nothing_for_cancelled_receivers(make_user, settings):
+    from messaging.delivery.claims import claim
+    from messaging.delivery.loop import deliver_claimed
+
+    settings.EMAIL_BACKEND = f"{__name__}.RefusedLoginBackend"
+    message = send_message(users=[make_user() for _ in range(3)], subject="S", html="x")
+    receivers = claim(list(message.receivers.values_list("pk", flat=True)), "token")
+    control.stop(message)  # while the worker holds the batch
+    outcome = deliver_claimed(receivers, "token")
+    assert outcome.batch_error
+    rows = message.receivers.values_list("status", "pending_sends", "claimed_until")
+    assert set(rows) == {("cancelled", 0, None)}
+
+
+def test_cron_releases_a_dead_worker_claim_on_a_stopped_message_and_asks_nothing(
+    make_user, on_commit
+):
+    from messaging.delivery.claims import claim
+    from messaging.maintenance import resend_failed
+
+    message = send_message(users=[make_user()], subject="S", html="x")
+    receiver = message.receivers.get()
+    claim([receiver.pk], "dead-worker")
+    control.stop(message)
+    past = timezone.now() - timedelta(seconds=1)
+    MessageReceiver.objects.filter(pk=receiver.pk).update(claimed_until=past)
+    on_commit(resend_failed)
+    receiver.refresh_from_db()
+    assert (receiver.status, receiver.pending_sends, receiver.claimed_until) == (
+        "cancelled",
+        0,
+        None,
+    )
+    assert mail.outbox == []
