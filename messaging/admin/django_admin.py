@@ -62,13 +62,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         # then fails its lookup of the field named "": it means the primary key.
         return super().get_object(request, object_id, from_field or None)
 
-    def response_action(self, request, queryset):
-        """Run an action on the rows ticked, or say why the ids posted cannot be used."""
+    def response_action(self, request, queryset, *args, **kwargs):
+        """Run an action on the rows ticked, or say why the ids posted cannot be used.
+
+        Django 6.1 passes more arguments (``action_location``): they go on to Django.
+        """
         ids = request.POST.getlist(ACTION_CHECKBOX_NAME)
         if problem := lookup_problem(self.model, {"pk": ids}):
             self.message_user(request, problem, messages.ERROR)
             return None  # Django then shows the listing again
-        return super().response_action(request, queryset)
+        return super().response_action(request, queryset, *args, **kwargs)
 
     def has_add_permission(self, request) -> bool:
         return False
