@@ -9,7 +9,7 @@ is written). Expiry is read from the message loaded with the batch, with no quer
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.db import connection as db_connection
 from django.utils import timezone
@@ -65,7 +65,7 @@ class Stops:
         return receiver.pk in self.known or self.expired(receiver)
 
     def stopped(
-        self, receiver: MessageReceiver, remaining: Callable[[], list[MessageReceiver]]
+        self, receiver: MessageReceiver, remaining: Callable[[], Sequence[MessageReceiver]]
     ) -> bool:
         """Whether ``receiver`` is cancelled or expired now (one query). When it is, the
         ``remaining()`` receivers that are too become known, so they cost no query."""
