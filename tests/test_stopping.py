@@ -242,3 +242,15 @@ def test_cron_releases_a_dead_worker_claim_on_a_stopped_message_and_asks_nothing
         None,
     )
     assert mail.outbox == []
+
+
+def test_the_send_loop_asks_what_the_orm_would_answer(make_receiver):
+    """The stop check's SQL, built once per batch, against the ORM on twin rows."""
+    from messaging.delivery.stops import StoppedQuery
+
+    rows = [make_receiver(status=status) for status in Status.values]
+    is_stopped = StoppedQuery()
+    stopped = MessageReceiver.objects.filter(status__in=MessageReceiver.STOPPED)
+    for row in rows:
+        assert is_stopped(row.pk) == stopped.filter(pk=row.pk).exists(), row.status
+    assert [row.status for row in rows if is_stopped(row.pk)] == ["expired", "cancelled"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import partial
+from operator import getitem
 
 from .. import conf
 from ..models import MessageReceiver
@@ -82,7 +83,8 @@ def deliver_claimed(
             limiter.wait()
             if not lease.holds(receiver, queue[index - 1 :]):
                 continue  # taken over after this worker lost its lease
-            stopped = partial(stops.stopped, remaining=queue[index:])
+            rest = partial(getitem, queue, slice(index, None))  # read only when one stopped
+            stopped = partial(stops.stopped, remaining=rest)
             try:
                 address, refused = send(receiver, connection, writes.flush, stopped=stopped)
             except ReceiverStopped:
