@@ -196,8 +196,10 @@ class RefusedLoginBackend(BaseEmailBackend):
         raise smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed")
 
 
-def test_a_failure_of_an_email_stopped_meanwhile_is_not_retried(make_user, settings, on_commit):
-    settings.EMAIL_BACKEND = f"{__name__}.StoppingThenRefusingBackend"
+def test_a_failure_of_an_email_stopped_meanwhile_is_not_retried(
+    make_user, settings, on_commit, use_mailer
+):
+    use_mailer(f"{__name__}.StoppingThenRefusingBackend")
     settings.MESSAGING_SMTP_PIPELINING = False
     message = send_message(users=[make_user()], subject="S", html="x")
     deliver([message.receivers.get().pk])
@@ -208,11 +210,13 @@ def test_a_failure_of_an_email_stopped_meanwhile_is_not_retried(make_user, setti
     assert on_commit(resend_failed, ignore_backoff=True).resent == 0
 
 
-def test_a_batch_stopped_by_a_setup_error_asks_nothing_for_cancelled_receivers(make_user, settings):
+def test_a_batch_stopped_by_a_setup_error_asks_nothing_for_cancelled_receivers(
+    make_user, use_mailer
+):
     from messaging.delivery.claims import claim
     from messaging.delivery.loop import deliver_claimed
 
-    settings.EMAIL_BACKEND = f"{__name__}.RefusedLoginBackend"
+    use_mailer(f"{__name__}.RefusedLoginBackend")
     message = send_message(users=[make_user() for _ in range(3)], subject="S", html="x")
     receivers = claim(list(message.receivers.values_list("pk", flat=True)), "token")
     control.stop(message)  # while the worker holds the batch
