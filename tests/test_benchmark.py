@@ -285,6 +285,7 @@ def test_a_killed_benchmark_leaves_no_sink_or_worker_running(signum, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEST_DB_NAME")}
     env["DJANGO_SETTINGS_MODULE"] = "config.settings_test"
     env["TMPDIR"] = str(tmp_path)
+    env["MESSAGING_VAR_DIR"] = str(tmp_path)  # the site's own database file, if opened
     benchmark = subprocess.Popen(
         [sys.executable, "manage.py", "messaging_benchmark", "--only", "send_worker"]
         + ["--receivers", "100000", "--rtt-ms", "5"],
