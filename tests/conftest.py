@@ -38,6 +38,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
 
 
+def require_redis(url: str) -> None:
+    """Skip (or fail, where CI requires Redis) unless the Redis server at ``url`` answers."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        require_service("redis", False, f"no Redis at {url} ({error})")
+
+
 @pytest.fixture
 def require_postgres(db):
     require_service(

@@ -12,7 +12,7 @@ from messaging.api import send_message
 from messaging.models import Message
 from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
 
-from .conftest import require_service
+from .conftest import require_redis
 from .workers import Processes, shared_database, worker_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis, pytest.mark.slow]
@@ -23,12 +23,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 @pytest.fixture
 def rq_queue(request, settings):
     """A queue of this test's own on the machine's Redis; the test process enqueues on it."""
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-        available, reason = True, ""
-    except redis.RedisError as error:
-        available, reason = False, f"no Redis at {REDIS_URL} ({error})"
-    require_service("redis", available, reason)
+    require_redis(REDIS_URL)
     name = f"messaging-test-{uuid.uuid4().hex[:12]}"
     queues = ["default", name]  # every queue in TASKS must also be in RQ_QUEUES
     settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": queues}}

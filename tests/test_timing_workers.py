@@ -21,7 +21,7 @@ from messaging.api import send_message
 from messaging.models import Message, MessageReceiver
 from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
 
-from .conftest import require_service
+from .conftest import require_redis
 from .workers import Processes, db_worker_args, shared_database, wait_until, worker_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -36,12 +36,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 def rq_settings(settings) -> tuple[dict[str, str], str]:
     """Queues of this test's own on the machine's Redis, one per priority: the worker's
     environment for them, and the prefix that names them all."""
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-        available, reason = True, ""
-    except redis.RedisError as error:
-        available, reason = False, f"no Redis at {REDIS_URL} ({error})"
-    require_service("redis", available, reason)
+    require_redis(REDIS_URL)
     prefix = f"messaging-test-{uuid.uuid4().hex[:12]}"
     queues = {level: f"{prefix}-{level}" for level in ("high", "normal", "low")}
     names = list(queues.values())
