@@ -8,6 +8,7 @@ from .messages import UNFINISHED_MESSAGE_GRACE, Message, MessageQuerySet
 from .preferences import NotificationPreference
 from .progress import expire_due, finish_messages
 from .receivers import LastErrorMessage, MessageReceiver, MessageReceiverQuerySet
+from .relays import DomainSlowdown, RateBucket, RelayState
 from .suppression import Suppression, normalise_address
 from .templates import MessageTemplate, default_message_type
 
@@ -19,7 +20,10 @@ __all__ = [
     "MessageReceiver",
     "MessageReceiverQuerySet",
     "MessageTemplate",
+    "DomainSlowdown",
     "NotificationPreference",
+    "RateBucket",
+    "RelayState",
     "Suppression",
     "default_message_type",
     "expire_due",

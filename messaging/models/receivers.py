@@ -216,6 +216,11 @@ class MessageReceiver(models.Model):
     next_attempt_at = models.DateTimeField(
         _("next attempt at"), null=True, blank=True, editable=False
     )
+    # The mailer (a MESSAGING_MAILERS alias) that accepted the email.
+    sent_via = models.CharField(_("sent via"), max_length=100, blank=True, editable=False)
+    # The first failed attempt of the current run of failures (MESSAGING_GIVE_UP_AFTER
+    # counts from it; an outage of every relay moves it on by the outage's length).
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True, editable=False)
 
     objects = MessageReceiverQuerySet.as_manager()
 
