@@ -22,7 +22,7 @@ from .. import columns, export, formatting, history, links
 from ..counts import not_resent
 from ..filters import MessageReceiverFilterSet, input_problem
 from ..pagination import CappedPaginator
-from ..permissions import can_resend, refuse_resend, usable_bulk_actions
+from ..permissions import RESEND, can, refuse, usable_bulk_actions
 from ..search import search_receivers
 from .base import ReadableInspectMixin, ReadOnlyViewSet
 
@@ -213,7 +213,7 @@ class ReceiverInspectView(ReadableInspectMixin, generic.InspectView):
 
     def get_header_buttons(self) -> list:
         buttons = super().get_header_buttons()
-        if can_resend(self.request.user):
+        if can(self.request.user, RESEND):
             buttons.append(
                 HeaderButton(
                     _("Resend"),
@@ -244,8 +244,8 @@ class ReceiverResendView(View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
         receiver = get_object_or_404(MessageReceiver, pk=pk)
         inspect_url = links.receiver(receiver.pk)
-        if not can_resend(request.user):
-            return refuse_resend(request, inspect_url)
+        if not can(request.user, RESEND):
+            return refuse(request, RESEND, inspect_url)
         if request_sends([receiver.pk]):
             history.log_resend(receiver, request.user)
             messages.success(request, _("The email was queued for sending again."))
