@@ -26,22 +26,6 @@ from ..permissions import RESEND, can, refuse, usable_bulk_actions
 from ..search import search_receivers
 from .base import ReadableInspectMixin, ReadOnlyViewSet
 
-# The export's columns: what each row holds (see ReceiverIndexView.to_row_dict), and its heading.
-EXPORT_COLUMNS = [
-    ("id", _("ID")),
-    ("created_datetime", _("Created")),
-    ("subject", _("Subject")),
-    ("user_display", _("User")),
-    ("address", _("Email address")),
-    ("language_name", _("Language")),
-    ("sending_failed_count", _("Failed count")),
-    ("sending_success_count", _("Success count")),
-    ("get_status_display", _("Status")),
-    ("sent_datetime", _("Sent")),
-    ("message.get_context_type_display", _("Context type")),
-    ("last_error", _("Last error")),
-]
-
 
 def receiver_columns(view: ReceiverIndexView) -> list[Column]:
     """The listing's columns; the checkboxes only for users who may use a bulk action.
@@ -118,8 +102,30 @@ class ReceiverIndexView(generic.IndexView):
     # Searching is done by search_receivers(); this only turns the search box on.
     search_fields = ["subject"]
     search_backend_name = None
-    list_export = [field for field, _heading in EXPORT_COLUMNS]
-    export_headings = dict(EXPORT_COLUMNS)
+    # What each row of the export holds (see to_row_dict). The model's fields are headed
+    # by their verbose names, as Wagtail does; the other values are named here.
+    list_export = [
+        "id",
+        "created_datetime",
+        "subject",
+        "user_display",
+        "address",
+        "language_name",
+        "sending_failed_count",
+        "sending_success_count",
+        "get_status_display",
+        "sent_datetime",
+        "message.get_context_type_display",
+        "last_error",
+    ]
+    export_headings = {
+        "user_display": _("User"),
+        "address": _("Email address"),
+        "language_name": _("Language"),
+        "get_status_display": _("Status"),
+        "message.get_context_type_display": _("Context type"),
+        "last_error": _("Last error"),
+    }
     custom_value_preprocess = {
         **generic.IndexView.custom_value_preprocess,
         datetime: {
