@@ -30,14 +30,23 @@ DELETE_CHUNK = 1000
 START_GRACE = timedelta(minutes=1)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ResendReport:
-    resent: int = 0
-    exceeded: int = 0
+    """What one run of :func:`resend_failed` did, or in a dry run would do (counts of
+    receivers unless said otherwise)."""
+
+    limit: int
+    """The resend limit the run used (``MESSAGING_RESEND_LIMIT``)."""
+    resent: int
+    """``failed`` receivers within the limit whose backoff passed: one more send asked for."""
+    exceeded: int
+    """``failed`` receivers past the limit, which became ``error``."""
     recovered: int = 0
-    limit: int = 0
-    started: int = 0  # scheduled messages whose time came
-    expired: int = 0  # receivers past their message's expires_at
+    """Receivers a stopped worker had claimed, sent again (none in a dry run)."""
+    started: int = 0
+    """Scheduled messages whose time came (none in a dry run)."""
+    expired: int = 0
+    """Receivers past their message's ``expires_at`` (none in a dry run)."""
 
 
 def resend_failed(
@@ -55,22 +64,26 @@ def resend_failed(
     """
     limit = conf.resend_limit()
     now = timezone.now()
-    report = ResendReport(limit=limit)
     exceeded = MessageReceiver.objects.filter(
         status=MessageReceiver.Status.FAILED, sending_failed_count__gt=limit
     )
     due = MessageReceiver.objects.filter_due_for_resend(limit, now, ignore_backoff)
     if dry_run:
-        report.exceeded = exceeded.count()
-        report.resent = due.count()
-        return report
-    report.expired = expire_due(now)
-    report.started = start_scheduled(now)
-    report.exceeded = exceeded.update(status=MessageReceiver.Status.ERROR, next_attempt_at=None)
-    report.recovered = recover_abandoned(now)
+        return ResendReport(limit=limit, resent=due.count(), exceeded=exceeded.count())
+    expired = expire_due(now)
+    started = start_scheduled(now)
+    errors = exceeded.update(status=MessageReceiver.Status.ERROR, next_attempt_at=None)
+    recovered = recover_abandoned(now)
     requeue_stranded(now)
-    report.resent = request_sends(due, now=now, progress=progress)
-    return report
+    resent = request_sends(due, now=now, progress=progress)
+    return ResendReport(
+        limit=limit,
+        resent=resent,
+        exceeded=errors,
+        recovered=recovered,
+        started=started,
+        expired=expired,
+    )
 
 
 def start_scheduled(now: datetime) -> int:

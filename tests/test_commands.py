@@ -198,7 +198,7 @@ def test_demo_staff_looks_at_every_messaging_page_and_changes_nothing():
     from django.test import Client
 
     from config.management.commands.messaging_demo import Command
-    from messaging.admin.permissions import can_resend
+    from messaging.admin.permissions import RESEND, can
 
     Command(stdout=StringIO()).ensure_admin()
     client = Client()
@@ -209,7 +209,7 @@ def test_demo_staff_looks_at_every_messaging_page_and_changes_nothing():
         assert "Sorry, you do not have permission" not in response.content.decode(), url
     for url in ["/admin/messaging/suppressions/new/", "/admin/messaging/preferences/new/"]:
         assert client.get(url).status_code in (302, 403), url
-    assert not can_resend(response.wsgi_request.user)
+    assert not can(response.wsgi_request.user, RESEND)
 
 
 @pytest.mark.django_db

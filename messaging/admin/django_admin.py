@@ -15,7 +15,7 @@ from ..models import Message, MessageReceiver
 from ..users import user_search_fields
 from . import links
 from .filters import lookup_problem
-from .permissions import can_resend
+from .permissions import RESEND, can
 
 
 class CheckedChangeList(ChangeList):
@@ -178,7 +178,7 @@ class MessageReceiverAdmin(ReadOnlyAdmin):
         return ["subject", "send_to", *(f"user__{name}" for name in user_search_fields())]
 
     def has_resend_permission(self, request) -> bool:
-        return can_resend(request.user)
+        return can(request.user, RESEND)
 
     def has_view_permission(self, request, obj=None) -> bool:
         return super().has_view_permission(request, obj) or self.has_resend_permission(request)

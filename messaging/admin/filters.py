@@ -65,6 +65,16 @@ class DatePresetFilter(django_filters.ChoiceFilter):
         return qs.filter(**{f"{self.field_name}__gte": preset_start(value, timezone.now())})
 
 
+class ChoicesFilter(django_filters.MultipleChoiceFilter):
+    """Checkboxes for the values of one column of the listed model; any number ticked."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", forms.CheckboxSelectMultiple)
+        # A column of the listed model, not a relation: DISTINCT would only slow it down.
+        kwargs.setdefault("distinct", False)
+        super().__init__(*args, **kwargs)
+
+
 class IdFilter(django_filters.NumberFilter):
     """A whole-number id (``NumberFilter`` takes decimals, which no id matches)."""
 
@@ -72,17 +82,9 @@ class IdFilter(django_filters.NumberFilter):
 
 
 class MessageReceiverFilterSet(WagtailFilterSet):
-    status = django_filters.MultipleChoiceFilter(
-        label=_("Status"),
-        choices=MessageReceiver.Status.choices,
-        widget=forms.CheckboxSelectMultiple,
-        distinct=False,  # a plain column: DISTINCT would only slow the listing down
-    )
-    delivery_status = django_filters.MultipleChoiceFilter(
-        label=_("Delivery status"),
-        choices=MessageReceiver.DeliveryStatus.choices,
-        widget=forms.CheckboxSelectMultiple,
-        distinct=False,
+    status = ChoicesFilter(label=_("Status"), choices=MessageReceiver.Status.choices)
+    delivery_status = ChoicesFilter(
+        label=_("Delivery status"), choices=MessageReceiver.DeliveryStatus.choices
     )
     sent_datetime = DatePresetFilter(label=_("Sent"), empty_label=_("Any date"))
     sent_range = django_filters.DateFromToRangeFilter(
@@ -122,12 +124,7 @@ class ScheduledFilter(django_filters.BooleanFilter):
 
 
 class MessageFilterSet(WagtailFilterSet):
-    status = django_filters.MultipleChoiceFilter(
-        label=_("Status"),
-        choices=Message.Status.choices,
-        widget=forms.CheckboxSelectMultiple,
-        distinct=False,
-    )
+    status = ChoicesFilter(label=_("Status"), choices=Message.Status.choices)
     scheduled = ScheduledFilter(label=_("Scheduled"))
     send_at = django_filters.DateFromToRangeFilter(
         label=_("Scheduled between"), widget=DateRangePickerWidget

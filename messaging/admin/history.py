@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from wagtail.actions.base import BaseAction
 from wagtail.actions.create import CreateAction
 from wagtail.actions.delete import DeleteAction
 from wagtail.actions.edit import EditAction
@@ -110,38 +111,30 @@ def log_bulk_resend(receiver_ids: Iterable[int], user: Any) -> None:
         log(message, RESEND_ACTION, user=user, data=data)
 
 
-# Wagtail's create, edit and delete actions, logged under this app's names: the admin's
-# views (and any code using Wagtail's actions) log them so.
+# Wagtail's create, edit and delete actions on this app's models, logged under this app's
+# names: the admin's views (and any code using Wagtail's actions) log them so.
+LOGGED_ACTIONS = [
+    (Suppression, CreateAction, SUPPRESS_ACTION),
+    (Suppression, DeleteAction, UNSUPPRESS_ACTION),
+    (NotificationPreference, CreateAction, PREFERENCES_ACTION),
+    (NotificationPreference, EditAction, PREFERENCES_ACTION),
+    (NotificationPreference, DeleteAction, PREFERENCES_ACTION),
+]
 
 
-class SuppressAction(CreateAction):
-    def __init__(self, *args, log_action: str = SUPPRESS_ACTION, **kwargs) -> None:
-        super().__init__(*args, log_action=log_action, **kwargs)
+def logged_as(action_class: type[BaseAction], log_action: str) -> type[BaseAction]:
+    """``action_class`` logging ``log_action`` unless its caller names another."""
 
+    class LoggedAction(action_class):
+        def __init__(self, *args, **kwargs) -> None:
+            kwargs.setdefault("log_action", log_action)
+            super().__init__(*args, **kwargs)
 
-class UnsuppressAction(DeleteAction):
-    def __init__(self, *args, log_action: str = UNSUPPRESS_ACTION, **kwargs) -> None:
-        super().__init__(*args, log_action=log_action, **kwargs)
-
-
-class SetPreferenceAction(CreateAction):
-    def __init__(self, *args, log_action: str = PREFERENCES_ACTION, **kwargs) -> None:
-        super().__init__(*args, log_action=log_action, **kwargs)
-
-
-class ChangePreferenceAction(EditAction):
-    def __init__(self, *args, log_action: str = PREFERENCES_ACTION, **kwargs) -> None:
-        super().__init__(*args, log_action=log_action, **kwargs)
-
-
-class RemovePreferenceAction(DeleteAction):
-    def __init__(self, *args, log_action: str = PREFERENCES_ACTION, **kwargs) -> None:
-        super().__init__(*args, log_action=log_action, **kwargs)
+    LoggedAction.__name__ = LoggedAction.__qualname__ = f"Logged{action_class.__name__}"
+    return LoggedAction
 
 
 def register_actions(registry) -> None:
     """For Wagtail's ``register_actions`` hook."""
-    registry.register(Suppression, SuppressAction)
-    registry.register(Suppression, UnsuppressAction)
-    for action in (SetPreferenceAction, ChangePreferenceAction, RemovePreferenceAction):
-        registry.register(NotificationPreference, action)
+    for model, action_class, log_action in LOGGED_ACTIONS:
+        registry.register(model, logged_as(action_class, log_action))

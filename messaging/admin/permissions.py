@@ -3,8 +3,11 @@ resume or reschedule a message."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.http import HttpRequest, HttpResponseRedirect
-from django.utils.translation import gettext as _
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from wagtail.admin import messages
 from wagtail.admin.views.bulk_action.registry import bulk_action_registry
 from wagtail.permission_policies import ModelPermissionPolicy
@@ -12,46 +15,45 @@ from wagtail.permissions import register_permission_policy
 
 from ..models import Message, MessageReceiver
 
-RESEND_PERMISSION = "messaging.resend_messagereceiver"
-STOP_PERMISSION = "messaging.stop_message"
 WRITE_ACTIONS = frozenset({"add", "change", "delete"})
 
 
-def can_resend(user) -> bool:
-    """Superusers and holders of ``messaging.resend_messagereceiver`` (active users only)."""
-    return bool(user.is_active and user.has_perm(RESEND_PERMISSION))
+@dataclass(frozen=True)
+class StaffAction:
+    """What staff do to the records beyond looking at them, and who may."""
+
+    permission: str
+    # What a user without ``permission`` is told: it names the permission (%(codename)s)
+    # and its label, so that an administrator knows which one to give.
+    refusal: Promise
 
 
-def refuse_resend(request: HttpRequest, back_to: str) -> HttpResponseRedirect:
-    """Send the user back to the page they came from, saying which permission is missing."""
-    messages.error(
-        request,
-        _(
-            "You may not resend emails: that needs the permission “Can resend message "
-            "receivers” (%(codename)s). Ask an administrator to give it to one of your groups."
-        )
-        % {"codename": RESEND_PERMISSION},
-    )
-    return HttpResponseRedirect(back_to)
+RESEND = StaffAction(
+    "messaging.resend_messagereceiver",
+    _(
+        "You may not resend emails: that needs the permission “Can resend message "
+        "receivers” (%(codename)s). Ask an administrator to give it to one of your groups."
+    ),
+)
+# Stopping a message, cancelling a scheduled one, resuming and rescheduling.
+STOP = StaffAction(
+    "messaging.stop_message",
+    _(
+        "You may not stop, resume or reschedule messages: that needs the permission "
+        "“Can stop, resume and reschedule messages” (%(codename)s). Ask an "
+        "administrator to give it to one of your groups."
+    ),
+)
 
 
-def can_stop(user) -> bool:
-    """Superusers and holders of ``messaging.stop_message`` (active users only): they stop,
-    cancel, resume and reschedule messages."""
-    return bool(user.is_active and user.has_perm(STOP_PERMISSION))
+def can(user, action: StaffAction) -> bool:
+    """Superusers and holders of ``action.permission`` (active users only)."""
+    return bool(user.is_active and user.has_perm(action.permission))
 
 
-def refuse_stop(request: HttpRequest, back_to: str) -> HttpResponseRedirect:
-    """Send the user back to ``back_to``, saying which permission is missing."""
-    messages.error(
-        request,
-        _(
-            "You may not stop, resume or reschedule messages: that needs the permission "
-            "“Can stop, resume and reschedule messages” (%(codename)s). Ask an "
-            "administrator to give it to one of your groups."
-        )
-        % {"codename": STOP_PERMISSION},
-    )
+def refuse(request: HttpRequest, action: StaffAction, back_to: str) -> HttpResponseRedirect:
+    """Send the user back to ``back_to``, saying which permission ``action`` needs."""
+    messages.error(request, action.refusal % {"codename": action.permission})
     return HttpResponseRedirect(back_to)
 
 
@@ -103,9 +105,9 @@ def register_permission_policies() -> None:
     policy for them.
     """
     register_permission_policy(
-        Message, ReadOnlyPermissionPolicy(Message, also_view_with=(STOP_PERMISSION,))
+        Message, ReadOnlyPermissionPolicy(Message, also_view_with=(STOP.permission,))
     )
     register_permission_policy(
         MessageReceiver,
-        ReadOnlyPermissionPolicy(MessageReceiver, also_view_with=(RESEND_PERMISSION,)),
+        ReadOnlyPermissionPolicy(MessageReceiver, also_view_with=(RESEND.permission,)),
     )

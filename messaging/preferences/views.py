@@ -32,8 +32,13 @@ def base_template() -> str:
     return "base.html"
 
 
-def page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
-    return render(request, template, {"base_template": base_template(), **context}, status=status)
+def page(
+    request: HttpRequest, template: str, title: str, context: dict, status: int = 200
+) -> HttpResponse:
+    """``template`` (extending ``messaging/preferences/page.html``) in the site's base template,
+    with ``title`` as its title and heading."""
+    context = {"base_template": base_template(), "title": title, **context}
+    return render(request, template, context, status=status)
 
 
 @login.login_required
@@ -46,7 +51,12 @@ def preferences(request: HttpRequest) -> HttpResponse:
             form.save()
             messages.success(request, _("Your notification preferences were saved."))
             return redirect("messaging:preferences")
-        return page(request, "messaging/preferences/preferences.html", {"form": form})
+        return page(
+            request,
+            "messaging/preferences/preferences.html",
+            _("Email notifications"),
+            {"form": form},
+        )
 
 
 def unsubscribe_target(token: str):
@@ -75,8 +85,10 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     with translation.override(users.user_language(user)):
         context = {"context_type": spec, "token": token, "one_click": ONE_CLICK}
         if request.method == "GET":
-            return page(request, "messaging/preferences/unsubscribe.html", context)
+            return page(
+                request, "messaging/preferences/unsubscribe.html", _("Unsubscribe"), context
+            )
         if request.POST.get("List-Unsubscribe") != ONE_CLICK:
             return HttpResponseBadRequest("Post List-Unsubscribe=One-Click to unsubscribe.")
         modes.set_mode(user, spec.value, NotificationPreference.Mode.OFF)
-        return page(request, "messaging/preferences/unsubscribed.html", context)
+        return page(request, "messaging/preferences/unsubscribed.html", _("Unsubscribed"), context)

@@ -18,7 +18,7 @@ from ...sends import request_sends
 from .. import history, links
 from ..counts import not_resent, status_counts
 from ..filters import MAX_ID, MessageReceiverFilterSet, input_problem
-from ..permissions import can_resend, refuse_resend
+from ..permissions import RESEND, can, refuse
 from ..search import search_receivers
 
 PREVIEW_ROWS = 200  # receivers listed on the confirmation page; the rest are counted
@@ -87,14 +87,14 @@ class ResendBulkAction(BulkAction):
     @classmethod
     def user_may_use(cls, user) -> bool:
         """Whether the listing offers this action to ``user`` at all."""
-        return can_resend(user)
+        return can(user, RESEND)
 
     def dispatch(self, request, *args, **kwargs):
         if not self.user_may_use(request.user):
             # Without ``next``, Wagtail's next_url is this very URL: go to the listing.
             listing = links.receivers()
-            return refuse_resend(
-                request, listing if self.next_url == request.path else self.next_url
+            return refuse(
+                request, RESEND, listing if self.next_url == request.path else self.next_url
             )
         return super().dispatch(request, *args, **kwargs)
 

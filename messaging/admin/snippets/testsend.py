@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.views import View
 from wagtail.admin import messages
+from wagtail.models import Revision
 
 from ... import rendering, users
 from ...api import send_message
@@ -24,7 +25,19 @@ from ...preferences.modes import modes_of
 from .. import links
 
 
-def refusal(user, template: MessageTemplate) -> str | None:
+def refusal(user, template: MessageTemplate, draft: MessageTemplate | None) -> str | None:
+    """Why ``user`` may not test ``template`` now, or ``None`` when they may: they must be
+    allowed to edit it, it must have a saved version (``draft``), and a test must be able
+    to reach them."""
+    policy = MessageTemplate.snippet_viewset.permission_policy
+    if not policy.user_has_permission_for_instance(user, "change", template):
+        return _("You may not edit this template, so you cannot test it.")
+    if draft is None:
+        return _("Save the template first: a test sends its latest saved version.")
+    return unreachable(user, draft)
+
+
+def unreachable(user, template: MessageTemplate) -> str | None:
     """Why a test of ``template`` cannot reach ``user`` now, or ``None`` when it can."""
     addresses = users.user_emails(user)
     if not addresses:
@@ -55,6 +68,29 @@ def refusal(user, template: MessageTemplate) -> str | None:
     return None
 
 
+def send_tests(user, revision: Revision, draft: MessageTemplate) -> None:
+    """``revision`` to ``user``, once in each of the site's languages, rendered with the
+    context type's sample values and recorded as a test (``metadata["test"]``)."""
+    for code, _name in settings.LANGUAGES:
+        send_message(
+            revision,
+            users=[user],
+            context=rendering.sample_context(draft.context_type),
+            created_by=user,
+            metadata={"test": True},
+            language=code,
+        )
+
+
+def sent(user, revision: Revision) -> str:
+    """What the editor is told once :func:`send_tests` has sent ``revision``."""
+    return _("A test of revision %(revision)d was sent to %(addresses)s in %(languages)s.") % {
+        "revision": revision.pk,
+        "addresses": ", ".join(users.user_emails(user)),
+        "languages": ", ".join(str(name) for _code, name in settings.LANGUAGES),
+    }
+
+
 class SendTestView(View):
     """POST only: send the latest draft, once per language, to the editor's addresses."""
 
@@ -62,37 +98,12 @@ class SendTestView(View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
         template = get_object_or_404(MessageTemplate, pk=pk)
-        edit_url = links.template(template.pk)
-        policy = MessageTemplate.snippet_viewset.permission_policy
-        if not policy.user_has_permission_for_instance(request.user, "change", template):
-            messages.error(request, _("You may not edit this template, so you cannot test it."))
-            return HttpResponseRedirect(edit_url)
         revision = template.get_latest_revision()
         draft = revision.as_object() if revision else None
-        problem: str | None
-        if revision is None or draft is None:
-            problem = _("Save the template first: a test sends its latest saved version.")
-        else:
-            problem = refusal(request.user, draft)
+        problem = refusal(request.user, template, draft)
         if problem or revision is None or draft is None:
             messages.error(request, problem)
-            return HttpResponseRedirect(edit_url)
-        for code, _name in settings.LANGUAGES:
-            send_message(
-                revision,
-                users=[request.user],
-                context=rendering.sample_context(draft.context_type),
-                created_by=request.user,
-                metadata={"test": True},
-                language=code,
-            )
-        messages.success(
-            request,
-            _("A test of revision %(revision)d was sent to %(addresses)s in %(languages)s.")
-            % {
-                "revision": revision.pk,
-                "addresses": ", ".join(users.user_emails(request.user)),
-                "languages": ", ".join(str(name) for _code, name in settings.LANGUAGES),
-            },
-        )
-        return HttpResponseRedirect(edit_url)
+        else:
+            send_tests(request.user, revision, draft)
+            messages.success(request, sent(request.user, revision))
+        return HttpResponseRedirect(links.template(template.pk))

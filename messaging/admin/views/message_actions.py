@@ -20,7 +20,7 @@ from ... import control
 from ...exceptions import MessagingError
 from ...models import Message
 from .. import links
-from ..permissions import can_stop, refuse_stop
+from ..permissions import STOP, can, refuse
 
 Status = Message.Status
 
@@ -42,8 +42,8 @@ class MessageActionView(WagtailAdminTemplateMixin, FormView):
     def dispatch(self, request: HttpRequest, *args, pk: int, **kwargs) -> HttpResponseBase:
         self.object = get_object_or_404(Message, pk=pk)
         back_to = links.message(pk)
-        if not can_stop(request.user):
-            return refuse_stop(request, back_to)
+        if not can(request.user, STOP):
+            return refuse(request, STOP, back_to)
         if self.object.status not in self.allowed:
             messages.error(request, self.not_allowed())
             return HttpResponseRedirect(back_to)

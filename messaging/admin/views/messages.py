@@ -20,7 +20,7 @@ from ...models import Message, MessageReceiver
 from .. import columns, counts, formatting, links
 from ..filters import MessageFilterSet
 from ..history import MESSAGE_ACTIONS
-from ..permissions import can_stop
+from ..permissions import STOP, can
 from .base import ReadableInspectMixin, ReadOnlyViewSet
 from .message_actions import RescheduleView, ResumeView, StopView
 
@@ -121,7 +121,7 @@ class MessageInspectView(ReadableInspectMixin, generic.InspectView):
 
     def get_header_buttons(self) -> list:
         buttons = super().get_header_buttons()
-        if can_stop(self.request.user):
+        if can(self.request.user, STOP):
             buttons += action_buttons(self.object)
         return buttons
 

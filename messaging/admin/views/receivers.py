@@ -22,25 +22,9 @@ from .. import columns, export, formatting, history, links
 from ..counts import not_resent
 from ..filters import MessageReceiverFilterSet, input_problem
 from ..pagination import CappedPaginator
-from ..permissions import can_resend, refuse_resend, usable_bulk_actions
+from ..permissions import RESEND, can, refuse, usable_bulk_actions
 from ..search import search_receivers
 from .base import ReadableInspectMixin, ReadOnlyViewSet
-
-# The export's columns: what each row holds (see ReceiverIndexView.to_row_dict), and its heading.
-EXPORT_COLUMNS = [
-    ("id", _("ID")),
-    ("created_datetime", _("Created")),
-    ("subject", _("Subject")),
-    ("user_display", _("User")),
-    ("address", _("Email address")),
-    ("language_name", _("Language")),
-    ("sending_failed_count", _("Failed count")),
-    ("sending_success_count", _("Success count")),
-    ("get_status_display", _("Status")),
-    ("sent_datetime", _("Sent")),
-    ("message.get_context_type_display", _("Context type")),
-    ("last_error", _("Last error")),
-]
 
 
 def receiver_columns(view: ReceiverIndexView) -> list[Column]:
@@ -118,8 +102,30 @@ class ReceiverIndexView(generic.IndexView):
     # Searching is done by search_receivers(); this only turns the search box on.
     search_fields = ["subject"]
     search_backend_name = None
-    list_export = [field for field, _heading in EXPORT_COLUMNS]
-    export_headings = dict(EXPORT_COLUMNS)
+    # What each row of the export holds (see to_row_dict). The model's fields are headed
+    # by their verbose names, as Wagtail does; the other values are named here.
+    list_export = [
+        "id",
+        "created_datetime",
+        "subject",
+        "user_display",
+        "address",
+        "language_name",
+        "sending_failed_count",
+        "sending_success_count",
+        "get_status_display",
+        "sent_datetime",
+        "message.get_context_type_display",
+        "last_error",
+    ]
+    export_headings = {
+        "user_display": _("User"),
+        "address": _("Email address"),
+        "language_name": _("Language"),
+        "get_status_display": _("Status"),
+        "message.get_context_type_display": _("Context type"),
+        "last_error": _("Last error"),
+    }
     custom_value_preprocess = {
         **generic.IndexView.custom_value_preprocess,
         datetime: {
@@ -213,7 +219,7 @@ class ReceiverInspectView(ReadableInspectMixin, generic.InspectView):
 
     def get_header_buttons(self) -> list:
         buttons = super().get_header_buttons()
-        if can_resend(self.request.user):
+        if can(self.request.user, RESEND):
             buttons.append(
                 HeaderButton(
                     _("Resend"),
@@ -244,8 +250,8 @@ class ReceiverResendView(View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponseRedirect:
         receiver = get_object_or_404(MessageReceiver, pk=pk)
         inspect_url = links.receiver(receiver.pk)
-        if not can_resend(request.user):
-            return refuse_resend(request, inspect_url)
+        if not can(request.user, RESEND):
+            return refuse(request, RESEND, inspect_url)
         if request_sends([receiver.pk]):
             history.log_resend(receiver, request.user)
             messages.success(request, _("The email was queued for sending again."))
