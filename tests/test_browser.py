@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from messaging.models import MessageReceiver
 from tests.conftest import require_service
-from tests.factories import make_message, make_receiver
+from tests.factories import TEMPLATE_DEFAULTS, make_message, make_receiver
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM would refuse to
 # be called from it otherwise.
@@ -637,3 +637,106 @@ def test_every_admin_page_fits_the_staffs_widths(browser, live_server, crowded, 
             screenshot(page, f"{tour_user}-{width}-menu")
     finally:
         page.context.close()
+
+
+# --- a template's life: an editor submits, a moderator approves ---------------------------
+
+
+@pytest.fixture
+def template_under_approval(make_user, root_page):
+    """A published template whose changes wait for a moderator's approval.
+
+    ``edith`` (in "Template editors") may change templates but not publish them; ``morten``
+    (in "Template moderators", the group of the workflow's one task) may publish.
+    """
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+    from wagtail.models import GroupApprovalTask, Workflow, WorkflowContentType, WorkflowTask
+
+    from messaging.models import MessageTemplate
+    from tests.factories import make_template
+
+    def group(name: str, *codenames: str) -> Group:
+        group = Group.objects.create(name=name)
+        group.permissions.add(*Permission.objects.filter(codename__in=["access_admin", *codenames]))
+        return group
+
+    editors = group("Template editors", "add_messagetemplate", "change_messagetemplate")
+    moderators = group("Template moderators", "change_messagetemplate", "publish_messagetemplate")
+    task = GroupApprovalTask.objects.create(name="Approve the text")
+    task.groups.add(moderators)
+    workflow = Workflow.objects.create(name="Template approval")
+    WorkflowTask.objects.create(workflow=workflow, task=task, sort_order=0)
+    WorkflowContentType.objects.create(
+        content_type=ContentType.objects.get_for_model(MessageTemplate), workflow=workflow
+    )
+    make_user("edith", first_name="Edith", last_name="Editor").groups.add(editors)
+    make_user("morten", first_name="Morten", last_name="Moderator").groups.add(moderators)
+    # Stored as the editor's form stores them (block keys, empty plain texts), so that
+    # comparing revisions shows only what the editor changed.
+    return make_template(
+        body_en=f'<p data-block-key="en001">{TEMPLATE_DEFAULTS["body_en"][3:]}',
+        body_nb=f'<p data-block-key="nb001">{TEMPLATE_DEFAULTS["body_nb"][3:]}',
+        body_text_en="",
+        body_text_nb="",
+    )
+
+
+def test_an_editors_change_is_sent_once_a_moderator_approves_it(
+    browser, live_server, template_under_approval, make_user, mailoutbox
+):
+    from playwright.sync_api import expect
+
+    from messaging.api import send_message
+
+    template = template_under_approval
+    reader = make_user("reader", language="en")
+
+    def sent_subject() -> str:
+        send_message("deadline", [reader], {"assignment": "Oblig 1"})
+        return mailoutbox[-1].subject
+
+    edit_url = f"{live_server.url}/admin/snippets/messaging/messagetemplate/edit/{template.pk}/"
+    editor = logged_in(browser, live_server, "edith", width=1280, height=800)
+    try:
+        editor.goto(edit_url)
+        editor.get_by_role("tab", name="English").click()
+        editor.fill("#id_subject_en", "New deadline for {{ assignment }}")
+        editor.locator("footer [data-w-dropdown-target=toggle]").click()
+        submit = editor.get_by_role("button", name="Submit to Template approval")
+        submit.wait_for()
+        assert editor.get_by_role("button", name="Publish").count() == 0  # not hers to do
+        editor.wait_for_timeout(400)  # the menu fades in
+        screenshot(editor, "template_submit")
+        submit.click()
+        editor.wait_for_url("**/admin/snippets/messaging/messagetemplate/")
+    finally:
+        editor.context.close()
+    template.refresh_from_db()
+    assert template.current_workflow_task_state is not None
+    assert sent_subject() == "Deadline for Oblig 1"  # waiting for approval
+
+    moderator = logged_in(browser, live_server, "morten", width=1280, height=800)
+    try:
+        review = moderator.get_by_role("region", name="Awaiting your review")
+        actions = review.get_by_role("button", name="Actions")
+        approve = review.get_by_role("button", name="Approve", exact=True)
+        actions.click()
+        approve.wait_for()
+        moderator.wait_for_timeout(400)
+        screenshot(moderator, "template_review")
+        review.get_by_role("link", name="Compare with live version").click()
+        moderator.wait_for_url("**/revisions/compare/**")
+        expect(moderator.locator("main tbody tr")).to_have_count(1)  # the subject, only
+        expect(moderator.locator("main tbody .addition")).to_have_text("New deadline")
+        screenshot(moderator, "template_compare")
+        moderator.go_back()
+        actions.click()
+        approve.click()
+        expect(review).to_have_count(0)  # the dashboard, reloaded with nothing to review
+        moderator.goto(edit_url.replace("/edit/", "/history/"))
+        expect(moderator.locator("main")).to_contain_text("Approved at 'Approve the text'")
+        screenshot(moderator, "template_history")
+    finally:
+        moderator.context.close()
+    assert sent_subject() == "New deadline for Oblig 1"
