@@ -38,6 +38,7 @@ EXPORT_COLUMNS = [
     ("sending_success_count", _("Success count")),
     ("get_status_display", _("Status")),
     ("sent_datetime", _("Sent")),
+    ("sent_via", _("Sent via")),
     ("message.get_context_type_display", _("Context type")),
     ("last_error", _("Last error")),
 ]
@@ -153,11 +154,11 @@ class ReceiverIndexView(generic.IndexView):
         return search_receivers(queryset, self.search_query)
 
     def get_base_queryset(self) -> QuerySet:
-        # Only what the columns read: the wide columns (HTML, text, status_data) stay in
-        # the database.
+        # Only what the columns and the export read: the wide columns (HTML, text,
+        # status_data) stay in the database.
         return (
             MessageReceiver.objects.select_related("user__wagtail_userprofile", "message")
-            .only(*columns.fields_read(self.columns, MessageReceiver))
+            .only(*columns.fields_read(self.columns, MessageReceiver), "sent_via")
             .with_last_error()
         )
 
@@ -277,6 +278,7 @@ class MessageReceiverViewSet(ReadOnlyViewSet):
         "delivery_status",
         "created_datetime",
         "sent_datetime",
+        "sent_via",
         "sending_failed_count",
         "sending_success_count",
         "pending_sends",
