@@ -42,6 +42,8 @@ EXPORT_COLUMNS = [
     ("message.get_context_type_display", _("Context type")),
     ("last_error", _("Last error")),
 ]
+# The fields of the export that no column of the listing reads.
+EXPORT_ONLY = ("sent_via",)
 
 
 def receiver_columns(view: ReceiverIndexView) -> list[Column]:
@@ -154,11 +156,12 @@ class ReceiverIndexView(generic.IndexView):
         return search_receivers(queryset, self.search_query)
 
     def get_base_queryset(self) -> QuerySet:
-        # Only what the columns and the export read: the wide columns (HTML, text,
+        # Only what the columns (and the export) read: the wide columns (HTML, text,
         # status_data) stay in the database.
+        exported = EXPORT_ONLY if self.is_export else ()
         return (
             MessageReceiver.objects.select_related("user__wagtail_userprofile", "message")
-            .only(*columns.fields_read(self.columns, MessageReceiver), "sent_via")
+            .only(*columns.fields_read(self.columns, MessageReceiver), *exported)
             .with_last_error()
         )
 
