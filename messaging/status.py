@@ -68,7 +68,9 @@ def relays() -> list[RelayState]:
     """
     rows = {relay.mailer: relay for relay in RelayState.objects.all()}
     configured = conf.mailers()
-    listed = [rows.pop(alias, None) or RelayState(mailer=alias) for alias in configured]
+    listed = [
+        rows.pop(alias) if alias in rows else RelayState(mailer=alias) for alias in configured
+    ]
     return listed + [rows[alias] for alias in sorted(rows)]
 
 
