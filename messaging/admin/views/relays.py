@@ -5,6 +5,7 @@ from __future__ import annotations
 from wagtail.admin.ui.components import Component
 
 from ... import status
+from ...models import RelayState
 from ..permissions import can_view_receivers
 
 
@@ -26,7 +27,8 @@ class RelayPanel(Component):
 
     def get_context_data(self, parent_context) -> dict:
         relays = status.relays()
-        return {"relays": relays, "any_down": any(relay.state == "down" for relay in relays)}
+        down = RelayState.State.DOWN
+        return {"relays": relays, "any_down": any(relay.state == down for relay in relays)}
 
 
 def add_relay_panel(request, panels: list) -> None:
