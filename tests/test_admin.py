@@ -461,6 +461,7 @@ EXPORT_HEADINGS = [
     "Success count",
     "Status",
     "Sent",
+    "Sent via",
     "Context type",
     "Last error",
 ]

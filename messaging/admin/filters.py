@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.forms.search import SearchForm
 
-from .. import conf
+from .. import conf, status
 from ..models import Message, MessageReceiver
 
 # The largest id a database column can hold; a larger one typed in a URL is refused.
@@ -34,6 +34,11 @@ SENT_PRESETS = [
 
 def languages() -> list[tuple[str, str]]:
     return list(settings.LANGUAGES)
+
+
+def mailers() -> list[tuple[str, str]]:
+    """The site's mailers (``MESSAGING_MAILERS``) and any other that ever sent, by alias."""
+    return [(relay.mailer, relay.mailer) for relay in status.relays()]
 
 
 def preset_start(preset: str, now: datetime) -> datetime:
@@ -100,6 +105,7 @@ class MessageReceiverFilterSet(WagtailFilterSet):
         label=_("Message type"), choices=[("email", _("Email"))]
     )
     language = django_filters.ChoiceFilter(label=_("Language"), choices=languages)
+    sent_via = django_filters.ChoiceFilter(label=_("Sent via"), choices=mailers)
     message = IdFilter(
         field_name="message_id",
         label=_("Message ID"),

@@ -8,7 +8,7 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format, time_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -114,3 +114,17 @@ def revision_summary(revision) -> SafeString:
 def message_type_name(key: str) -> str:
     """The admin's name of a message type (``email`` -> "Email"); unknown keys as is."""
     return str(MESSAGE_TYPES.get(key, key))
+
+
+def moment(value: datetime, now: datetime | None = None) -> str:
+    """``value`` to the minute in the user's time zone: "10:42" today, "6 Dec 10:42" on
+    another day."""
+    local = timezone.localtime(value)
+    if local.date() == timezone.localdate(now or timezone.now()):
+        return time_format(local, "H:i")
+    return date_format(local, "j M H:i")
+
+
+def count(number: int) -> str:
+    """``number`` with the language's thousands separators: "3,120" in English."""
+    return number_format(number, force_grouping=True)

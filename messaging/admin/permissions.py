@@ -11,11 +11,18 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin import messages
 from wagtail.admin.views.bulk_action.registry import bulk_action_registry
 from wagtail.permission_policies import ModelPermissionPolicy
-from wagtail.permissions import register_permission_policy
+from wagtail.permissions import policy_registry, register_permission_policy
 
 from ..models import Message, MessageReceiver
 
 WRITE_ACTIONS = frozenset({"add", "change", "delete"})
+
+
+def can_view_receivers(user) -> bool:
+    """Who sees the receivers, and with them the relays' state: the ``view`` permission of
+    receivers, or the permission to resend them."""
+    policy = policy_registry.get_by_type(MessageReceiver)
+    return bool(policy.user_has_permission(user, "view"))
 
 
 @dataclass(frozen=True)

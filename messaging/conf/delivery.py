@@ -290,3 +290,9 @@ def connections_per_worker() -> int:
     (default 1); see Workers and scale-out."""
     value = get("MESSAGING_CONNECTIONS_PER_WORKER", 1)
     return max(1, non_negative_int("MESSAGING_CONNECTIONS_PER_WORKER", value))
+
+
+def mailers() -> list[str]:
+    """The mailer aliases emails go out through (``MAILERS`` aliases on Django 6.1), in the
+    order tried; ``["default"]``, the site's one mailer, unless set."""
+    return list(get("MESSAGING_MAILERS", ["default"]))

@@ -9,10 +9,10 @@ from django.db.models import Count, DateTimeField, Q
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from wagtail.admin.ui.components import Component
-from wagtail.permissions import policy_registry
 
 from ...models import MessageReceiver
 from .. import counts, links
+from ..permissions import can_view_receivers
 
 CHART_DAYS = 14
 CHART_WIDTH = 700  # SVG user units; the plot is CHART_HEIGHT tall, labels go below it
@@ -127,8 +127,7 @@ class MessagingSummaryPanel(Component):
         self.request = request
 
     def is_shown(self) -> bool:
-        policy = policy_registry.get_by_type(MessageReceiver)
-        return policy.user_has_permission(self.request.user, "view")
+        return can_view_receivers(self.request.user)
 
     def render_html(self, parent_context=None) -> str:
         if not self.is_shown():

@@ -26,6 +26,8 @@ from ..permissions import RESEND, can, refuse, usable_bulk_actions
 from ..search import search_receivers
 from .base import ReadableInspectMixin, ReadOnlyViewSet
 
+# The fields of the export that no column of the listing reads.
+EXPORT_ONLY = ("sent_via",)
 
 def receiver_columns(view: ReceiverIndexView) -> list[Column]:
     """The listing's columns; the checkboxes only for users who may use a bulk action.
@@ -115,6 +117,7 @@ class ReceiverIndexView(generic.IndexView):
         "sending_success_count",
         "get_status_display",
         "sent_datetime",
+        "sent_via",
         "message.get_context_type_display",
         "last_error",
     ]
@@ -159,11 +162,12 @@ class ReceiverIndexView(generic.IndexView):
         return search_receivers(queryset, self.search_query)
 
     def get_base_queryset(self) -> QuerySet:
-        # Only what the columns read: the wide columns (HTML, text, status_data) stay in
-        # the database.
+        # Only what the columns (and the export) read: the wide columns (HTML, text,
+        # status_data) stay in the database.
+        exported = EXPORT_ONLY if self.is_export else ()
         return (
             MessageReceiver.objects.select_related("user__wagtail_userprofile", "message")
-            .only(*columns.fields_read(self.columns, MessageReceiver))
+            .only(*columns.fields_read(self.columns, MessageReceiver), *exported)
             .with_last_error()
         )
 
@@ -283,6 +287,7 @@ class MessageReceiverViewSet(ReadOnlyViewSet):
         "delivery_status",
         "created_datetime",
         "sent_datetime",
+        "sent_via",
         "sending_failed_count",
         "sending_success_count",
         "pending_sends",
