@@ -3,6 +3,7 @@
 import pytest
 from django.test import Client
 
+from messaging.models import MessageReceiver
 from tests.factories import make_message, make_receivers
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +51,14 @@ def test_deleting_a_user_deletes_their_receivers(make_user):
     receivers_of(message, [gone, kept])
     gone.delete()
     assert list(message.receivers.values_list("user", flat=True)) == [kept.pk]
+
+
+def test_receiver_list_shows_and_filters_the_mailer_that_accepted_each(client_for_root, make_user):
+    message = make_message()
+    first, second = receivers_of(message, [make_user(), make_user()])
+    MessageReceiver.objects.filter(pk=first.pk).update(sent_via="default")
+    MessageReceiver.objects.filter(pk=second.pk).update(sent_via="backup")
+    page = client_for_root.get("/django-admin/messaging/messagereceiver/?sent_via=backup")
+    assert page.status_code == 200
+    assert [receiver.pk for receiver in page.context["cl"].result_list] == [second.pk]
+    assert '<td class="field-sent_via">backup</td>' in page.content.decode()

@@ -167,9 +167,10 @@ class MessageReceiverAdmin(ReadOnlyAdmin):
         "sending_success_count",
         "status",
         "sent_datetime",
+        "sent_via",
         "message_type",
     ]
-    list_filter = ["status", "sent_datetime", "message__context_type"]
+    list_filter = ["status", "sent_datetime", "sent_via", "message__context_type"]
     list_select_related = ["user", "message"]
     actions = [resend_receivers]
     show_full_result_count = False

@@ -29,6 +29,7 @@ from .base import ReadableInspectMixin, ReadOnlyViewSet
 # The fields of the export that no column of the listing reads.
 EXPORT_ONLY = ("sent_via",)
 
+
 def receiver_columns(view: ReceiverIndexView) -> list[Column]:
     """The listing's columns; the checkboxes only for users who may use a bulk action.
 
