@@ -259,3 +259,18 @@ def test_filter_refuses_an_unknown_mailer_without_listing_everything(admin_clien
     assert response.status_code == 200
     assert list(response.context["object_list"]) == []
     assert "sent_via" in response.content.decode()
+
+
+def panel_order(response) -> list[str]:
+    soup = BeautifulSoup(response.content, "html.parser")
+    names = {"data-messaging-relays": "relays", "data-messaging-summary": "summary"}
+    found = soup.find_all(lambda tag: any(tag.has_attr(name) for name in names))
+    return [next(names[name] for name in names if tag.has_attr(name)) for tag in found]
+
+
+def test_panel_comes_first_only_while_a_relay_is_down(admin_client):
+    RelayState.objects.create(mailer="default")
+    assert panel_order(admin_client.get("/admin/")) == ["summary", "relays"]
+    RelayState.objects.all().delete()
+    relay_down()
+    assert panel_order(admin_client.get("/admin/")) == ["relays", "summary"]

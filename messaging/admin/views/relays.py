@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.functional import cached_property
 from wagtail.admin.ui.components import Component
 
 from ... import status
@@ -15,10 +16,23 @@ class RelayPanel(Component):
 
     name = "messaging_relays"
     template_name = "messaging/admin/relay_panel.html"
-    order = 85  # above the summary (90): a relay down explains its counts
 
     def __init__(self, request) -> None:
         self.request = request
+
+    @cached_property
+    def relays(self) -> list:
+        return status.relays()
+
+    @cached_property
+    def any_down(self) -> bool:
+        return any(relay.state == RelayState.State.DOWN for relay in self.relays)
+
+    @property
+    def order(self) -> int:
+        # Above the summary (90) while a relay is down, which explains its counts; below
+        # it when every relay is up.
+        return 85 if self.any_down else 95
 
     def render_html(self, parent_context=None) -> str:
         if not can_view_receivers(self.request.user):
@@ -26,9 +40,7 @@ class RelayPanel(Component):
         return super().render_html(parent_context)
 
     def get_context_data(self, parent_context) -> dict:
-        relays = status.relays()
-        down = RelayState.State.DOWN
-        return {"relays": relays, "any_down": any(relay.state == down for relay in relays)}
+        return {"relays": self.relays, "any_down": self.any_down}
 
 
 def add_relay_panel(request, panels: list) -> None:
