@@ -193,3 +193,13 @@ def test_deleting_a_used_template_says_so_and_keeps_the_emails(admin_client, mak
     assert message.template is None and receiver.template_revision is None
     assert receiver.subject == "Deadline for Oblig 1" and "Oblig 1" in receiver.message_content_html
     assert Message.objects.count() == 1
+
+
+def test_edit_page_counts_the_messages_sent_from_the_template(admin_client, make_user):
+    template = make_template()
+    for _ in range(3):
+        send_message(template, [make_user()], CONTEXT)
+    page = admin_client.get(url("edit", template)).content.decode()
+    usage = re.search(r'href="([^"]+)"\s*>\s*Used (\d+) times?', page)
+    assert usage is not None, page
+    assert usage.groups() == (url("usage", template), "3")

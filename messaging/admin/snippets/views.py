@@ -3,8 +3,9 @@
 - The listing shows, per template, how many messages were sent from it and when last,
   and the languages that lack a subject or a body.
 - The edit page has a "Send me a test" button (see :mod:`.testsend`).
-- The usage page lists the messages sent from the template, and the delete confirmation
-  counts them: Wagtail's reference index does not hold messages (see :mod:`.usage`).
+- The usage page lists the messages sent from the template; the edit page's status panel
+  and the delete confirmation count them: Wagtail's reference index does not hold
+  messages (see :mod:`.usage`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn, UserColumn
 from wagtail.admin.widgets.button import HeaderButton
+from wagtail.snippets.side_panels import SnippetStatusSidePanel
 from wagtail.snippets.views import snippets
 
 from .. import links
@@ -40,7 +42,24 @@ class TemplateIndexView(snippets.IndexView):
         return super().get_table(object_list)
 
 
+class TemplateStatusSidePanel(SnippetStatusSidePanel):
+    """Wagtail's status panel, whose "Used N times" counts the messages sent from the
+    template."""
+
+    def get_usage_context(self) -> dict:
+        count = messages_of(self.object).count() if self.object.pk else 0
+        return {"usage_count": count, "usage_url": self.usage_url}
+
+
 class TemplateEditView(snippets.EditView):
+    def get_side_panels(self):
+        panels = super().get_side_panels()
+        for panel in panels:
+            if type(panel) is SnippetStatusSidePanel:
+                # Wagtail builds its panel itself; ours differs only in what it counts.
+                panel.__class__ = TemplateStatusSidePanel
+        return panels
+
     @cached_property
     def header_buttons(self) -> list:
         """ "Send me a test" for editors who may change the template (it posts)."""
