@@ -15,6 +15,7 @@ its delivery is enqueued for then.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -28,6 +29,8 @@ from .claims import drop_claims
 FIRST_INTERVAL = timedelta(seconds=1)
 LONGEST_INTERVAL = timedelta(seconds=60)
 SLOWDOWN_FOR = timedelta(minutes=15)
+# How often a sending connection reads the slowdowns that other workers noted.
+REFRESH_SECONDS = 1.0
 
 RATE_WORDS = re.compile(r"\brate\b|too many (?:messages|emails|mails)|throttl|slow down", re.I)
 # The enhanced status code (RFC 3463) of a reply that limits the rate of a recipient
@@ -62,20 +65,27 @@ def domains_of(addresses: list[str]) -> set[str]:
 
 class DomainThrottles:
     """The slowed-down domains of ``mailer``, as one connection's share of a batch sees
-    them: read once at its start, with those it slows itself added."""
+    them: read at its start and again every :data:`REFRESH_SECONDS`, with those it slows
+    itself added at once."""
 
     def __init__(self, mailer: str) -> None:
         self.mailer = mailer
-        now = timezone.now()
-        active = DomainSlowdown.objects.filter(mailer=mailer, until__gt=now)
-        self.intervals = dict(active.values_list("domain", "interval"))
+        self.read()
         self.turns: dict[str, datetime] = {}  # the next turn this share gave out, by domain
         self.held: dict[datetime, list[MessageReceiver]] = {}
+
+    def read(self) -> None:
+        active = DomainSlowdown.objects.filter(mailer=self.mailer, until__gt=timezone.now())
+        self.intervals = dict(active.values_list("domain", "interval"))
+        self.read_at = time.monotonic()
 
     def holds_back(self, receiver: MessageReceiver, idle: Callable[[], None]) -> bool:
         """Whether ``receiver`` must wait for its domain's turn (it is then kept for
         :meth:`release`); otherwise it takes the turn. Does nothing while no domain is
         slowed; else calls ``idle`` first (the database connection must be free)."""
+        if time.monotonic() - self.read_at > REFRESH_SECONDS:
+            idle()
+            self.read()  # another worker may have slowed a domain meanwhile
         if not self.intervals or receiver.user is None:
             return False
         idle()
