@@ -19,7 +19,7 @@ from messaging.checks import check_settings
 from messaging.conf import max_per_second, rate_limit_store
 from messaging.delivery import buckets, deliver
 from messaging.delivery.buckets import DatabaseBucket, RedisBucket
-from messaging.delivery.ratelimit import NO_LIMIT, SharedRateLimiter, shared_rate_limiter
+from messaging.delivery.ratelimit import SharedRateLimiter, shared_rate_limiter
 from messaging.delivery.retry_after import retry_after
 from messaging.delivery.throttles import slows_domain
 from messaging.exceptions import ConfigurationError
@@ -171,7 +171,7 @@ def test_of_two_workers_that_read_the_same_state_only_one_takes_tokens(db):
 def test_without_a_limit_the_loop_gets_no_limiter(settings, monkeypatch):
     settings.MESSAGING_MAX_PER_SECOND = None
     monkeypatch.setattr(buckets, "bucket_for", None)  # no bucket may even be made
-    assert shared_rate_limiter() is NO_LIMIT
+    assert shared_rate_limiter() is None
 
 
 def test_limiters_of_two_workers_together_keep_the_rate(db):
