@@ -82,7 +82,7 @@ class DatabaseBucket:
     ) -> bool:
         """Write the new state if the row still holds the one read; whether it did."""
         row = RateBucket.objects.filter(mailer=self.mailer, tokens=old_tokens)
-        at = {"updated_at__isnull": True} if old_at is None else {"updated_at": old_at}
+        at: dict[str, object] = {"updated_at": old_at} if old_at else {"updated_at__isnull": True}
         return bool(row.filter(**at).update(tokens=tokens, updated_at=updated_at))
 
 

@@ -101,7 +101,7 @@ class Failure:
         if self.ambiguous:
             entry["ambiguous"] = True
         if self.retry_after is not None:
-            entry["retry_after_seconds"] = self.retry_after.total_seconds()
+            entry["retry_after_seconds"] = round(self.retry_after.total_seconds())
         return entry
 
 
