@@ -21,7 +21,7 @@ from messaging.delivery import buckets, deliver
 from messaging.delivery.buckets import DatabaseBucket, RedisBucket
 from messaging.delivery.ratelimit import SharedRateLimiter, shared_rate_limiter
 from messaging.delivery.retry_after import retry_after
-from messaging.delivery.throttles import slows_domain
+from messaging.delivery.throttles import DomainThrottles, slows_domain
 from messaging.exceptions import ConfigurationError
 from messaging.models import DomainSlowdown, Message, MessageReceiver
 from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
@@ -323,3 +323,13 @@ def test_a_slowed_domain_goes_again_once_its_turn_comes(make_user, use_mailer):
         server.stop()
     assert outcome["sent"] == 1  # the turn was free: one goes, the next waits a second
     assert len(outcome["early"]) == 1
+
+
+def test_a_slowdown_keeps_the_servers_words_without_control_characters(db):
+    receiver = MessageReceiver(send_to="a@slow.test, b@Other.test")
+    DomainThrottles("default").note(receiver, "421 4.7.28 unusual\x00 rate")
+    reasons = dict(DomainSlowdown.objects.values_list("domain", "reason"))
+    assert reasons == {
+        "slow.test": "421 4.7.28 unusual rate",
+        "other.test": "421 4.7.28 unusual rate",
+    }

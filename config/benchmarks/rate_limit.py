@@ -14,6 +14,8 @@ from functools import partial
 from typing import TextIO
 from unittest import mock
 
+from messaging.models import Message
+
 from .common import clear_messaging_data, timed, write_metric
 from .rounds import alternate
 from .send import check_all_sent, create_message, reset, running_sink, send_ours, sink_settings
@@ -21,7 +23,7 @@ from .send import check_all_sent, create_message, reset, running_sink, send_ours
 ROUNDS = 5
 
 
-def sent_per_second(message, ids: list[int], *, limiter_lookup: bool) -> float:
+def sent_per_second(message: Message, ids: list[int], *, limiter_lookup: bool) -> float:
     """Emails per second of one ``deliver`` run over ``ids``, all of them sent."""
     reset(message)
     send = partial(send_ours, ids)

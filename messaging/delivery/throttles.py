@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from .. import users
 from ..models import DomainSlowdown, MessageReceiver
+from ..rendering import without_controls
 from .claims import drop_claims
 
 FIRST_INTERVAL = timedelta(seconds=1)
@@ -129,7 +130,7 @@ class DomainThrottles:
                     "interval": interval,
                     "next_send_at": now + interval,
                     "until": now + SLOWDOWN_FOR,
-                    "reason": reason,
+                    "reason": without_controls(reason),  # a server's words: no NUL
                 },
             )
             self.intervals[domain] = interval
