@@ -48,6 +48,7 @@ SETTING_CHECKS: dict[str, Callable[[], object]] = {
     "messaging.E035": conf.priority_queues,
     "messaging.E040": conf.user_search_fields,
     "messaging.E034": conf.bounce_legacy_signatures_until,
+    "messaging.E050": conf.rate_limit_store,
 }
 
 

@@ -209,6 +209,24 @@ def test_send_rtt10_prints_its_metric_line(bench_db):
     assert not MessageReceiver.objects.exists()  # cleared afterwards
 
 
+def test_rate_limit_overhead_prints_its_metric_line(bench_db):
+    out = StringIO()
+    call_command(
+        "messaging_benchmark",
+        *("--only", "rate_limit_overhead", "--receivers", "20", "--sink", "aiosmtpd"),
+        stdout=out,
+    )
+    lines = out.getvalue().splitlines()
+    assert "20 emails, no MESSAGING_MAX_PER_SECOND" in lines[0]
+    pattern = rf"METRIC rate_limit_overhead ours=({NUMBER}) without=({NUMBER}) ratio=({NUMBER})"
+    [found] = [found for line in lines if (found := re.fullmatch(pattern, line))]
+    ours, without, ratio = (float(found.group(number)) for number in (1, 3, 5))
+    assert ours > 0 and without > 0
+    assert ratio == pytest.approx(ours / without, rel=0.01)
+    assert 0.2 < ratio < 5  # the same send twice: a figure far off means a broken side
+    assert not MessageReceiver.objects.exists()  # cleared afterwards
+
+
 def test_peers_benchmark_runs_every_contender_under_the_bench_settings():
     out = StringIO()
     call_command(

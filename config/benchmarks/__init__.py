@@ -21,6 +21,7 @@ PARTS = (
     "send",
     "send_worker",
     "send_rtt10",
+    "rate_limit_overhead",
     "peers",
     "resend_memory",
     "bulk_resend_memory",
@@ -45,6 +46,7 @@ def run_part(
         prepare,
         prepare_memory,
         priority,
+        rate_limit,
         send,
         send_rtt,
         send_worker,
@@ -60,6 +62,8 @@ def run_part(
         send_worker.run(receivers, stdout, sink=sink, rtt_ms=rtt_ms)
     elif part == "send_rtt10":
         send_rtt.run(receivers, stdout, rounds=rounds)
+    elif part == "rate_limit_overhead":
+        rate_limit.run(receivers, stdout, sink=sink, rtt_ms=rtt_ms)
     elif part == "peers":
         peers.run(receivers, stdout, sink=sink, rtt_ms=rtt_ms, rounds=rounds)
     elif part == "resend_memory":

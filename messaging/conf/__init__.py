@@ -33,7 +33,6 @@ from .delivery import (
     direct_mime,
     mailers,
     max_delivery_events,
-    max_per_second,
     max_stored_errors,
     priority_queues,
     reconnect_limit,
@@ -48,6 +47,7 @@ from .delivery import (
     task_backends,
     task_queue,
 )
+from .rates import max_per_second, rate_limit_store
 from .users import (
     default_user_search_fields,
     user_context_resolver,
@@ -82,6 +82,7 @@ __all__ = [
     "max_per_second",
     "max_stored_errors",
     "priority_queues",
+    "rate_limit_store",
     "reconnect_limit",
     "resend_limit",
     "retry_base_delay",

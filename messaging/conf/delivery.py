@@ -65,22 +65,6 @@ def reconnect_limit() -> int:
     return non_negative_int("MESSAGING_RECONNECT_LIMIT", value)
 
 
-def max_per_second() -> float | None:
-    """Optional rate limit of one worker in emails per second; ``None`` means no limit."""
-    value = get("MESSAGING_MAX_PER_SECOND", None)
-    if value in (None, "", 0):
-        return None
-    try:
-        rate = float(value)
-    except (TypeError, ValueError):
-        rate = -1.0
-    if rate <= 0:
-        raise ConfigurationError(
-            f"MESSAGING_MAX_PER_SECOND must be a positive number or None, got {value!r}."
-        )
-    return rate
-
-
 def task_queue(priority: str = "normal") -> str:
     """The tasks queue that delivery of ``priority`` is enqueued on.
 

@@ -8,7 +8,9 @@ One batch, in :func:`deliver` (module by module)::
 
 Speed tricks, each behind a setting: :mod:`.pipelining` (``MESSAGING_SMTP_PIPELINING``)
 and :mod:`.deferred_writes` (``MESSAGING_ASYNC_STATUS_WRITES``). Failures are classified
-once, by :func:`.failures.classify`.
+once, by :func:`.failures.classify`. How fast: :mod:`.ratelimit` (``MESSAGING_MAX_PER_SECOND``,
+one bucket for all workers, :mod:`.buckets`) and :mod:`.throttles` (a recipient domain
+that asked us to slow down).
 """
 
 from .batch import deliver

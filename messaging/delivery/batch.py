@@ -27,7 +27,8 @@ def deliver(receiver_ids: Sequence[int]) -> dict:
     enqueue again; it is empty when the batch stopped on an error (e.g. authentication
     refused): then the released receivers wait for ``resend_failed_messages`` instead of
     failing in a loop. ``early`` maps a time to the receivers the batch could not claim
-    yet because their message's ``send_at`` is still to come (the task ran early).
+    yet because their message's ``send_at`` is still to come (the task ran early), and
+    those held back for their domain's turn (:mod:`.throttles`).
     """
     token = uuid.uuid4().hex
     receivers = claim(receiver_ids, token)
@@ -41,9 +42,12 @@ def deliver(receiver_ids: Sequence[int]) -> dict:
     if outcome.batch_error:
         logger.error("Delivery batch stopped: %s", outcome.batch_error)
     finish_messages(outcome.message_ids)
-    again = [] if outcome.batch_error else leftover(receiver_ids)
+    held = {pk for ids in outcome.held_back.values() for pk in ids}  # sent at their turn
+    again = [] if outcome.batch_error else [pk for pk in leftover(receiver_ids) if pk not in held]
     unclaimed = set(receiver_ids) - {receiver.pk for receiver in receivers}
     early = not_yet_due(sorted(unclaimed)) if unclaimed else {}
+    for turn, ids in outcome.held_back.items():
+        early.setdefault(turn, []).extend(ids)
     return {**outcome.as_dict(), "leftover": again, "early": early}
 
 

@@ -15,6 +15,7 @@ import smtplib
 import socket
 import traceback
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from django.utils import timezone
@@ -26,7 +27,9 @@ from ..exceptions import (
     SendingDisabledError,
 )
 from ..rendering import without_controls
+from .retry_after import retry_after
 from .scrubbing import scrub
+from .throttles import slows_domain
 
 # Errors that say the mail setup itself is wrong: every receiver would fail the same way.
 SETUP_ERRORS: tuple[type[BaseException], ...] = (
@@ -64,6 +67,15 @@ class Failure:
     smtp_code: int | None
     ambiguous: bool = False
     """The server may have taken the email (the connection dropped after its data)."""
+    retry_after: timedelta | None = None
+    """How long the server asked us to wait (a 4xx naming a time: :mod:`.retry_after`)."""
+    throttled: bool = False
+    """The recipient's domain limits our rate (:mod:`.throttles`): slow down sends to it."""
+
+    @property
+    def asks_to_wait(self) -> bool:
+        """Whether the server asked for time: no retry on a new connection at once."""
+        return self.retry_after is not None or self.throttled
 
     @property
     def permanent(self) -> bool:
@@ -88,6 +100,8 @@ class Failure:
         }
         if self.ambiguous:
             entry["ambiguous"] = True
+        if self.retry_after is not None:
+            entry["retry_after_seconds"] = round(self.retry_after.total_seconds())
         return entry
 
 
@@ -100,13 +114,16 @@ def classify(error: BaseException) -> Failure:
     kind = kind_of(cause, code)
     if opening and kind is Kind.TRANSIENT:
         kind = Kind.SETUP  # no connection at all: the next receiver would fail alike
+    message = scrub(error_message(cause))
     return Failure(
         error=cause,
         kind=kind,
         connection_survives=survives(cause, code),
-        message=scrub(error_message(cause)),
+        message=message,
         smtp_code=code,
         ambiguous=dropped_after_data(cause),
+        retry_after=retry_after(code, message),
+        throttled=slows_domain(code, message),
     )
 
 

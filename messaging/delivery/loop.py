@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from operator import getitem
 
@@ -14,10 +15,11 @@ from .claims import LeaseKeeper, release
 from .deferred_writes import status_writes
 from .failures import Failure, Kind, classify
 from .outcomes import record_failure, record_refusals
-from .ratelimit import worker_rate_limiter
+from .ratelimit import shared_rate_limiter
 from .recipients import suppressed_in
 from .smtp import close_quietly, send_one
 from .stops import ReceiverStopped, Stops
+from .throttles import DomainThrottles
 
 
 @dataclass
@@ -31,6 +33,8 @@ class BatchOutcome:
     batch_error: str = ""
     message_ids: set[int] = field(default_factory=set)
     retried: set[int] = field(default_factory=set)  # tried again at once after a 421
+    # Receivers whose domain is slowed (.throttles), released for their turn: ids by turn.
+    held_back: dict[datetime, list[int]] = field(default_factory=dict)
 
     def add(self, other: BatchOutcome) -> None:
         """Count ``other`` (another connection's share of the batch) in this one."""
@@ -40,6 +44,8 @@ class BatchOutcome:
         self.reconnects += other.reconnects
         self.batch_error = self.batch_error or other.batch_error
         self.message_ids |= other.message_ids
+        for turn, ids in other.held_back.items():
+            self.held_back.setdefault(turn, []).extend(ids)
 
     def as_dict(self) -> dict:
         return {
@@ -68,11 +74,13 @@ def deliver_claimed(
     outcome = BatchOutcome(message_ids={r.message_id for r in receivers})
     connection = compat.mail_connection()
     writes = status_writes(deferred=conf.async_status_writes())
-    limiter, lease = worker_rate_limiter(), LeaseKeeper(receivers, token, writes.flush)
+    limiter = shared_rate_limiter(compat.DEFAULT_MAILER)
+    lease = LeaseKeeper(receivers, token, writes.flush)
     send = partial(send_one, suppressed=suppressed_in(receivers), pipelined=conf.smtp_pipelining())
     queue = list(receivers)
     index = 0
     stops = Stops()
+    throttles = DomainThrottles(compat.DEFAULT_MAILER)
     try:
         while index < len(queue) and not stop.is_set():
             receiver = queue[index]
@@ -80,7 +88,10 @@ def deliver_claimed(
             if stops.known_stopped(receiver):
                 stops.skip(receiver)
                 continue
-            limiter.wait()
+            if throttles.holds_back(receiver, writes.flush):
+                continue  # its domain's server asked us to slow down: sent at its turn
+            if limiter is not None:  # MESSAGING_MAX_PER_SECOND
+                limiter.wait(writes.flush)
             if not lease.holds(receiver, queue[index - 1 :]):
                 continue  # taken over after this worker lost its lease
             rest = partial(getitem, queue, slice(index, None))  # read only when one stopped
@@ -91,6 +102,8 @@ def deliver_claimed(
                 stops.skip(receiver)  # staff stopped its message, or it expired
             except Exception as error:
                 failure = classify(error)
+                if failure.throttled:
+                    throttles.note(receiver, failure.message)
                 if not failure.connection_survives:
                     close_quietly(connection)
                 if on_failure(receiver, token, failure, outcome, queue, index):
@@ -103,6 +116,7 @@ def deliver_claimed(
     finally:
         writes.flush()
         stops.release(token)
+        outcome.held_back = throttles.release(token)
         close_quietly(connection)
     if stop.is_set() and not outcome.batch_error:
         outcome.released = release(queue[index:], token)  # another connection stopped
@@ -126,7 +140,7 @@ def on_failure(
     """
     closing = failure.kind is Kind.CLOSING
     reconnect = closing and outcome.reconnects < conf.reconnect_limit()
-    retry_now = reconnect and receiver.pk not in outcome.retried
+    retry_now = reconnect and receiver.pk not in outcome.retried and not failure.asks_to_wait
     if record_failure(receiver, token, failure, retry_now=retry_now) and retry_now:
         outcome.retried.add(receiver.pk)
         queue.insert(index, receiver)

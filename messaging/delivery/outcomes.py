@@ -28,6 +28,13 @@ def backoff_delay(failed_count: int) -> timedelta:
     return timedelta(seconds=min(cap, base * 2 ** max(0, failed_count - 1)))
 
 
+def next_attempt(failure: Failure, failed_count: int) -> datetime:
+    """When the automatic retry may come: after the backoff, and no sooner than the
+    server asked (:attr:`Failure.retry_after`)."""
+    delay = max(backoff_delay(failed_count), failure.retry_after or timedelta(0))
+    return timezone.now() + delay
+
+
 def record_success(receiver: MessageReceiver, token: str, address: str) -> bool:
     """Mark ``receiver`` sent to ``address`` (the addresses, comma-separated) and release it.
 
@@ -74,7 +81,7 @@ def record_failure(
         ),
         "sending_failed_count": F("sending_failed_count") + 1,
         "status_data": status_data,
-        "next_attempt_at": None if final or retry_now else timezone.now() + backoff_delay(failed),
+        "next_attempt_at": None if final or retry_now else next_attempt(failure, failed),
         "send_to": receiver.send_to,
     }
     if not retry_now:

@@ -31,8 +31,8 @@ class Command(BaseCommand):
             "--rtt-ms",
             type=float,
             default=0,
-            help="Delay every SMTP reply of send, send_worker and peers by this many "
-            "milliseconds (a relay that far away); takes the latency sink.",
+            help="Delay every SMTP reply of send, send_worker, rate_limit_overhead and peers "
+            "by this many milliseconds (a relay that far away); takes the latency sink.",
         )
 
         parser.add_argument(
