@@ -47,6 +47,15 @@ from .delivery import (
     task_backends,
     task_queue,
 )
+from .relays import (
+    configured_mailers,
+    give_up_after,
+    mailer_settings,
+    mailers,
+    relay_failures,
+    relay_probe_interval,
+    relay_probe_max_interval,
+)
 from .users import (
     default_user_search_fields,
     user_context_resolver,
@@ -75,6 +84,13 @@ __all__ = [
     "digest_hour",
     "email_signature",
     "from_email",
+    "configured_mailers",
+    "give_up_after",
+    "mailer_settings",
+    "mailers",
+    "relay_failures",
+    "relay_probe_interval",
+    "relay_probe_max_interval",
     "normalize_language",
     "max_delivery_events",
     "max_per_second",

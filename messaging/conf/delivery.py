@@ -212,11 +212,10 @@ def secret_values() -> list[Any]:
 
 
 def _mailer_credentials() -> list[str]:
-    mailers = get("MAILERS", None)
-    if not isinstance(mailers, dict):
-        return []
+    # MESSAGING_MAILER_SETTINGS holds Django 5.2's further mailers, shaped as MAILERS.
+    entries = [get(name, None) for name in ("MAILERS", "MESSAGING_MAILER_SETTINGS")]
     found = []
-    for mailer in mailers.values():
+    for mailer in [m for e in entries if isinstance(e, dict) for m in e.values()]:
         options = mailer.get("OPTIONS", {}) if isinstance(mailer, dict) else {}
         found += [options.get(key) for key in ("username", "password") if options.get(key)]
     return found

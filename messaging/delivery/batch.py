@@ -14,6 +14,7 @@ from .claims import claim
 from .concurrent import deliver_concurrently
 from .loop import BatchOutcome, deliver_claimed
 from .outcomes import leftover, not_yet_due
+from .relays import usable_mailers
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,13 @@ def deliver(receiver_ids: Sequence[int]) -> dict:
     refused): then the released receivers wait for ``resend_failed_messages`` instead of
     failing in a loop. ``early`` maps a time to the receivers the batch could not claim
     yet because their message's ``send_at`` is still to come (the task ran early).
+    While every relay is down nothing is claimed: the receivers keep their sends, which
+    are enqueued when a relay is up again. ``relays_down`` lists the relays this batch
+    marked down, whose probes the caller schedules.
     """
+    if not usable_mailers():
+        early = not_yet_due(sorted(receiver_ids))
+        return {**BatchOutcome().as_dict(), "leftover": [], "early": early, "relays_down": []}
     token = uuid.uuid4().hex
     receivers = claim(receiver_ids, token)
     start_scheduled(receivers)
@@ -44,7 +51,8 @@ def deliver(receiver_ids: Sequence[int]) -> dict:
     again = [] if outcome.batch_error else leftover(receiver_ids)
     unclaimed = set(receiver_ids) - {receiver.pk for receiver in receivers}
     early = not_yet_due(sorted(unclaimed)) if unclaimed else {}
-    return {**outcome.as_dict(), "leftover": again, "early": early}
+    relays_down = sorted(set(outcome.went_down))
+    return {**outcome.as_dict(), "leftover": again, "early": early, "relays_down": relays_down}
 
 
 def start_scheduled(receivers: list[MessageReceiver]) -> None:

@@ -1,12 +1,13 @@
 """One classification of delivery failures: what kind, whether the connection survives,
-what to store.
+what to store, whether the relay is at fault.
 
 Every decision the delivery loop takes about a failed attempt reads the :class:`Failure`
 that :func:`classify` returns: ``failure.kind`` says whether the receiver is refused for
 good, should be retried later, whether the mail setup is wrong (stop the batch), or the
 server is closing the connection (reconnect and go on); ``failure.connection_survives``
 whether the next email may use the same connection; :meth:`Failure.entry` is what is
-stored in ``status_data["errors"]``.
+stored in ``status_data["errors"]``; ``failure.relay_fault`` whether the relay itself
+failed (it counts towards marking the relay down, :mod:`.relays`).
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ class Failure:
     smtp_code: int | None
     ambiguous: bool = False
     """The server may have taken the email (the connection dropped after its data)."""
+    relay_fault: bool = False
+    """The relay failed, not this email: no connection could be opened to it (refused,
+    timeout, TLS failure, 421 at the greeting, login refused). Such failures in a row mark
+    the relay down (``MESSAGING_RELAY_FAILURES``); one never makes a receiver ``error``."""
 
     @property
     def permanent(self) -> bool:
@@ -88,6 +93,8 @@ class Failure:
         }
         if self.ambiguous:
             entry["ambiguous"] = True
+        if self.relay_fault:
+            entry["relay_fault"] = True
         return entry
 
 
@@ -107,6 +114,9 @@ def classify(error: BaseException) -> Failure:
         message=scrub(error_message(cause)),
         smtp_code=code,
         ambiguous=dropped_after_data(cause),
+        # Opening the connection is the relay's part alone (connect, greeting, TLS, login):
+        # no recipient has been named yet.
+        relay_fault=opening,
     )
 
 

@@ -10,7 +10,8 @@ import smtplib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .. import conf, signals
@@ -28,10 +29,14 @@ def backoff_delay(failed_count: int) -> timedelta:
     return timedelta(seconds=min(cap, base * 2 ** max(0, failed_count - 1)))
 
 
-def record_success(receiver: MessageReceiver, token: str, address: str) -> bool:
-    """Mark ``receiver`` sent to ``address`` (the addresses, comma-separated) and release it.
+def record_success(
+    receiver: MessageReceiver, token: str, address: str, sent_via: str = "default"
+) -> bool:
+    """Mark ``receiver`` sent to ``address`` (the addresses, comma-separated) through mailer
+    ``sent_via``, and release it; it is failing no more.
 
-    One UPDATE in its own commit; returns whether this worker still held the claim.
+    One UPDATE in its own commit; returns whether this worker still held the claim. Its
+    twin in SQL is :func:`.deferred_writes.success_sql`.
     """
     updated = MessageReceiver.objects.filter(pk=receiver.pk, claim_token=token).update(
         status=Status.SENT,
@@ -40,6 +45,8 @@ def record_success(receiver: MessageReceiver, token: str, address: str) -> bool:
         send_to=address,
         next_attempt_at=None,
         claimed_until=None,
+        sent_via=sent_via,
+        failing_since=None,
     )
     return bool(updated)
 
@@ -57,30 +64,48 @@ def announce_sent(receiver: MessageReceiver) -> None:
 def record_failure(
     receiver: MessageReceiver, token: str, failure: Failure, *, retry_now: bool = False
 ) -> bool:
-    """Count a failed attempt: ``failed`` while within the resend limit, else ``error``.
+    """Count a failed attempt: ``failed`` while within the resend limit and
+    ``MESSAGING_GIVE_UP_AFTER`` of its first failure, else ``error``.
 
     With ``retry_now`` the receiver keeps its claim: this batch tries it again at once.
     The in-memory ``receiver`` is updated too, so a second failure adds to the first.
     A receiver cancelled or expired during the attempt keeps that status: no retry.
+    A relay fault (:attr:`Failure.relay_fault`) never makes it ``error``; it is counted
+    once however many follow in a row, and the receiver keeps its send (released), which
+    goes out when a relay is up.
     """
-    failed = receiver.sending_failed_count + 1
-    final = failure.permanent or failed > conf.resend_limit()
+    now = timezone.now()
+    counted = 0 if failure.relay_fault and last_was_relay_fault(receiver) else 1
+    failed = receiver.sending_failed_count + counted
+    final = failure.permanent or (
+        not failure.relay_fault and (failed > conf.resend_limit() or gave_up(receiver, now))
+    )
     retry_now = retry_now and not final
     status_data = with_error(receiver.status_data, failure.entry())
+    waits = final or retry_now or failure.relay_fault
     changes = {
         "status": Case(
             When(status__in=MessageReceiver.STOPPED, then=F("status")),
             default=Value(Status.ERROR if final else Status.FAILED),
         ),
-        "sending_failed_count": F("sending_failed_count") + 1,
+        "sending_failed_count": F("sending_failed_count") + counted,
         "status_data": status_data,
-        "next_attempt_at": None if final or retry_now else timezone.now() + backoff_delay(failed),
+        "next_attempt_at": None if waits else now + backoff_delay(failed),
         "send_to": receiver.send_to,
+        "failing_since": Coalesce(F("failing_since"), Value(now, output_field=DateTimeField())),
     }
     if not retry_now:
         changes["claimed_until"] = None
+    if failure.relay_fault and not retry_now:
+        # Its send back (as a release gives it), unless staff stopped it meanwhile.
+        kept = Case(
+            When(status__in=MessageReceiver.STOPPED, then=F("pending_sends")),
+            default=F("pending_sends") + 1,
+        )
+        changes.update(pending_sends=kept, claim_token="")
     updated = MessageReceiver.objects.filter(pk=receiver.pk, claim_token=token).update(**changes)
     receiver.sending_failed_count, receiver.status_data = failed, status_data
+    receiver.failing_since = receiver.failing_since or now
     if updated:
         signals.send(
             signals.receiver_failed,
@@ -90,6 +115,19 @@ def record_failure(
             final=final,
         )
     return bool(updated)
+
+
+def last_was_relay_fault(receiver: MessageReceiver) -> bool:
+    """Whether the receiver's newest stored failure was the relay's."""
+    errors = (receiver.status_data or {}).get("errors") or [{}]
+    return bool(errors[-1].get("relay_fault"))
+
+
+def gave_up(receiver: MessageReceiver, now: datetime) -> bool:
+    """Whether ``receiver`` has been failing longer than ``MESSAGING_GIVE_UP_AFTER``."""
+    budget = conf.give_up_after()
+    since = receiver.failing_since
+    return budget is not None and since is not None and now - since >= budget
 
 
 def with_error(status_data: dict, entry: dict) -> dict:
