@@ -228,8 +228,7 @@ def give_back_outage(mailer: str, down_since: datetime, now: datetime) -> int:
     failing = MessageReceiver.objects.filter(
         status=MessageReceiver.Status.FAILED, failing_since__isnull=False
     )
+    # Those whose failures began during the outage first: the others, moved on, join them.
+    during = failing.filter(failing_since__gte=start).update(failing_since=now)
     before = failing.filter(failing_since__lt=start)
-    moved = before.update(failing_since=F("failing_since") + (now - start))
-    return moved + failing.filter(failing_since__gte=start, failing_since__lt=now).update(
-        failing_since=now
-    )
+    return during + before.update(failing_since=F("failing_since") + (now - start))
