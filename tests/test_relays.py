@@ -275,6 +275,44 @@ def test_cron_probes_a_relay_that_is_due_and_resends_nothing_while_it_is_down(
     assert set(handler.deliveries.values()) == {1} and len(handler.deliveries) == 3
 
 
+@pytest.mark.django_db(transaction=True)
+def test_cron_gives_up_on_nobody_while_every_relay_is_down(
+    settings, use_mailer, on_commit, clock
+):
+    settings.MESSAGING_RELAY_FAILURES = 1
+    settings.MESSAGING_GIVE_UP_AFTER = timedelta(hours=1)
+    port, _handler = stopped_port()
+    use_mailer(**local_smtp(port, timeout=1))
+    on_commit(send_message, users=users(1), subject="Hi", html="x")
+    assert RelayState.objects.get().state == "down"
+    waiting = on_commit(send_message, users=users(1), subject="Hi", html="x").receivers
+    # A receiver that failed before the outage and has been failing for two hours.
+    waiting.update(
+        status=Status.FAILED,
+        pending_sends=0,
+        sending_failed_count=1,
+        failing_since=timezone.now() - timedelta(hours=2),
+    )
+    on_commit(resend_failed)
+    assert waiting.get().status == Status.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_of_relay_faults_counts_once_and_never_makes_an_error(
+    settings, use_mailer, on_commit
+):
+    settings.MESSAGING_RESEND_LIMIT = 0
+    port, _handler = stopped_port()
+    use_mailer(**local_smtp(port, timeout=1))
+    receiver = on_commit(send_message, users=users(1), subject="Hi", html="x").receivers.get()
+    for _ in range(3):
+        on_commit(enqueue_batches, [receiver.pk])
+    receiver.refresh_from_db()
+    assert RelayState.objects.get().consecutive_failures == 4
+    assert (receiver.status, receiver.sending_failed_count) == (Status.FAILED, 1)
+    assert receiver.pending_sends == 1 and len(receiver.status_data["errors"]) == 4
+
+
 # --- in process: a second relay -----------------------------------------------------------
 
 
