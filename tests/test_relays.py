@@ -276,9 +276,7 @@ def test_cron_probes_a_relay_that_is_due_and_resends_nothing_while_it_is_down(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_cron_gives_up_on_nobody_while_every_relay_is_down(
-    settings, use_mailer, on_commit, clock
-):
+def test_cron_gives_up_on_nobody_while_every_relay_is_down(settings, use_mailer, on_commit, clock):
     settings.MESSAGING_RELAY_FAILURES = 1
     settings.MESSAGING_GIVE_UP_AFTER = timedelta(hours=1)
     port, _handler = stopped_port()

@@ -206,8 +206,9 @@ class SMTPServer:
     def refuse_connections(self) -> None:
         """Stop listening: new connections are refused, while the sessions already open
         go on until their clients end them (a relay taken out of service gracefully)."""
-        loop, server = self.controller.loop, self.controller.server
-        loop.call_soon_threadsafe(server.close)
+        server = self.controller.server
+        if server is not None:  # None once stopped
+            self.controller.loop.call_soon_threadsafe(server.close)
 
     def __enter__(self) -> SMTPServer:
         return self.start()
