@@ -103,12 +103,14 @@ def enqueue_batches(
 
 
 @task()
-def probe_relay(mailer: str) -> bool:
-    """Probe relay ``mailer`` if it is down and due (:func:`check_relay`); while it stays
-    down, this task is enqueued again for its next probe. Returns whether it is up."""
+def probe_relay(mailer: str, outage: str) -> bool:
+    """Probe relay ``mailer`` if it is down and due (:func:`check_relay`). While the same
+    outage goes on (``outage``: when the relay went down, ISO 8601), this task is enqueued
+    again for the next probe, so each outage has one chain of probes. Returns whether the
+    relay is up."""
     found = check_relay(mailer)
-    if not found.up and found.next_probe_at is not None:
-        schedule_probe(mailer, found.next_probe_at)
+    if not found.up and found.down_since and found.down_since.isoformat() == outage:
+        schedule_probe(mailer, found.next_probe_at, found.down_since)
     return found.up
 
 
@@ -121,8 +123,11 @@ def check_relay(mailer: str) -> relays.Check:
     return found
 
 
-def schedule_probe(mailer: str, when: datetime | None = None) -> None:
-    """Enqueue :func:`probe_relay` for ``when`` (default: the relay's next probe time).
+def schedule_probe(
+    mailer: str, when: datetime | None = None, outage: datetime | None = None
+) -> None:
+    """Enqueue :func:`probe_relay` of the outage that began at ``outage`` for ``when``
+    (default: the relay's current outage and next probe time; nothing when it is up).
 
     Only where the task backend runs a task at a given time; elsewhere the cron command
     probes (``resend_failed_messages``).
@@ -130,12 +135,14 @@ def schedule_probe(mailer: str, when: datetime | None = None) -> None:
     backend = probe_relay.get_backend()
     if not backend.supports_defer:
         return
-    if when is None:
-        found = RelayState.objects.filter(mailer=mailer).first()
-        when = found.next_probe_at if found else None
+    if when is None or outage is None:
+        row = RelayState.objects.filter(mailer=mailer, state=RelayState.State.DOWN).first()
+        if row is None or row.down_since is None:
+            return
+        when, outage = row.next_probe_at, row.down_since
     number = TASK_PRIORITIES["high"] if backend.supports_priority else None
     queued = probe_relay.using(queue_name=conf.task_queue(), priority=number, run_after=when)
-    queued.enqueue(mailer)
+    queued.enqueue(mailer, outage.isoformat())
 
 
 # Receivers one query reads while enqueuing the waiting ones (as sends.CHUNK).

@@ -236,6 +236,35 @@ def test_probes_wait_thirty_seconds_doubling_to_ten_minutes(use_mailer, clock):
 
 
 @pytest.mark.django_db
+def test_each_outage_has_one_chain_of_probe_tasks(settings, use_mailer, clock):
+    from django_tasks import task_backends
+
+    from messaging.tasks import probe_relay, schedule_probe
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    queued = task_backends["default"].results
+    port, _handler = stopped_port()
+    use_mailer(**local_smtp(port, timeout=1))
+    failure = classify(opening(ConnectionRefusedError(111, "Connection refused")))
+    for _ in range(5):
+        relays.record_relay_failure("default", failure)
+    schedule_probe("default")
+    relay = RelayState.objects.get()
+    [first] = queued
+    assert first.args == ["default", relay.down_since.isoformat()]
+    assert first.task.run_after == relay.next_probe_at
+    clock.move(timedelta(seconds=31))
+    assert probe_relay.call(*first.args) is False  # still refused: the next one is queued
+    assert len(queued) == 2 and queued[1].task.run_after == RelayState.objects.get().next_probe_at
+    # Up, and down again: the first outage's chain ends; the new outage has its own.
+    relays.mark_up("default")
+    for _ in range(5):
+        relays.record_relay_failure("default", failure)
+    probe_relay.call(*queued[1].args)
+    assert len(queued) == 2
+
+
+@pytest.mark.django_db
 def test_only_one_worker_probes_at_a_time(use_mailer, smtp_server, clock):
     now = timezone.now()
     RelayState.objects.create(

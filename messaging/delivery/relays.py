@@ -131,6 +131,8 @@ class Check:
     """This check found it answering again and marked it up: enqueue what waits."""
     next_probe_at: datetime | None = None
     """While it is down: when it is to be checked next."""
+    down_since: datetime | None = None
+    """While it is down: since when (the outage's identity)."""
 
 
 def check(mailer: str) -> Check:
@@ -151,7 +153,7 @@ def check(mailer: str) -> Check:
     )
     if not leased:  # not due yet, or another worker probes it now
         later = max(filter(None, [row.next_probe_at, row.probe_claimed_until, now]))
-        return Check(up=False, next_probe_at=later)
+        return Check(up=False, next_probe_at=later, down_since=row.down_since)
     error = probe(mailer)
     if not error:
         return Check(up=True, came_up=mark_up(mailer))
@@ -160,7 +162,7 @@ def check(mailer: str) -> Check:
     RelayState.objects.filter(pk=row.pk, state=State.DOWN).update(
         next_probe_at=next_at, probe_interval=interval, probe_claimed_until=None, reason=error
     )
-    return Check(up=False, next_probe_at=next_at)
+    return Check(up=False, next_probe_at=next_at, down_since=row.down_since)
 
 
 def max_interval() -> timedelta:
