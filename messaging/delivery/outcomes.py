@@ -75,13 +75,14 @@ def record_failure(
     goes out when a relay is up.
     """
     now = timezone.now()
-    counted = 0 if failure.relay_fault and last_was_relay_fault(receiver) else 1
+    repeated = failure.relay_fault and failing_for_relay(receiver)
+    counted = 0 if repeated else 1
     failed = receiver.sending_failed_count + counted
     final = failure.permanent or (
         not failure.relay_fault and (failed > conf.resend_limit() or gave_up(receiver, now))
     )
     retry_now = retry_now and not final
-    status_data = with_error(receiver.status_data, failure.entry())
+    status_data = with_error(receiver.status_data, failure.entry(), replace_last=repeated)
     waits = final or retry_now or failure.relay_fault
     changes = {
         "status": Case(
@@ -117,10 +118,11 @@ def record_failure(
     return bool(updated)
 
 
-def last_was_relay_fault(receiver: MessageReceiver) -> bool:
-    """Whether the receiver's newest stored failure was the relay's."""
+def failing_for_relay(receiver: MessageReceiver) -> bool:
+    """Whether ``receiver``'s last attempt failed, and for its relay: another such failure
+    continues that run (it replaces the stored entry and is not counted again)."""
     errors = (receiver.status_data or {}).get("errors") or [{}]
-    return bool(errors[-1].get("relay_fault"))
+    return receiver.status == Status.FAILED and bool(errors[-1].get("relay_fault"))
 
 
 def gave_up(receiver: MessageReceiver, now: datetime) -> bool:
@@ -130,9 +132,11 @@ def gave_up(receiver: MessageReceiver, now: datetime) -> bool:
     return budget is not None and since is not None and now - since >= budget
 
 
-def with_error(status_data: dict, entry: dict) -> dict:
-    """``status_data`` with ``entry`` added to its newest ``MESSAGING_MAX_STORED_ERRORS``."""
-    errors = [*status_data.get("errors", []), entry]
+def with_error(status_data: dict, entry: dict, *, replace_last: bool = False) -> dict:
+    """``status_data`` with ``entry`` added to its newest ``MESSAGING_MAX_STORED_ERRORS``
+    (with ``replace_last``, in place of the newest one: one entry per counted attempt)."""
+    kept = status_data.get("errors", [])
+    errors = [*(kept[:-1] if replace_last else kept), entry]
     return {**status_data, "errors": errors[-conf.max_stored_errors() :]}
 
 
