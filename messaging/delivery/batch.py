@@ -33,7 +33,8 @@ def deliver(receiver_ids: Sequence[int]) -> dict:
     are enqueued when a relay is up again. ``relays_down`` lists the relays this batch
     marked down, whose probes the caller schedules.
     """
-    if not usable_mailers():
+    mailers = usable_mailers()
+    if not mailers:
         early = not_yet_due(sorted(receiver_ids))
         return {**BatchOutcome().as_dict(), "leftover": [], "early": early, "relays_down": []}
     token = uuid.uuid4().hex
@@ -42,9 +43,11 @@ def deliver(receiver_ids: Sequence[int]) -> dict:
     connections = min(conf.connections_per_worker(), len(receivers))
     # Threads have their own database connections: they cannot see an open transaction.
     if connections > 1 and not db_connection.in_atomic_block:
-        outcome = deliver_concurrently(receivers, token, connections)
+        outcome = deliver_concurrently(receivers, token, connections, mailers)
     else:
-        outcome = deliver_claimed(receivers, token) if receivers else BatchOutcome()
+        outcome = (
+            deliver_claimed(receivers, token, mailers=mailers) if receivers else BatchOutcome()
+        )
     if outcome.batch_error:
         logger.error("Delivery batch stopped: %s", outcome.batch_error)
     finish_messages(outcome.message_ids)

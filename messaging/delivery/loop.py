@@ -59,7 +59,10 @@ class BatchOutcome:
 
 
 def deliver_claimed(
-    receivers: list[MessageReceiver], token: str, stop: threading.Event | None = None
+    receivers: list[MessageReceiver],
+    token: str,
+    stop: threading.Event | None = None,
+    mailers: list[str] | None = None,
 ) -> BatchOutcome:
     """Send claimed receivers over one mail connection, recording each outcome in turn.
 
@@ -71,11 +74,12 @@ def deliver_claimed(
     cancelled or expired since the claim is not sent (:mod:`.stops`): each is asked about
     just before its email goes out, so a stopped message stops at the next receiver.
     The batch sends through the first relay that is up, and moves on to the next when it
-    goes down (:mod:`.route`); with none up, every receiver is released.
+    goes down (:mod:`.route`); with none up, every receiver is released. ``mailers``:
+    the relays that are up, in order, when the caller has just read them.
     """
     stop = stop or threading.Event()
     outcome = BatchOutcome(message_ids={r.message_id for r in receivers})
-    mailers = usable_mailers()
+    mailers = usable_mailers() if mailers is None else mailers
     if not mailers:
         outcome.released = release(receivers, token)
         outcome.batch_error = "Every mail relay is down."
