@@ -5,7 +5,8 @@ The site's settings (``config.settings``) with ``DEBUG`` off (no autoreloader in
 environment: ``MESSAGING_CLAIM_LEASE_SECONDS``, ``MESSAGING_MAX_PER_SECOND``,
 ``MESSAGING_BATCH_SIZE``, ``MESSAGING_RESEND_LIMIT``, ``MESSAGING_RETRY_BASE_DELAY``,
 ``MESSAGING_CONNECTIONS_PER_WORKER``, ``MESSAGING_DIGEST_HOUR``, ``MESSAGING_RELAY_FAILURES``,
-``MESSAGING_RELAY_PROBE_INTERVAL`` and ``MESSAGING_RELAY_PROBE_MAX_INTERVAL``; the queues of
+``MESSAGING_RELAY_PROBE_INTERVAL``, ``MESSAGING_RELAY_PROBE_MAX_INTERVAL`` and
+``MESSAGING_GIVE_UP_AFTER`` (seconds); the queues of
 a test's own, ``MESSAGING_TASK_QUEUE`` and ``MESSAGING_PRIORITY_QUEUES``; a second relay
 (``MESSAGING_BACKUP_SMTP_PORT``); and a file recording relay signals
 (``MESSAGING_TEST_SIGNAL_LOG``).
@@ -37,6 +38,7 @@ for _name, _cast in [
     ("MESSAGING_RELAY_FAILURES", int),
     ("MESSAGING_RELAY_PROBE_INTERVAL", float),
     ("MESSAGING_RELAY_PROBE_MAX_INTERVAL", float),
+    ("MESSAGING_GIVE_UP_AFTER", float),
 ]:
     if os.environ.get(_name):
         globals()[_name] = _cast(os.environ[_name])

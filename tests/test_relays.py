@@ -104,6 +104,15 @@ def test_wrong_relay_settings_are_system_check_errors(settings, name, value, che
     assert check_id in {e.id for e in run_checks()}
 
 
+def test_the_credentials_of_the_further_mailers_are_secret(settings):
+    """Django 5.2's further mailers (MESSAGING_MAILER_SETTINGS) are scrubbed as MAILERS'."""
+    from messaging import conf
+
+    login = {"username": "backup-user", "password": "backup-password"}
+    settings.MESSAGING_MAILER_SETTINGS = {"backup": {"OPTIONS": login}}
+    assert {"backup-user", "backup-password"} <= set(conf.secret_values())
+
+
 # --- in process: down, probed, up ---------------------------------------------------------
 
 
@@ -558,3 +567,40 @@ def test_a_second_relay_takes_the_sends_when_the_first_stops(
     assert max(failed_counts(message)) <= 1
     recorded = signal_log.read(env["MESSAGING_TEST_SIGNAL_LOG"])
     assert [(s["signal"], s["mailer"]) for s in recorded] == [("relay_down", "default")]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_workers_and_cron_give_up_on_a_receiver_by_age(request, settings, tmp_path, processes):
+    database_url = shared_database(request)
+    handler = FaultInjectingHandler(defer_domains=("slow.example.org",))
+    with SMTPServer(handler) as server:
+        env = worker_settings(
+            settings,
+            database_url,
+            server.port,
+            tmp_path,
+            MESSAGING_RESEND_LIMIT="50",
+            MESSAGING_RETRY_BASE_DELAY="0",
+            MESSAGING_GIVE_UP_AFTER="3",
+        )
+        message = send_message(users=users(1, "slow.example.org"), subject="Hi", html="x")
+        processes.start(db_worker_args(), env)
+        receiver = message.receivers.get()
+        tails = processes.tails
+
+        def failed_once() -> bool:
+            receiver.refresh_from_db()
+            return receiver.sending_failed_count >= 1
+
+        wait_until(failed_once, 60, "the first failed attempt", tails)
+        assert receiver.status == Status.FAILED
+        for _ in range(20):  # each cron run retries it, until it gives up on it
+            processes.run(["resend_failed_messages"], env)
+            wait_until(lambda: waiting_deliveries() == 0, 60, "the retry", tails)
+            receiver.refresh_from_db()
+            if receiver.status != Status.FAILED:
+                break
+    assert receiver.status == Status.ERROR
+    assert timezone.now() - receiver.failing_since >= timedelta(seconds=3)
+    assert receiver.sending_failed_count < 50  # by age, far within the resend limit
