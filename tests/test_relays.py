@@ -274,6 +274,13 @@ def test_each_outage_has_one_chain_of_probe_tasks(settings, use_mailer, clock):
 
 
 @pytest.mark.django_db
+def test_a_relay_marked_down_by_hand_is_probed_at_once(use_mailer, smtp_server):
+    RelayState.objects.create(mailer="default", state="down", down_since=timezone.now())
+    assert relays.due_for_probe() == ["default"]
+    assert check_relay("default").came_up
+
+
+@pytest.mark.django_db
 def test_only_one_worker_probes_at_a_time(use_mailer, smtp_server, clock):
     now = timezone.now()
     RelayState.objects.create(

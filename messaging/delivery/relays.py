@@ -30,8 +30,11 @@ from .smtp import close_quietly
 logger = logging.getLogger(__name__)
 
 State = RelayState.State
-# How long one worker's probe may take before another may probe instead.
+# How long one worker's probe may take before another may probe instead, and the
+# connection timeout of a probe whose mailer sets none (a relay that drops packets would
+# hold the probing worker forever): well within the lease.
 PROBE_LEASE = timedelta(minutes=2)
+PROBE_TIMEOUT = 30.0
 # A relay's last success is written at most this often (per batch otherwise): the state
 # stays current for monitoring without a write per email.
 SUCCESS_EVERY = timedelta(seconds=10)
@@ -107,6 +110,8 @@ def probe(mailer: str) -> str:
     Returns ``""`` when the relay answered, else why it did not (scrubbed).
     """
     connection = compat.mail_connection(mailer)
+    if getattr(connection, "timeout", 0) is None:  # Django's SMTP backend: EMAIL_TIMEOUT unset
+        connection.timeout = PROBE_TIMEOUT  # type: ignore[attr-defined]
     try:
         connection.open()
         session = getattr(connection, "connection", None)
@@ -147,7 +152,8 @@ def check(mailer: str) -> Check:
     if row is None or row.state == State.UP:
         return Check(up=True)
     leased = (
-        RelayState.objects.filter(pk=row.pk, state=State.DOWN, next_probe_at__lte=now)
+        RelayState.objects.filter(pk=row.pk, state=State.DOWN)
+        .filter(due_by(now))
         .filter(Q(probe_claimed_until__isnull=True) | Q(probe_claimed_until__lt=now))
         .update(probe_claimed_until=now + PROBE_LEASE)
     )
@@ -169,9 +175,14 @@ def max_interval() -> timedelta:
     return max(conf.relay_probe_max_interval(), conf.relay_probe_interval())
 
 
+def due_by(now: datetime) -> Q:
+    """Relays whose next probe is due at ``now`` (or was never set: marked down by hand)."""
+    return Q(next_probe_at__isnull=True) | Q(next_probe_at__lte=now)
+
+
 def due_for_probe() -> list[str]:
     """The mailers that are down and whose next probe time has passed (cron's safety net)."""
-    due = RelayState.objects.filter(state=State.DOWN, next_probe_at__lte=timezone.now())
+    due = RelayState.objects.filter(due_by(timezone.now()), state=State.DOWN)
     return list(due.order_by("mailer").values_list("mailer", flat=True))
 
 
