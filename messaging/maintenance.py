@@ -52,7 +52,8 @@ def resend_failed(
     """Ask for one more send of each ``failed`` receiver within the resend limit.
 
     Receivers whose worker died (claim expired) or whose task was lost are sent again too.
-    ``failed`` receivers past the limit (e.g. after the limit was lowered) become ``error``.
+    ``failed`` receivers with no send waiting that are past the limit (e.g. after the limit
+    was lowered) or ``MESSAGING_GIVE_UP_AFTER`` become ``error``.
     First, receivers past their message's ``expires_at`` become ``expired`` and scheduled
     messages whose time came are started (:func:`start_scheduled`).
 
