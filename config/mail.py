@@ -42,6 +42,22 @@ def email_settings(backend: str = SMTP, **options: Any) -> dict[str, Any]:
     return {"EMAIL_BACKEND": backend, **{EMAIL_SETTINGS[k]: v for k, v in options.items()}}
 
 
+def mailers_settings(mailers: dict[str, dict[str, Any]], backend: str = SMTP) -> dict[str, Any]:
+    """The settings of several mailers of ``backend`` in order (``"default"`` among them),
+    each alias with its options as :func:`mail_settings` takes them, and
+    ``MESSAGING_MAILERS`` listing them: ``MAILERS`` on Django 6.1; on 5.2, ``EMAIL_*`` for
+    the default and ``MESSAGING_MAILER_SETTINGS`` (shaped as ``MAILERS``) for the others."""
+    entries = {
+        alias: {"BACKEND": backend, "OPTIONS": options} for alias, options in mailers.items()
+    }
+    if HAS_MAILERS:
+        found = {"MAILERS": entries}
+    else:
+        found = email_settings(backend, **mailers["default"])
+        found["MESSAGING_MAILER_SETTINGS"] = {k: v for k, v in entries.items() if k != "default"}
+    return {**found, "MESSAGING_MAILERS": list(mailers)}
+
+
 def local_smtp(port: int, **options: Any) -> dict[str, Any]:
     """The options of a plain SMTP server on 127.0.0.1:``port`` (the test and demo servers)."""
     return {"host": "127.0.0.1", "port": port, "use_tls": False, **options}

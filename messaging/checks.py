@@ -48,7 +48,13 @@ SETTING_CHECKS: dict[str, Callable[[], object]] = {
     "messaging.E035": conf.priority_queues,
     "messaging.E040": conf.user_search_fields,
     "messaging.E034": conf.bounce_legacy_signatures_until,
-    "messaging.E050": conf.rate_limit_store,
+    "messaging.E050": conf.mailers,
+    "messaging.E051": conf.mailer_settings,
+    "messaging.E052": conf.relay_failures,
+    "messaging.E053": conf.relay_probe_interval,
+    "messaging.E054": conf.relay_probe_max_interval,
+    "messaging.E055": conf.give_up_after,
+    "messaging.E056": conf.rate_limit_store,
 }
 
 

@@ -4,20 +4,22 @@ is past its time, send digests, delete old records."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import conf
 from .batching import still_matching, walk_ids
+from .delivery import relays
 from .delivery.claims import drop_claims
 from .models import Message, MessageReceiver, expire_due
 from .preferences import digests
 from .sends import asked_again, request_sends
-from .tasks import can_defer, enqueue_batches
+from .tasks import can_defer, check_relay, enqueue_batches
 
 # Receivers one statement deletes: as for asking again (sends.CHUNK), each statement's
 # row locks (and SQLite's write lock) last a fraction of a second.
@@ -47,6 +49,8 @@ class ResendReport:
     """Scheduled messages whose time came (none in a dry run)."""
     expired: int = 0
     """Receivers past their message's ``expires_at`` (none in a dry run)."""
+    relays_down: list[str] = field(default_factory=list)
+    """The relays still down after this run's probes (none probed in a dry run)."""
 
 
 def resend_failed(
@@ -58,19 +62,30 @@ def resend_failed(
     """Ask for one more send of each ``failed`` receiver within the resend limit.
 
     Receivers whose worker died (claim expired) or whose task was lost are sent again too.
-    ``failed`` receivers past the limit (e.g. after the limit was lowered) become ``error``.
+    ``failed`` receivers with no send waiting that are past the limit (e.g. after the limit
+    was lowered) or ``MESSAGING_GIVE_UP_AFTER`` become ``error``.
     First, receivers past their message's ``expires_at`` become ``expired`` and scheduled
     messages whose time came are started (:func:`start_scheduled`).
+
+    Relays that are down are probed when due (:func:`probe_relays`); while every relay is
+    down, nothing is resent, requeued or given up on (``MESSAGING_GIVE_UP_AFTER``): the
+    receivers keep their place until a relay answers.
     """
     limit = conf.resend_limit()
     now = timezone.now()
     exceeded = MessageReceiver.objects.filter(
-        status=MessageReceiver.Status.FAILED, sending_failed_count__gt=limit
-    )
+        status=MessageReceiver.Status.FAILED, pending_sends=0
+    ).filter(past_budget(limit, now))
     due = MessageReceiver.objects.filter_due_for_resend(limit, now, ignore_backoff)
     if dry_run:
         return ResendReport(limit=limit, resent=due.count(), exceeded=exceeded.count())
     expired = expire_due(now)
+    relays_down = probe_relays()
+    if len(relays_down) == len(conf.mailers()):
+        # Every relay is down: nothing can go, and no budget runs.
+        return ResendReport(
+            limit=limit, resent=0, exceeded=0, expired=expired, relays_down=relays_down
+        )
     started = start_scheduled(now)
     errors = exceeded.update(status=MessageReceiver.Status.ERROR, next_attempt_at=None)
     recovered = recover_abandoned(now)
@@ -83,7 +98,28 @@ def resend_failed(
         recovered=recovered,
         started=started,
         expired=expired,
+        relays_down=relays_down,
     )
+
+
+def past_budget(limit: int, now: datetime) -> Q:
+    """Failed receivers past the resend limit or failing longer than
+    ``MESSAGING_GIVE_UP_AFTER``."""
+    condition = Q(sending_failed_count__gt=limit)
+    if (budget := conf.give_up_after()) is not None:
+        condition |= Q(failing_since__lte=now - budget)
+    return condition
+
+
+def probe_relays() -> list[str]:
+    """Probe each relay that is down and due (a safety net for its probe task, and the
+    only prober where the task backend cannot run a task at a given time); returns the
+    relays still down. Mail-relay rows are made for every ``MESSAGING_MAILERS`` alias."""
+    relays.ensure_rows()
+    for mailer in relays.due_for_probe():
+        check_relay(mailer)
+    usable = relays.usable_mailers()
+    return [mailer for mailer in conf.mailers() if mailer not in usable]
 
 
 def start_scheduled(now: datetime) -> int:

@@ -18,7 +18,9 @@ from django_tasks import task
 from django_tasks.base import Task
 
 from . import conf, delivery
-from .batching import chunked
+from .batching import chunked, walk_ids
+from .delivery import relays
+from .models import MessageReceiver, RelayState
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +35,11 @@ def deliver_receivers(receiver_ids: list[int], priority: str = "normal") -> dict
 
     Sends asked for while the batch held its claim are enqueued again after commit, with
     the batch's ``priority``; so are receivers whose message's time has not come yet (the
-    task ran early), for that time.
+    task ran early), for that time. A relay the batch marked down gets its first probe.
     """
     outcome = delivery.deliver(receiver_ids)
+    for mailer in outcome.pop("relays_down"):
+        transaction.on_commit(partial(schedule_probe, mailer))
     if leftover := outcome.pop("leftover"):
         transaction.on_commit(partial(enqueue_batches, leftover, priority=priority))
     for send_at, early in outcome.pop("early").items():
@@ -96,3 +100,62 @@ def enqueue_batches(
         if message_id is None:
             raise
         delivery.mark_message_error(message_id, error, stage="enqueue")
+
+
+@task()
+def probe_relay(mailer: str, outage: str) -> bool:
+    """Probe relay ``mailer`` if it is down and due (:func:`check_relay`). While the same
+    outage goes on (``outage``: when the relay went down, ISO 8601), this task is enqueued
+    again for the next probe, so each outage has one chain of probes. Returns whether the
+    relay is up."""
+    found = check_relay(mailer)
+    if not found.up and found.down_since and found.down_since.isoformat() == outage:
+        schedule_probe(mailer, found.next_probe_at, found.down_since)
+    return found.up
+
+
+def check_relay(mailer: str) -> relays.Check:
+    """Probe ``mailer`` when due (:func:`messaging.delivery.relays.check`); when it came
+    back up, enqueue at once every receiver waiting for a send."""
+    found = relays.check(mailer)
+    if found.came_up:
+        transaction.on_commit(enqueue_waiting)
+    return found
+
+
+def schedule_probe(
+    mailer: str, when: datetime | None = None, outage: datetime | None = None
+) -> None:
+    """Enqueue :func:`probe_relay` of the outage that began at ``outage`` for ``when``
+    (default: the relay's current outage and next probe time; nothing when it is up).
+
+    Only where the task backend runs a task at a given time; elsewhere the cron command
+    probes (``resend_failed_messages``).
+    """
+    backend = probe_relay.get_backend()
+    if not backend.supports_defer:
+        return
+    if when is None or outage is None:
+        row = RelayState.objects.filter(mailer=mailer, state=RelayState.State.DOWN).first()
+        if row is None or row.down_since is None:
+            return
+        when, outage = row.next_probe_at, row.down_since
+    number = TASK_PRIORITIES["high"] if backend.supports_priority else None
+    queued = probe_relay.using(queue_name=conf.task_queue(), priority=number, run_after=when)
+    queued.enqueue(mailer, outage.isoformat())
+
+
+# Receivers one query reads while enqueuing the waiting ones (as sends.CHUNK).
+CHUNK = 1000
+
+
+def enqueue_waiting() -> int:
+    """Enqueue every receiver with a send asked for and no live claim (those that waited
+    for a relay), each with its message's priority; returns how many."""
+    waiting = MessageReceiver.objects.filter_claimable()
+    enqueued = 0
+    for level in conf.PRIORITIES:
+        for ids in walk_ids(waiting.filter(message__priority=level), CHUNK):
+            enqueue_batches(ids, priority=level)
+            enqueued += len(ids)
+    return enqueued

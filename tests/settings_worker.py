@@ -4,19 +4,28 @@ The site's settings (``config.settings``) with ``DEBUG`` off (no autoreloader in
 ``db_worker``) and the delivery settings that a test needs to change read from the
 environment: ``MESSAGING_CLAIM_LEASE_SECONDS``, ``MESSAGING_MAX_PER_SECOND``,
 ``MESSAGING_BATCH_SIZE``, ``MESSAGING_RESEND_LIMIT``, ``MESSAGING_RETRY_BASE_DELAY``,
-``MESSAGING_CONNECTIONS_PER_WORKER``, ``MESSAGING_DIGEST_HOUR``; and the queues of a test's
-own, ``MESSAGING_TASK_QUEUE`` and ``MESSAGING_PRIORITY_QUEUES``.
+``MESSAGING_CONNECTIONS_PER_WORKER``, ``MESSAGING_DIGEST_HOUR``, ``MESSAGING_RELAY_FAILURES``,
+``MESSAGING_RELAY_PROBE_INTERVAL``, ``MESSAGING_RELAY_PROBE_MAX_INTERVAL`` and
+``MESSAGING_GIVE_UP_AFTER`` (seconds); the queues of
+a test's own, ``MESSAGING_TASK_QUEUE`` and ``MESSAGING_PRIORITY_QUEUES``; a second relay
+(``MESSAGING_BACKUP_SMTP_PORT``); and a file recording relay signals
+(``MESSAGING_TEST_SIGNAL_LOG``).
 """
 
 import os
 
 import config.settings
-from config.mail import mail_settings
+from config.mail import mail_settings, mailers_settings
 from config.settings import *  # noqa: F403
 
 DEBUG = False
 _smtp = {**config.settings.SMTP_OPTIONS, "timeout": float(os.environ.get("EMAIL_TIMEOUT", "5"))}
 globals().update(mail_settings(config.settings.MAIL_BACKEND, **_smtp))
+if os.environ.get("MESSAGING_BACKUP_SMTP_PORT"):
+    # A second relay, "backup", after the default (MESSAGING_MAILERS).
+    _backup = {**_smtp, "port": int(os.environ["MESSAGING_BACKUP_SMTP_PORT"])}
+    _mailers = {"default": _smtp, "backup": _backup}
+    globals().update(mailers_settings(_mailers, config.settings.MAIL_BACKEND))
 
 for _name, _cast in [
     ("MESSAGING_CLAIM_LEASE_SECONDS", int),
@@ -26,9 +35,17 @@ for _name, _cast in [
     ("MESSAGING_RETRY_BASE_DELAY", int),
     ("MESSAGING_CONNECTIONS_PER_WORKER", int),
     ("MESSAGING_DIGEST_HOUR", int),
+    ("MESSAGING_RELAY_FAILURES", int),
+    ("MESSAGING_RELAY_PROBE_INTERVAL", float),
+    ("MESSAGING_RELAY_PROBE_MAX_INTERVAL", float),
+    ("MESSAGING_GIVE_UP_AFTER", float),
 ]:
     if os.environ.get(_name):
         globals()[_name] = _cast(os.environ[_name])
+
+# Each relay_down / relay_up a worker sends, as a JSON line in this file (tests.signal_log).
+if os.environ.get("MESSAGING_TEST_SIGNAL_LOG"):
+    INSTALLED_APPS = [*config.settings.INSTALLED_APPS, "tests.signal_log.SignalLogConfig"]
 
 LOGGING = {
     "version": 1,

@@ -115,10 +115,10 @@ def test_the_bucket_is_in_the_database_unless_the_site_runs_rq(settings, rq_sett
     settings.MESSAGING_RATE_LIMIT_STORE = "auto"
     assert rate_limit_store() == "database"
     settings.MESSAGING_RATE_LIMIT_STORE = "redis"  # there is no RQ Redis to keep it on
-    [error] = [e for e in check_settings() if e.id == "messaging.E050"]
+    [error] = [e for e in check_settings() if e.id == "messaging.E056"]
     assert isinstance(error, Error) and "MESSAGING_RATE_LIMIT_STORE" in error.msg
     settings.MESSAGING_RATE_LIMIT_STORE = "memcached"
-    assert "messaging.E050" in [error.id for error in check_settings()]
+    assert "messaging.E056" in [error.id for error in check_settings()]
 
 
 # --- the shared bucket ------------------------------------------------------------------

@@ -248,20 +248,25 @@ def test_one_batch_reuses_one_connection(make_user, on_commit, smtp_server):
     assert smtp_server.handler.sessions == 1
 
 
-def test_auth_not_offered_fails_the_batch_without_burning_counts(
+def test_auth_not_offered_is_the_relays_fault_and_burns_no_sends(
     make_user, on_commit, smtp_server, use_mailer
 ):
     from messaging.api import send_message
+    from messaging.models import RelayState
 
     # The test server offers no AUTH: logging in fails for every receiver the same way.
     login = {"username": "mailer", "password": "s3cret-password"}
     use_mailer(**local_smtp(smtp_server.port, timeout=1, **login))
     users = [make_user() for _ in range(4)]
     message = on_commit(send_message, users=users, subject="Hi", html="<p>Hi</p>")
+    # Each attempt counts once on its receiver, which keeps its send for when the relay
+    # works; four faults in a row are not yet MESSAGING_RELAY_FAILURES (5).
     counts = sorted(message.receivers.values_list("sending_failed_count", flat=True))
-    assert counts == [0, 0, 0, 1]
+    assert counts == [1, 1, 1, 1]
     pending = sorted(message.receivers.values_list("pending_sends", flat=True))
-    assert pending == [0, 1, 1, 1]
+    assert pending == [1, 1, 1, 1]
+    relay = RelayState.objects.get(mailer="default")
+    assert (relay.state, relay.consecutive_failures) == ("up", 4)
     assert "s3cret-password" not in str(list(message.receivers.values_list("status_data")))
 
 
@@ -280,7 +285,7 @@ def test_pipelining_is_used_when_the_server_offers_it_and_the_setting_allows(
     assert smtp_server.handler.total() == 2
 
 
-def test_authentication_refused_535_fails_the_batch_without_burning_counts(
+def test_authentication_refused_535_is_the_relays_fault_and_burns_no_sends(
     make_user, on_commit, use_mailer
 ):
     from messaging.api import send_message
@@ -291,11 +296,12 @@ def test_authentication_refused_535_fails_the_batch_without_burning_counts(
         users = [make_user() for _ in range(3)]
         message = on_commit(send_message, users=users, subject="Hi", html="<p>Hi</p>")
     receivers = list(message.receivers.order_by("pk"))
-    assert [r.sending_failed_count for r in receivers] == [1, 0, 0]
+    assert [r.sending_failed_count for r in receivers] == [1, 1, 1]
     assert receivers[0].status == "failed"  # the setup is wrong, not the recipient
     error = receivers[0].status_data["errors"][0]
     assert error["smtp_code"] == 535 and "SMTPAuthenticationError" in error["exception_class"]
-    assert [r.pending_sends for r in receivers] == [0, 1, 1]
+    assert error["relay_fault"] is True
+    assert [r.pending_sends for r in receivers] == [1, 1, 1]
     assert server.handler.total() == 0
 
 
@@ -513,8 +519,11 @@ def test_connections_per_worker_send_one_batch_over_that_many_connections(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_setup_error_burns_at_most_one_attempt_per_connection(make_user, settings, use_mailer):
+def test_a_relay_fault_burns_at_most_one_attempt_per_receiver_and_none_once_down(
+    make_user, settings, use_mailer
+):
     from messaging.delivery import deliver
+    from messaging.models import RelayState
     from messaging.testing.smtp import SMTPServer
 
     settings.MESSAGING_CONNECTIONS_PER_WORKER = 4
@@ -523,12 +532,15 @@ def test_a_setup_error_burns_at_most_one_attempt_per_connection(make_user, setti
         ids = pending_receivers(make_user, [f"u{i}@example.org" for i in range(12)])
         outcome = deliver(ids)
     assert "535" in outcome["batch_error"]
+    assert outcome["relays_down"] == ["default"]
+    assert RelayState.objects.get(mailer="default").state == "down"
     receivers = MessageReceiver.objects.filter(pk__in=ids)
-    # Each connection that tried before the stop burned one attempt; the rest wait.
-    assert 1 <= receivers.filter(sending_failed_count=1).count() <= 4
-    assert receivers.filter(pending_sends=1, sending_failed_count=0).count() == (
-        12 - receivers.filter(sending_failed_count=1).count()
-    )
+    # Five faults in a row (MESSAGING_RELAY_FAILURES) mark the relay down; each of the
+    # other three connections may have had one more attempt on the way. Nobody's send is
+    # used up.
+    assert 5 <= receivers.filter(sending_failed_count=1).count() <= 8
+    assert not receivers.filter(sending_failed_count__gt=1).exists()
+    assert receivers.filter(pending_sends=1).count() == 12
     assert not receivers.filter(claimed_until__isnull=False).exists()
     assert server.handler.total() == 0
 

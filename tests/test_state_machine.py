@@ -38,10 +38,12 @@ from messaging.delivery import deliver
 from messaging.delivery.claims import claim
 from messaging.exceptions import MessageStateError
 from messaging.maintenance import resend_failed
-from messaging.models import Message, MessageReceiver
-from messaging.tasks import TASK_PRIORITIES
+from messaging.models import Message, MessageReceiver, RelayState
+from messaging.tasks import TASK_PRIORITIES, check_relay
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+
+RELAY_FAILURES = 5  # MESSAGING_RELAY_FAILURES' default
 
 OUTCOMES = ["ok", "transient", "permanent", "misconfigured"]
 
@@ -90,8 +92,14 @@ class ReceiverMachine(RuleBasedStateMachine):
         self.requests = self.explicit = 0
         self.dropped = 0  # sends asked for, then dropped by a stop or the expiry
         self.waiting_for_time = self.past_expiry = False
+        # "misconfigured" is the relay's fault: counted on the relay, which goes down at
+        # RELAY_FAILURES in a row; the receiver keeps its send and counts a run once.
+        self.relay_faults, self.relay_down = 0, False
+        self.relay_counted = 0  # failed attempts that used up no send (relay faults)
+        self.last_failure_relay = False
 
     def teardown(self) -> None:
+        RelayState.objects.all().delete()
         self.receiver.message.delete()
         self.user.delete()
         for override in reversed(self.overrides):
@@ -139,8 +147,8 @@ class ReceiverMachine(RuleBasedStateMachine):
     def attempt(self, outcome: str) -> None:
         ScriptedBackend.outcome = outcome
         deliver([self.receiver.pk])
-        if self.pending == 0 or self.claim == "live" or not self.may_go():
-            return  # nothing to claim, or not now: no attempt
+        if self.relay_down or self.pending == 0 or self.claim == "live" or not self.may_go():
+            return  # no relay up, nothing to claim, or not now: no attempt
         if self.claim is None:
             self.pending -= 1  # an expired claim's send is given back, then this one taken
         self.claim = None
@@ -151,11 +159,25 @@ class ReceiverMachine(RuleBasedStateMachine):
     def record(self, outcome: str) -> None:
         if outcome == "ok":
             self.status, self.success = "sent", self.success + 1
+            self.relay_faults = 0
+            return
+        if outcome == "misconfigured":
+            self.record_relay_fault()
             return
         self.failed += 1
         final = outcome == "permanent" or self.failed > self.limit
         self.status = "error" if final else "failed"
         self.backoff_passed = False
+        self.last_failure_relay = False
+
+    def record_relay_fault(self) -> None:
+        """Counted once per run, never ``error``, the send given back; the relay counts it."""
+        if not (self.status == "failed" and self.last_failure_relay):
+            self.failed += 1
+            self.relay_counted += 1
+        self.status, self.pending, self.last_failure_relay = "failed", self.pending + 1, True
+        self.relay_faults += 1
+        self.relay_down = self.relay_faults >= RELAY_FAILURES
 
     def may_go(self) -> bool:
         """Whether a claim may take this receiver now: its time came, it is not past the
@@ -188,7 +210,10 @@ class ReceiverMachine(RuleBasedStateMachine):
     def cron(self, ignore_backoff: bool) -> None:
         report = self.committed(resend_failed, ignore_backoff=ignore_backoff)
         self.sweep()
-        if self.status == "failed" and self.failed > self.limit:
+        if self.relay_down:  # every relay is down: nothing more is done
+            assert report.resent == 0
+            return
+        if self.status == "failed" and self.failed > self.limit and self.pending == 0:
             self.status = "error"
         if self.claim == "expired" and (self.past_expiry or self.status == "cancelled"):
             self.claim, self.dropped = None, self.dropped + 1  # released, not asked again
@@ -199,6 +224,15 @@ class ReceiverMachine(RuleBasedStateMachine):
         assert report.resent == expected
         self.pending += expected
         self.requests += expected
+
+    @precondition(lambda self: self.relay_down)
+    @rule()
+    def relay_answers(self) -> None:
+        ScriptedBackend.outcome = "ok"  # the probe opens a connection
+        due = timezone.now() - timedelta(seconds=1)
+        RelayState.objects.filter(mailer="default").update(next_probe_at=due)
+        assert self.committed(check_relay, "default").came_up
+        self.relay_down, self.relay_faults = False, 0
 
     @rule()
     def time_comes(self) -> None:
@@ -268,7 +302,8 @@ class ReceiverMachine(RuleBasedStateMachine):
     @invariant()
     def every_request_is_attempted_once_or_dropped(self) -> None:
         owed = self.pending + (self.claim is not None)
-        assert self.success + self.failed + owed + self.dropped == self.requests
+        attempted = self.success + self.failed - self.relay_counted
+        assert attempted + owed + self.dropped == self.requests
 
     @invariant()
     def every_task_has_the_message_priority(self) -> None:
@@ -283,7 +318,8 @@ class ReceiverMachine(RuleBasedStateMachine):
             assert self.last_outcome == "ok" and self.success > 0
         if self.status == "failed":
             assert self.last_outcome in {"transient", "misconfigured"}
-            assert self.failed <= self.max_limit_since_attempt
+            if self.last_outcome == "transient":  # a relay's fault is never final
+                assert self.failed <= self.max_limit_since_attempt
         if self.status == "error":
             permanent = self.last_outcome == "permanent"
             assert permanent or self.failed > self.min_limit_since_attempt
@@ -292,7 +328,7 @@ class ReceiverMachine(RuleBasedStateMachine):
         if self.status == "expired":
             assert self.past_expiry
         if self.explicit == 0:  # only cron asks again: it stops at the limit
-            assert self.failed <= self.max_limit + 1
+            assert self.failed - self.relay_counted <= self.max_limit + 1
 
 
 def test_status_rules_hold_in_any_order():

@@ -36,6 +36,7 @@ def claimed_twin(message: Message, user, token: str) -> MessageReceiver:
         claim_token=token,
         pending_sends=0,
         status_data={"errors": [{"error_message": "421 busy"}]},
+        failing_since=now - timedelta(hours=1),
     )
 
 
@@ -56,15 +57,16 @@ def test_the_prepared_success_write_changes_every_column_as_the_orm_write(
     instant = timezone.now().replace(microsecond=123456)
     monkeypatch.setattr(timezone, "now", lambda: instant)
 
-    assert record_success(orm_twin, "a" * 32, "new@example.org, second@example.org")
+    assert record_success(orm_twin, "a" * 32, "new@example.org, second@example.org", "backup")
     writes = PipelinedWrites()
-    writes.defer(sql_twin, "b" * 32, "new@example.org, second@example.org")
+    writes.defer(sql_twin, "b" * 32, "new@example.org, second@example.org", "backup")
     writes.flush()
 
     orm, sql = columns(orm_twin), columns(sql_twin)
     assert orm == sql
     assert orm["status"] == "sent" and orm["sent_datetime"] == instant
     assert orm["sending_success_count"] == 3 and orm["claimed_until"] is None
+    assert orm["sent_via"] == "backup" and orm["failing_since"] is None
 
 
 def test_neither_write_touches_a_row_whose_claim_was_lost(require_postgres):
@@ -74,9 +76,9 @@ def test_neither_write_touches_a_row_whose_claim_was_lost(require_postgres):
     sql_twin = claimed_twin(message, user, "b" * 32)
     before = columns(orm_twin), columns(sql_twin)
 
-    assert not record_success(orm_twin, "c" * 32, "new@example.org")
+    assert not record_success(orm_twin, "c" * 32, "new@example.org", "backup")
     writes = PipelinedWrites()
-    writes.defer(sql_twin, "c" * 32, "new@example.org")
+    writes.defer(sql_twin, "c" * 32, "new@example.org", "backup")
     writes.flush()
 
     assert (columns(orm_twin), columns(sql_twin)) == before

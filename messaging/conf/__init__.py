@@ -31,7 +31,6 @@ from .delivery import (
     claim_lease_seconds,
     connections_per_worker,
     direct_mime,
-    mailers,
     max_delivery_events,
     max_stored_errors,
     priority_queues,
@@ -48,6 +47,15 @@ from .delivery import (
     task_queue,
 )
 from .rates import max_per_second, rate_limit_store
+from .relays import (
+    configured_mailers,
+    give_up_after,
+    mailer_settings,
+    mailers,
+    relay_failures,
+    relay_probe_interval,
+    relay_probe_max_interval,
+)
 from .users import (
     default_user_search_fields,
     user_context_resolver,
@@ -76,8 +84,14 @@ __all__ = [
     "digest_hour",
     "email_signature",
     "from_email",
-    "normalize_language",
+    "configured_mailers",
+    "give_up_after",
+    "mailer_settings",
     "mailers",
+    "relay_failures",
+    "relay_probe_interval",
+    "relay_probe_max_interval",
+    "normalize_language",
     "max_delivery_events",
     "max_per_second",
     "max_stored_errors",

@@ -196,11 +196,10 @@ def secret_values() -> list[Any]:
 
 
 def _mailer_credentials() -> list[str]:
-    mailers = get("MAILERS", None)
-    if not isinstance(mailers, dict):
-        return []
+    # MESSAGING_MAILER_SETTINGS holds Django 5.2's further mailers, shaped as MAILERS.
+    entries = [get(name, None) for name in ("MAILERS", "MESSAGING_MAILER_SETTINGS")]
     found = []
-    for mailer in mailers.values():
+    for mailer in [m for e in entries if isinstance(e, dict) for m in e.values()]:
         options = mailer.get("OPTIONS", {}) if isinstance(mailer, dict) else {}
         found += [options.get(key) for key in ("username", "password") if options.get(key)]
     return found
@@ -274,9 +273,3 @@ def connections_per_worker() -> int:
     (default 1); see Workers and scale-out."""
     value = get("MESSAGING_CONNECTIONS_PER_WORKER", 1)
     return max(1, non_negative_int("MESSAGING_CONNECTIONS_PER_WORKER", value))
-
-
-def mailers() -> list[str]:
-    """The mailer aliases emails go out through (``MAILERS`` aliases on Django 6.1), in the
-    order tried; ``["default"]``, the site's one mailer, unless set."""
-    return list(get("MESSAGING_MAILERS", ["default"]))

@@ -6,6 +6,9 @@ One batch, in :func:`deliver` (module by module)::
     loop.deliver_claimed    for each: recipients -> smtp.send_one -> outcomes (status)
     models.finish_messages  messages whose receivers were all attempted become ``sent``
 
+A batch sends through the first relay of ``MESSAGING_MAILERS`` that is up; relay health
+(down after failures in a row, probed, up again) lives in :mod:`.relays`.
+
 Speed tricks, each behind a setting: :mod:`.pipelining` (``MESSAGING_SMTP_PIPELINING``)
 and :mod:`.deferred_writes` (``MESSAGING_ASYNC_STATUS_WRITES``). Failures are classified
 once, by :func:`.failures.classify`. How fast: :mod:`.ratelimit` (``MESSAGING_MAX_PER_SECOND``,

@@ -14,6 +14,7 @@ from .claims import claim
 from .concurrent import deliver_concurrently
 from .loop import BatchOutcome, deliver_claimed
 from .outcomes import leftover, not_yet_due
+from .relays import usable_mailers
 
 logger = logging.getLogger(__name__)
 
@@ -29,16 +30,25 @@ def deliver(receiver_ids: Sequence[int]) -> dict:
     failing in a loop. ``early`` maps a time to the receivers the batch could not claim
     yet because their message's ``send_at`` is still to come (the task ran early), and
     those held back for their domain's turn (:mod:`.throttles`).
+    While every relay is down nothing is claimed: the receivers keep their sends, which
+    are enqueued when a relay is up again. ``relays_down`` lists the relays this batch
+    marked down, whose probes the caller schedules.
     """
+    mailers = usable_mailers()
+    if not mailers:
+        early = not_yet_due(sorted(receiver_ids))
+        return {**BatchOutcome().as_dict(), "leftover": [], "early": early, "relays_down": []}
     token = uuid.uuid4().hex
     receivers = claim(receiver_ids, token)
     start_scheduled(receivers)
     connections = min(conf.connections_per_worker(), len(receivers))
     # Threads have their own database connections: they cannot see an open transaction.
     if connections > 1 and not db_connection.in_atomic_block:
-        outcome = deliver_concurrently(receivers, token, connections)
+        outcome = deliver_concurrently(receivers, token, connections, mailers)
     else:
-        outcome = deliver_claimed(receivers, token) if receivers else BatchOutcome()
+        outcome = (
+            deliver_claimed(receivers, token, mailers=mailers) if receivers else BatchOutcome()
+        )
     if outcome.batch_error:
         logger.error("Delivery batch stopped: %s", outcome.batch_error)
     finish_messages(outcome.message_ids)
@@ -48,7 +58,8 @@ def deliver(receiver_ids: Sequence[int]) -> dict:
     early = not_yet_due(sorted(unclaimed)) if unclaimed else {}
     for turn, ids in outcome.held_back.items():
         early.setdefault(turn, []).extend(ids)
-    return {**outcome.as_dict(), "leftover": again, "early": early}
+    relays_down = sorted(set(outcome.went_down))
+    return {**outcome.as_dict(), "leftover": again, "early": early, "relays_down": relays_down}
 
 
 def start_scheduled(receivers: list[MessageReceiver]) -> None:

@@ -22,16 +22,23 @@ HAS_MAILERS = django.VERSION >= (6, 1)
 DEFAULT_MAILER = "default"
 
 
-def mail_connection() -> BaseEmailBackend:
-    """A new connection of the site's default mailer (``MAILERS`` or ``EMAIL_*``)."""
+def mail_connection(alias: str = DEFAULT_MAILER) -> BaseEmailBackend:
+    """A new connection of mailer ``alias`` (a ``MESSAGING_MAILERS`` entry).
+
+    Django 6.1: ``MAILERS[alias]`` (``"default"`` falls back to the ``EMAIL_*`` settings
+    where ``MAILERS`` is not set). Django 5.2: ``"default"`` is the ``EMAIL_*`` settings and
+    any other alias an entry of ``MESSAGING_MAILER_SETTINGS``, shaped as ``MAILERS``'.
+    """
     if HAS_MAILERS:
         from django.core.mail import mailers
 
-        # Falls back to the EMAIL_* settings where MAILERS is not set.
-        return mailers[DEFAULT_MAILER]
+        return mailers[alias]
     from django.core.mail import get_connection
 
-    return get_connection()
+    if alias == DEFAULT_MAILER:
+        return get_connection()
+    entry = conf.mailer_settings()[alias]
+    return get_connection(entry.get("BACKEND"), **entry.get("OPTIONS", {}))
 
 
 def send(email: EmailMessage) -> int:

@@ -20,13 +20,14 @@ from .loop import BatchOutcome, deliver_claimed
 
 
 def deliver_concurrently(
-    receivers: list[MessageReceiver], token: str, connections: int
+    receivers: list[MessageReceiver], token: str, connections: int, mailers: list[str]
 ) -> BatchOutcome:
-    """Send ``receivers`` over ``connections`` SMTP connections at once; the summed outcome."""
+    """Send ``receivers`` over ``connections`` SMTP connections at once, through the first
+    of ``mailers`` (the relays that are up); the summed outcome."""
     stop = threading.Event()
     shares = [receivers[start::connections] for start in range(connections)]
     with ThreadPoolExecutor(connections, thread_name_prefix="messaging-smtp") as pool:
-        futures = [pool.submit(deliver_share, share, token, stop) for share in shares]
+        futures = [pool.submit(deliver_share, share, token, stop, mailers) for share in shares]
         outcomes = [future.result() for future in futures]
     total = BatchOutcome()
     for outcome in outcomes:
@@ -35,11 +36,11 @@ def deliver_concurrently(
 
 
 def deliver_share(
-    receivers: list[MessageReceiver], token: str, stop: threading.Event
+    receivers: list[MessageReceiver], token: str, stop: threading.Event, mailers: list[str]
 ) -> BatchOutcome:
     """One connection's share, on this thread's own database connection, closed after."""
     try:
-        return deliver_claimed(receivers, token, stop)
+        return deliver_claimed(receivers, token, stop, mailers)
     except BaseException:
         stop.set()  # e.g. the database went away: the other connections stop too
         raise

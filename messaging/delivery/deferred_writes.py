@@ -27,8 +27,9 @@ Status = MessageReceiver.Status
 class ImmediateWrites:
     """Records each success at once; :meth:`flush` has nothing to do."""
 
-    def defer(self, receiver: MessageReceiver, token: str, address: str) -> None:
-        if record_success(receiver, token, address):
+    def defer(self, receiver: MessageReceiver, token: str, address: str, mailer: str) -> None:
+        """Record that ``mailer`` accepted ``receiver``'s email for ``address``."""
+        if record_success(receiver, token, address, mailer):
             announce_sent(receiver)
 
     def flush(self) -> None:
@@ -39,11 +40,11 @@ class DeferredWrites(ImmediateWrites):
     """Records a success when :meth:`flush` is called (before the next email is delivered)."""
 
     def __init__(self) -> None:
-        self.pending: tuple[MessageReceiver, str, str] | None = None
+        self.pending: tuple[MessageReceiver, str, str, str] | None = None
 
-    def defer(self, receiver: MessageReceiver, token: str, address: str) -> None:
+    def defer(self, receiver: MessageReceiver, token: str, address: str, mailer: str) -> None:
         self.flush()
-        self.pending = (receiver, token, address)
+        self.pending = (receiver, token, address, mailer)
 
     def flush(self) -> None:
         pending, self.pending = self.pending, None
@@ -63,13 +64,13 @@ class PipelinedWrites(ImmediateWrites):
         self.pgconn = None
         self.sent: MessageReceiver | None = None
 
-    def defer(self, receiver: MessageReceiver, token: str, address: str) -> None:
+    def defer(self, receiver: MessageReceiver, token: str, address: str, mailer: str) -> None:
         self.flush()
         db_connection.ensure_connection()
         statement = prepared_success(db_connection.connection)
         self.pgconn = db_connection.connection.pgconn
         now = timezone.now().isoformat()
-        params = [Status.SENT, now, address, str(receiver.pk), token]
+        params = [Status.SENT, now, address, str(receiver.pk), token, mailer]
         self.pgconn.send_query_prepared(statement, [value.encode() for value in params])
         receiver.send_to, self.sent = address, receiver
 
@@ -123,7 +124,8 @@ def success_sql() -> bytes:
         f"{column('sent_datetime')} = $2, "
         f"{column('sending_success_count')} = {column('sending_success_count')} + 1, "
         f"{column('send_to')} = $3, {column('next_attempt_at')} = NULL, "
-        f"{column('claimed_until')} = NULL "
+        f"{column('claimed_until')} = NULL, {column('sent_via')} = $6, "
+        f"{column('failing_since')} = NULL "
         f"WHERE {column('id')} = $4 AND {column('claim_token')} = $5"
     ).encode()
 

@@ -1,12 +1,13 @@
 """One classification of delivery failures: what kind, whether the connection survives,
-what to store.
+what to store, whether the relay is at fault.
 
 Every decision the delivery loop takes about a failed attempt reads the :class:`Failure`
 that :func:`classify` returns: ``failure.kind`` says whether the receiver is refused for
 good, should be retried later, whether the mail setup is wrong (stop the batch), or the
 server is closing the connection (reconnect and go on); ``failure.connection_survives``
 whether the next email may use the same connection; :meth:`Failure.entry` is what is
-stored in ``status_data["errors"]``.
+stored in ``status_data["errors"]``; ``failure.relay_fault`` whether the relay itself
+failed (it counts towards marking the relay down, :mod:`.relays`).
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ class Failure:
         """Whether the server asked for time: no retry on a new connection at once."""
         return self.retry_after is not None or self.throttled
 
+    relay_fault: bool = False
+    """The relay failed, not this email: no connection could be opened to it (refused,
+    timeout, TLS failure, 421 at the greeting, login refused). Such failures in a row mark
+    the relay down (``MESSAGING_RELAY_FAILURES``); one never makes a receiver ``error``."""
+
     @property
     def permanent(self) -> bool:
         return self.kind is Kind.RECIPIENT
@@ -102,6 +108,8 @@ class Failure:
             entry["ambiguous"] = True
         if self.retry_after is not None:
             entry["retry_after_seconds"] = round(self.retry_after.total_seconds())
+        if self.relay_fault:
+            entry["relay_fault"] = True
         return entry
 
 
@@ -124,6 +132,9 @@ def classify(error: BaseException) -> Failure:
         ambiguous=dropped_after_data(cause),
         retry_after=retry_after(code, message),
         throttled=slows_domain(code, message),
+        # Opening the connection is the relay's part alone (connect, greeting, TLS, login):
+        # no recipient has been named yet.
+        relay_fault=opening and not slows_domain(code, message),
     )
 
 

@@ -10,13 +10,14 @@ from operator import getitem
 
 from .. import conf
 from ..models import MessageReceiver
-from . import compat
 from .claims import LeaseKeeper, release
 from .deferred_writes import status_writes
 from .failures import Failure, Kind, classify
 from .outcomes import record_failure, record_refusals
 from .ratelimit import shared_rate_limiter
 from .recipients import suppressed_in
+from .relays import usable_mailers
+from .route import After, Route
 from .smtp import close_quietly, send_one
 from .stops import ReceiverStopped, Stops
 from .throttles import DomainThrottles
@@ -35,6 +36,10 @@ class BatchOutcome:
     retried: set[int] = field(default_factory=set)  # tried again at once after a 421
     # Receivers whose domain is slowed (.throttles), released for their turn: ids by turn.
     held_back: dict[datetime, list[int]] = field(default_factory=dict)
+    # Why the last attempt failed, when it was its relay's fault: the batch ends as if
+    # stopped, and the receivers it gave back wait for the relay (its probe, or cron).
+    relay_trouble: str = ""
+    went_down: list[str] = field(default_factory=list)  # relays this batch marked down
 
     def add(self, other: BatchOutcome) -> None:
         """Count ``other`` (another connection's share of the batch) in this one."""
@@ -44,7 +49,13 @@ class BatchOutcome:
         self.reconnects += other.reconnects
         self.batch_error = self.batch_error or other.batch_error
         self.message_ids |= other.message_ids
-        for turn, ids in other.held_back.items():
+        self.hold(other.held_back)
+        self.relay_trouble = self.relay_trouble or other.relay_trouble
+        self.went_down += other.went_down
+
+    def hold(self, held_back: dict[datetime, list[int]]) -> None:
+        """Add receivers released for their domain's turn (ids by turn)."""
+        for turn, ids in held_back.items():
             self.held_back.setdefault(turn, []).extend(ids)
 
     def as_dict(self) -> dict:
@@ -58,7 +69,10 @@ class BatchOutcome:
 
 
 def deliver_claimed(
-    receivers: list[MessageReceiver], token: str, stop: threading.Event | None = None
+    receivers: list[MessageReceiver],
+    token: str,
+    stop: threading.Event | None = None,
+    mailers: list[str] | None = None,
 ) -> BatchOutcome:
     """Send claimed receivers over one mail connection, recording each outcome in turn.
 
@@ -69,18 +83,27 @@ def deliver_claimed(
     set when the batch must stop (here, or on a connection beside this one). A receiver
     cancelled or expired since the claim is not sent (:mod:`.stops`): each is asked about
     just before its email goes out, so a stopped message stops at the next receiver.
+    The batch sends through the first relay that is up, and moves on to the next when it
+    goes down (:mod:`.route`); with none up, every receiver is released. ``mailers``:
+    the relays that are up, in order, when the caller has just read them.
     """
     stop = stop or threading.Event()
     outcome = BatchOutcome(message_ids={r.message_id for r in receivers})
-    connection = compat.mail_connection()
+    mailers = usable_mailers() if mailers is None else mailers
+    if not mailers:
+        outcome.released = release(receivers, token)
+        outcome.batch_error = "Every mail relay is down."
+        return outcome
+    route = Route(mailers)
+    outcome.went_down = route.went_down
     writes = status_writes(deferred=conf.async_status_writes())
-    limiter = shared_rate_limiter(compat.DEFAULT_MAILER)
+    limiter = shared_rate_limiter(route.mailer)
     lease = LeaseKeeper(receivers, token, writes.flush)
     send = partial(send_one, suppressed=suppressed_in(receivers), pipelined=conf.smtp_pipelining())
     queue = list(receivers)
     index = 0
     stops = Stops()
-    throttles = DomainThrottles(compat.DEFAULT_MAILER)
+    throttles = DomainThrottles(route.mailer)  # a domain's limit is per relay (its IP)
     try:
         while index < len(queue) and not stop.is_set():
             receiver = queue[index]
@@ -97,7 +120,7 @@ def deliver_claimed(
             rest = partial(getitem, queue, slice(index, None))  # read only when one stopped
             stopped = partial(stops.stopped, remaining=rest)
             try:
-                address, refused = send(receiver, connection, writes.flush, stopped=stopped)
+                address, refused = send(receiver, route.connection, writes.flush, stopped=stopped)
             except ReceiverStopped:
                 stops.skip(receiver)  # staff stopped its message, or it expired
             except Exception as error:
@@ -105,19 +128,27 @@ def deliver_claimed(
                 if failure.throttled:
                     throttles.note(receiver, failure.message)
                 if not failure.connection_survives:
-                    close_quietly(connection)
-                if on_failure(receiver, token, failure, outcome, queue, index):
+                    close_quietly(route.connection)
+                if on_failure(receiver, token, failure, outcome, queue, index, route):
                     stop.set()
+                elif route.mailer != throttles.mailer:  # moved on to the next relay
+                    outcome.hold(throttles.release(token))
+                    limiter = shared_rate_limiter(route.mailer)
+                    throttles = DomainThrottles(route.mailer)
             else:
                 if refused:
                     record_refusals(receiver, token, refused)
-                writes.defer(receiver, token, address)
+                writes.defer(receiver, token, address, route.mailer)
+                route.succeeded()
                 outcome.sent += 1
+                outcome.relay_trouble = ""
     finally:
         writes.flush()
         stops.release(token)
-        outcome.held_back = throttles.release(token)
-        close_quietly(connection)
+        outcome.hold(throttles.release(token))
+        route.close()
+    route.record_successes()
+    outcome.batch_error = outcome.batch_error or outcome.relay_trouble
     if stop.is_set() and not outcome.batch_error:
         outcome.released = release(queue[index:], token)  # another connection stopped
     return outcome
@@ -130,14 +161,18 @@ def on_failure(
     outcome: BatchOutcome,
     queue: list[MessageReceiver],
     index: int,
+    route: Route,
 ) -> bool:
     """Record ``failure``; returns whether the batch stops (the rest are released).
 
     A 421 costs one of the batch's reconnects; the receiver that got it is ``failed`` and,
     the first time, tried again at once on the new connection (the server refused the
     connection, not the email). Past the limit, or when every receiver would fail alike
-    (:attr:`Kind.SETUP`), the rest are released for ``resend_failed_messages``.
+    (:attr:`Kind.SETUP`), the rest are released for ``resend_failed_messages``. A relay
+    fault is :func:`on_relay_fault`'s.
     """
+    if failure.relay_fault:
+        return on_relay_fault(receiver, token, failure, outcome, queue, index, route)
     closing = failure.kind is Kind.CLOSING
     reconnect = closing and outcome.reconnects < conf.reconnect_limit()
     retry_now = reconnect and receiver.pk not in outcome.retried and not failure.asks_to_wait
@@ -154,3 +189,33 @@ def on_failure(
         outcome.batch_error = failure.message
         return True
     return False
+
+
+def on_relay_fault(
+    receiver: MessageReceiver,
+    token: str,
+    failure: Failure,
+    outcome: BatchOutcome,
+    queue: list[MessageReceiver],
+    index: int,
+    route: Route,
+) -> bool:
+    """Record a relay fault; returns whether the batch stops (the rest are released).
+
+    The receiver keeps its send (see :func:`.outcomes.record_failure`). The batch goes on
+    through the same relay while it is not down, so a run of faults falls on different
+    receivers; once it is down, through the next relay that is up, this receiver first;
+    with every relay down it stops, and its receivers wait for a relay to come back.
+    """
+    after = route.relay_failed(failure)
+    retry_now = after is After.NEXT
+    outcome.relay_trouble = failure.message
+    if record_failure(receiver, token, failure, retry_now=retry_now) and retry_now:
+        queue.insert(index, receiver)
+        return False
+    outcome.failed += 1
+    if after is not After.NONE:
+        return False
+    outcome.released = release(queue[index:], token)
+    outcome.batch_error = failure.message
+    return True

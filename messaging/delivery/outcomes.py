@@ -10,7 +10,8 @@ import smtplib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .. import conf, signals
@@ -35,10 +36,14 @@ def next_attempt(failure: Failure, failed_count: int) -> datetime:
     return timezone.now() + delay
 
 
-def record_success(receiver: MessageReceiver, token: str, address: str) -> bool:
-    """Mark ``receiver`` sent to ``address`` (the addresses, comma-separated) and release it.
+def record_success(
+    receiver: MessageReceiver, token: str, address: str, sent_via: str = "default"
+) -> bool:
+    """Mark ``receiver`` sent to ``address`` (the addresses, comma-separated) through mailer
+    ``sent_via``, and release it; it is failing no more.
 
-    One UPDATE in its own commit; returns whether this worker still held the claim.
+    One UPDATE in its own commit; returns whether this worker still held the claim. Its
+    twin in SQL is :func:`.deferred_writes.success_sql`.
     """
     updated = MessageReceiver.objects.filter(pk=receiver.pk, claim_token=token).update(
         status=Status.SENT,
@@ -47,6 +52,8 @@ def record_success(receiver: MessageReceiver, token: str, address: str) -> bool:
         send_to=address,
         next_attempt_at=None,
         claimed_until=None,
+        sent_via=sent_via,
+        failing_since=None,
     )
     return bool(updated)
 
@@ -64,30 +71,49 @@ def announce_sent(receiver: MessageReceiver) -> None:
 def record_failure(
     receiver: MessageReceiver, token: str, failure: Failure, *, retry_now: bool = False
 ) -> bool:
-    """Count a failed attempt: ``failed`` while within the resend limit, else ``error``.
+    """Count a failed attempt: ``failed`` while within the resend limit and
+    ``MESSAGING_GIVE_UP_AFTER`` of its first failure, else ``error``.
 
     With ``retry_now`` the receiver keeps its claim: this batch tries it again at once.
     The in-memory ``receiver`` is updated too, so a second failure adds to the first.
     A receiver cancelled or expired during the attempt keeps that status: no retry.
+    A relay fault (:attr:`Failure.relay_fault`) never makes it ``error``; it is counted
+    once however many follow in a row, and the receiver keeps its send (released), which
+    goes out when a relay is up.
     """
-    failed = receiver.sending_failed_count + 1
-    final = failure.permanent or failed > conf.resend_limit()
+    now = timezone.now()
+    repeated = failure.relay_fault and failing_for_relay(receiver)
+    counted = 0 if repeated else 1
+    failed = receiver.sending_failed_count + counted
+    final = failure.permanent or (
+        not failure.relay_fault and (failed > conf.resend_limit() or gave_up(receiver, now))
+    )
     retry_now = retry_now and not final
-    status_data = with_error(receiver.status_data, failure.entry())
+    status_data = with_error(receiver.status_data, failure.entry(), replace_last=repeated)
+    waits = final or retry_now or failure.relay_fault
     changes = {
         "status": Case(
             When(status__in=MessageReceiver.STOPPED, then=F("status")),
             default=Value(Status.ERROR if final else Status.FAILED),
         ),
-        "sending_failed_count": F("sending_failed_count") + 1,
+        "sending_failed_count": F("sending_failed_count") + counted,
         "status_data": status_data,
-        "next_attempt_at": None if final or retry_now else next_attempt(failure, failed),
+        "next_attempt_at": None if waits else next_attempt(failure, failed),
         "send_to": receiver.send_to,
+        "failing_since": Coalesce(F("failing_since"), Value(now, output_field=DateTimeField())),
     }
     if not retry_now:
         changes["claimed_until"] = None
+    if failure.relay_fault and not retry_now:
+        # Its send back (as a release gives it), unless staff stopped it meanwhile.
+        kept = Case(
+            When(status__in=MessageReceiver.STOPPED, then=F("pending_sends")),
+            default=F("pending_sends") + 1,
+        )
+        changes.update(pending_sends=kept, claim_token="")
     updated = MessageReceiver.objects.filter(pk=receiver.pk, claim_token=token).update(**changes)
     receiver.sending_failed_count, receiver.status_data = failed, status_data
+    receiver.failing_since = receiver.failing_since or now
     if updated:
         signals.send(
             signals.receiver_failed,
@@ -99,9 +125,25 @@ def record_failure(
     return bool(updated)
 
 
-def with_error(status_data: dict, entry: dict) -> dict:
-    """``status_data`` with ``entry`` added to its newest ``MESSAGING_MAX_STORED_ERRORS``."""
-    errors = [*status_data.get("errors", []), entry]
+def failing_for_relay(receiver: MessageReceiver) -> bool:
+    """Whether ``receiver``'s last attempt failed, and for its relay: another such failure
+    continues that run (it replaces the stored entry and is not counted again)."""
+    errors = (receiver.status_data or {}).get("errors") or [{}]
+    return receiver.status == Status.FAILED and bool(errors[-1].get("relay_fault"))
+
+
+def gave_up(receiver: MessageReceiver, now: datetime) -> bool:
+    """Whether ``receiver`` has been failing longer than ``MESSAGING_GIVE_UP_AFTER``."""
+    budget = conf.give_up_after()
+    since = receiver.failing_since
+    return budget is not None and since is not None and now - since >= budget
+
+
+def with_error(status_data: dict, entry: dict, *, replace_last: bool = False) -> dict:
+    """``status_data`` with ``entry`` added to its newest ``MESSAGING_MAX_STORED_ERRORS``
+    (with ``replace_last``, in place of the newest one: one entry per counted attempt)."""
+    kept = status_data.get("errors", [])
+    errors = [*(kept[:-1] if replace_last else kept), entry]
     return {**status_data, "errors": errors[-conf.max_stored_errors() :]}
 
 

@@ -203,6 +203,13 @@ class SMTPServer:
     def stop(self) -> None:
         self.controller.stop()
 
+    def refuse_connections(self) -> None:
+        """Stop listening: new connections are refused, while the sessions already open
+        go on until their clients end them (a relay taken out of service gracefully)."""
+        server = self.controller.server
+        if server is not None:  # None once stopped
+            self.controller.loop.call_soon_threadsafe(server.close)
+
     def __enter__(self) -> SMTPServer:
         return self.start()
 
