@@ -7,7 +7,7 @@ import os
 import pytest
 from django.db import connection
 
-from config.mail import SMTP, local_smtp, mail_settings
+from config.mail import SMTP, local_smtp, mail_settings, mailers_settings
 from messaging.testing.smtp import FaultInjectingHandler, SMTPServer
 from tests import factories
 
@@ -82,6 +82,17 @@ def use_mailer(settings):
 
     def use(backend: str = SMTP, **options) -> None:
         for name, value in mail_settings(backend, **options).items():
+            setattr(settings, name, value)
+
+    return use
+
+
+@pytest.fixture
+def use_mailers(settings):
+    """``use_mailers(default=options, backup=options)``: those relays, in that order."""
+
+    def use(**mailers) -> None:
+        for name, value in mailers_settings(mailers).items():
             setattr(settings, name, value)
 
     return use

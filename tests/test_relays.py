@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.core.checks import run_checks
 from django.utils import timezone
 
-from config.mail import local_smtp, mailers_settings
+from config.mail import local_smtp
 from messaging import signals
 from messaging.api import request_sends, send_message
 from messaging.delivery import classify, relays
@@ -151,17 +151,6 @@ def clock(monkeypatch):
     moved = Clock()
     monkeypatch.setattr(timezone, "now", moved.now)
     return moved
-
-
-@pytest.fixture
-def use_mailers(settings):
-    """``use_mailers(default=options, backup=options)``: those relays, in that order."""
-
-    def use(**mailers) -> None:
-        for name, value in mailers_settings(mailers).items():
-            setattr(settings, name, value)
-
-    return use
 
 
 def stopped_port() -> tuple[int, FaultInjectingHandler]:

@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 from wagtail.users.models import UserProfile
 
+from config.mail import local_smtp
 from messaging.models import MessageReceiver, RelayState
 from tests.factories import make_message, make_receiver, make_receivers
 
@@ -138,10 +139,10 @@ def test_banner_escapes_what_the_server_said(admin_client, today):
     assert "(&lt;img src=x onerror=&quot;alert(1)&quot;&gt; line two)" in html
 
 
-def test_banner_names_each_mailer_when_there_are_several(admin_client, settings, today):
-    settings.MESSAGING_MAILERS = ["primary", "backup"]
+def test_banner_names_each_mailer_when_there_are_several(admin_client, use_mailers, today):
+    use_mailers(default=local_smtp(2525), backup=local_smtp(2526))
     relay_down("backup", reason="", next_probe_at=None, down_since=DOWN_SINCE - timedelta(days=1))
-    RelayState.objects.create(mailer="primary")
+    RelayState.objects.create(mailer="default")
     assert banners(admin_client.get("/admin/")) == [
         "Mail server “backup” unreachable since 6 Dec 10:42. 0 emails waiting. Waiting emails"
     ]
@@ -173,13 +174,13 @@ def test_panel_says_no_send_yet_before_any_row(admin_client):
     assert relay_rows(admin_client.get("/admin/")) == {"default": ["Not used yet", "No send yet"]}
 
 
-def test_panel_shows_state_and_last_success(admin_client, settings, today):
-    settings.MESSAGING_MAILERS = ["primary", "backup"]
-    RelayState.objects.create(mailer="primary", last_success_at=NEXT_CHECK - timedelta(hours=1))
+def test_panel_shows_state_and_last_success(admin_client, use_mailers, today):
+    use_mailers(default=local_smtp(2525), backup=local_smtp(2526))
+    RelayState.objects.create(mailer="default", last_success_at=NEXT_CHECK - timedelta(hours=1))
     relay_down("backup", last_success_at=DOWN_SINCE - timedelta(minutes=5))
     rows = relay_rows(admin_client.get("/admin/"))
     assert rows == {
-        "primary": ["Up", "Dec. 7, 2026, 9:50 a.m.", "", "", ""],
+        "default": ["Up", "Dec. 7, 2026, 9:50 a.m.", "", "", ""],
         "backup": [
             "Down",
             "Dec. 7, 2026, 10:37 a.m.",
@@ -204,15 +205,15 @@ def test_panel_hidden_without_permission(make_user):
 
 
 @pytest.fixture
-def sent_via(settings):
-    settings.MESSAGING_MAILERS = ["primary", "backup"]
+def sent_via(use_mailers):
+    use_mailers(default=local_smtp(2525), backup=local_smtp(2526))
     message = make_message()
     now = timezone.now()
     return {
         alias: make_receiver(
             message, status=Status.SENT, sent_datetime=now, sent_via=alias, subject=alias
         )
-        for alias in ["primary", "backup"]
+        for alias in ["default", "backup"]
     } | {"unsent": make_receiver(message, status=Status.NOT_SENT, subject="unsent")}
 
 
@@ -225,14 +226,14 @@ def test_receiver_page_shows_the_mailer(admin_client, sent_via):
 
 
 def test_export_has_the_mailer(admin_client, sent_via, django_assert_max_num_queries):
-    make_receivers(20, sent_via["primary"].message, status=Status.SENT, sent_via="backup")
+    make_receivers(20, sent_via["default"].message, status=Status.SENT, sent_via="backup")
     with django_assert_max_num_queries(10):  # not one query per row for a deferred column
         response = admin_client.get(RECEIVERS, {"export": "csv"})
         content = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(content)))
     assert len(rows) == 23
     assert {row["Subject"]: row["Sent via"] for row in rows[-3:]} == {
-        "primary": "primary",
+        "default": "default",
         "backup": "backup",
         "unsent": "",
     }
@@ -244,10 +245,10 @@ def test_receivers_list_filters_by_mailer(admin_client, sent_via):
     soup = BeautifulSoup(response.content, "html.parser")
     options = [field["value"] for field in soup.select("[name=sent_via]") if field.get("value")]
     options += [o["value"] for o in soup.select("select[name=sent_via] option") if o["value"]]
-    assert set(options) == {"primary", "backup"}
+    assert set(options) == {"default", "backup"}
 
 
-def test_filter_offers_a_mailer_no_longer_configured(admin_client, sent_via, settings):
+def test_filter_offers_a_mailer_no_longer_configured(admin_client, sent_via):
     RelayState.objects.create(mailer="old-relay")
     receiver = make_receiver(status=Status.SENT, sent_via="old-relay")
     response = admin_client.get(RECEIVERS, {"sent_via": "old-relay"})

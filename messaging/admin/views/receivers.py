@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import cached_property
 
 from django.db.models import QuerySet
@@ -18,16 +17,14 @@ from wagtail.admin.widgets.button import HeaderButton
 
 from ...api import request_sends
 from ...models import MessageReceiver
-from .. import columns, export, formatting, history, links
+from .. import columns, formatting, history, links
 from ..counts import not_resent
+from ..export import EXPORT_ONLY, ReceiverExport
 from ..filters import MessageReceiverFilterSet, input_problem
 from ..pagination import CappedPaginator
 from ..permissions import RESEND, can, refuse, usable_bulk_actions
 from ..search import search_receivers
 from .base import ReadableInspectMixin, ReadOnlyViewSet
-
-# The fields of the export that no column of the listing reads.
-EXPORT_ONLY = ("sent_via",)
 
 
 def receiver_columns(view: ReceiverIndexView) -> list[Column]:
@@ -96,7 +93,7 @@ def receiver_columns(view: ReceiverIndexView) -> list[Column]:
     ]
 
 
-class ReceiverIndexView(generic.IndexView):
+class ReceiverIndexView(ReceiverExport):
     template_name = "messaging/admin/receivers/index.html"
     results_template_name = "messaging/admin/receivers/index_results.html"
     filterset_class = MessageReceiverFilterSet
@@ -105,38 +102,6 @@ class ReceiverIndexView(generic.IndexView):
     # Searching is done by search_receivers(); this only turns the search box on.
     search_fields = ["subject"]
     search_backend_name = None
-    # What each row of the export holds (see to_row_dict). The model's fields are headed
-    # by their verbose names, as Wagtail does; the other values are named here.
-    list_export = [
-        "id",
-        "created_datetime",
-        "subject",
-        "user_display",
-        "address",
-        "language_name",
-        "sending_failed_count",
-        "sending_success_count",
-        "get_status_display",
-        "sent_datetime",
-        "sent_via",
-        "message.get_context_type_display",
-        "last_error",
-    ]
-    export_headings = {
-        "user_display": _("User"),
-        "address": _("Email address"),
-        "language_name": _("Language"),
-        "get_status_display": _("Status"),
-        "message.get_context_type_display": _("Context type"),
-        "last_error": _("Last error"),
-    }
-    custom_value_preprocess = {
-        **generic.IndexView.custom_value_preprocess,
-        datetime: {
-            generic.IndexView.FORMAT_CSV: lambda value: str(export.site_time(value)),
-            generic.IndexView.FORMAT_XLSX: export.site_time,
-        },
-    }
 
     @cached_property
     def bulk_actions(self) -> list:
@@ -171,21 +136,6 @@ class ReceiverIndexView(generic.IndexView):
             .only(*columns.fields_read(self.columns, MessageReceiver), *exported)
             .with_last_error()
         )
-
-    def as_spreadsheet(self, queryset: QuerySet, spreadsheet_format: str):
-        return super().as_spreadsheet(export.Chunked(queryset), spreadsheet_format)
-
-    def to_row_dict(self, item: MessageReceiver) -> dict:
-        item.user_display = formatting.user_display(item.user)
-        item.address = formatting.receiver_address(item)
-        item.language_name = formatting.language_name(item.language)
-        return super().to_row_dict(item)
-
-    def preprocess_field_value(self, field, value, export_format):
-        value = super().preprocess_field_value(field, value, export_format)
-        if export_format == self.FORMAT_CSV:
-            return export.csv_safe(value)
-        return value  # Wagtail already writes XLSX formulas as text
 
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)
