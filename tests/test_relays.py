@@ -18,6 +18,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.checks import run_checks
+from django.test import Client
 from django.utils import timezone
 
 from config.mail import local_smtp
@@ -512,6 +513,11 @@ def test_an_outage_of_the_relay_loses_no_email_and_sends_none_twice(
     assert set(message.receivers.values_list("pending_sends", flat=True)) == {1}
     assert failed_counts(message) == Counter({0: 495, 1: 5})
     assert handler.total() == 0
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_superuser("staff", "staff@example.org"))
+    banner = "Mail server unreachable since"
+    page = staff.get("/admin/").content.decode()
+    assert banner in page and "500 emails waiting" in page and "Connection refused" in page
 
     with SMTPServer(handler, port=port):
         sent = lambda: message.receivers.filter(status=Status.SENT).count()  # noqa: E731
@@ -528,6 +534,7 @@ def test_an_outage_of_the_relay_loses_no_email_and_sends_none_twice(
     assert "Connection refused" in recorded[0]["reason"]
     assert recorded[0]["first_failure_at"] == recorded[1]["first_failure_at"] is not None
     assert relay().state == "up" and relay().downtime_total > timedelta(0)
+    assert banner not in staff.get("/admin/").content.decode()
 
 
 @pytest.mark.slow
