@@ -129,7 +129,7 @@ def deliver_claimed(
                     throttles.note(receiver, failure.message)
                 if not failure.connection_survives:
                     close_quietly(route.connection)
-                if on_failure(receiver, token, failure, outcome, queue, index, route):
+                if on_failure(Attempt(receiver, failure, token, queue, index), outcome, route):
                     stop.set()
                 elif route.mailer != throttles.mailer:  # moved on to the next relay
                     outcome.hold(throttles.release(token))
@@ -154,16 +154,35 @@ def deliver_claimed(
     return outcome
 
 
-def on_failure(
-    receiver: MessageReceiver,
-    token: str,
-    failure: Failure,
-    outcome: BatchOutcome,
-    queue: list[MessageReceiver],
-    index: int,
-    route: Route,
-) -> bool:
-    """Record ``failure``; returns whether the batch stops (the rest are released).
+@dataclass
+class Attempt:
+    """A failed attempt in its batch: what :func:`on_failure` decides about."""
+
+    receiver: MessageReceiver
+    failure: Failure
+    token: str
+    queue: list[MessageReceiver]
+    index: int  # where the rest of the queue starts
+
+    def record(self, outcome: BatchOutcome, retry_now: bool) -> bool:
+        """Record the failure; with ``retry_now`` (and the receiver still this batch's),
+        put the receiver back at the head of the rest. Returns whether it will be retried."""
+        receiver = self.receiver
+        if record_failure(receiver, self.token, self.failure, retry_now=retry_now) and retry_now:
+            self.queue.insert(self.index, receiver)
+            return True
+        outcome.failed += 1
+        return False
+
+    def stop_batch(self, outcome: BatchOutcome) -> bool:
+        """Release the rest of the queue and end the batch with this failure's message."""
+        outcome.released = release(self.queue[self.index :], self.token)
+        outcome.batch_error = self.failure.message
+        return True
+
+
+def on_failure(attempt: Attempt, outcome: BatchOutcome, route: Route) -> bool:
+    """Record a failed attempt; returns whether the batch stops (the rest are released).
 
     A 421 costs one of the batch's reconnects; the receiver that got it is ``failed`` and,
     the first time, tried again at once on the new connection (the server refused the
@@ -171,35 +190,23 @@ def on_failure(
     (:attr:`Kind.SETUP`), the rest are released for ``resend_failed_messages``. A relay
     fault is :func:`on_relay_fault`'s.
     """
+    failure = attempt.failure
     if failure.relay_fault:
-        return on_relay_fault(receiver, token, failure, outcome, queue, index, route)
+        return on_relay_fault(attempt, outcome, route)
     closing = failure.kind is Kind.CLOSING
     reconnect = closing and outcome.reconnects < conf.reconnect_limit()
-    retry_now = reconnect and receiver.pk not in outcome.retried and not failure.asks_to_wait
-    if record_failure(receiver, token, failure, retry_now=retry_now) and retry_now:
-        outcome.retried.add(receiver.pk)
-        queue.insert(index, receiver)
-    else:
-        outcome.failed += 1
+    first_retry = attempt.receiver.pk not in outcome.retried
+    if attempt.record(outcome, reconnect and first_retry and not failure.asks_to_wait):
+        outcome.retried.add(attempt.receiver.pk)
     if reconnect:
         outcome.reconnects += 1
         return False
     if closing or failure.kind is Kind.SETUP:
-        outcome.released = release(queue[index:], token)
-        outcome.batch_error = failure.message
-        return True
+        return attempt.stop_batch(outcome)
     return False
 
 
-def on_relay_fault(
-    receiver: MessageReceiver,
-    token: str,
-    failure: Failure,
-    outcome: BatchOutcome,
-    queue: list[MessageReceiver],
-    index: int,
-    route: Route,
-) -> bool:
+def on_relay_fault(attempt: Attempt, outcome: BatchOutcome, route: Route) -> bool:
     """Record a relay fault; returns whether the batch stops (the rest are released).
 
     The receiver keeps its send (see :func:`.outcomes.record_failure`). The batch goes on
@@ -207,15 +214,9 @@ def on_relay_fault(
     receivers; once it is down, through the next relay that is up, this receiver first;
     with every relay down it stops, and its receivers wait for a relay to come back.
     """
-    after = route.relay_failed(failure)
-    retry_now = after is After.NEXT
-    outcome.relay_trouble = failure.message
-    if record_failure(receiver, token, failure, retry_now=retry_now) and retry_now:
-        queue.insert(index, receiver)
-        return False
-    outcome.failed += 1
+    after = route.relay_failed(attempt.failure)
+    outcome.relay_trouble = attempt.failure.message
+    attempt.record(outcome, retry_now=after is After.NEXT)
     if after is not After.NONE:
         return False
-    outcome.released = release(queue[index:], token)
-    outcome.batch_error = failure.message
-    return True
+    return attempt.stop_batch(outcome)

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
+from django.dispatch import Signal
 from django.utils import timezone
 
 from .. import conf, signals
@@ -83,13 +84,7 @@ def record_relay_failure(mailer: str, failure: Failure, *, after_success: bool =
     if tripped:
         row = RelayState.objects.get(mailer=mailer)
         logger.warning("Mail relay %r is down: %s", mailer, row.reason)
-        signals.send(
-            signals.relay_down,
-            RelayState,
-            mailer=mailer,
-            reason=row.reason,
-            first_failure_at=row.first_failure_at,
-        )
+        announce(signals.relay_down, row)
     return bool(tripped)
 
 
@@ -214,15 +209,21 @@ def mark_up(mailer: str) -> bool:
         return False
     give_back_outage(mailer, down_since, now)
     logger.warning("Mail relay %r is up again (down since %s)", mailer, down_since)
+    announce(signals.relay_up, row, down_since=down_since)
+    return True
+
+
+def announce(signal: Signal, row: RelayState, **extra: object) -> None:
+    """Send ``relay_down`` or ``relay_up`` about ``row`` (as it was read before the change):
+    its mailer, the last failure's reason and the first failure's time."""
     signals.send(
-        signals.relay_up,
+        signal,
         RelayState,
-        mailer=mailer,
+        mailer=row.mailer,
         reason=row.reason,
         first_failure_at=row.first_failure_at,
-        down_since=down_since,
+        **extra,
     )
-    return True
 
 
 def give_back_outage(mailer: str, down_since: datetime, now: datetime) -> int:
