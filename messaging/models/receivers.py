@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, F, Func, Q, When
@@ -10,6 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 from ..rendering import html_to_plain
 from .messages import Message
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class LastErrorMessage(Func):
@@ -32,6 +37,22 @@ class LastErrorMessage(Func):
     def as_sqlite(self, compiler, connection, **extra):
         template = "json_extract(%(expressions)s, '$.errors[#-1].error_message')"
         return self.as_sql(compiler, connection, template=template, **extra)
+
+
+def record_link(to: str, verbose_name: StrOrPromise, related_name: str = "+") -> models.ForeignKey:
+    """A link a receiver keeps for the record: optional, never edited, set to NULL when
+    its target is deleted (the email keeps its content). Most receivers have none, so it
+    has a partial index in ``Meta`` instead of a full one."""
+    return models.ForeignKey(
+        to,
+        verbose_name=verbose_name,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name=related_name,
+        editable=False,
+        db_index=False,
+    )
 
 
 class MessageReceiverQuerySet(models.QuerySet):
@@ -181,29 +202,11 @@ class MessageReceiver(models.Model):
     )
     # Notification preferences (messaging.preferences): the digest receiver that carried
     # this email to a user who chose a daily digest.
-    digested_into = models.ForeignKey(
-        "self",
-        verbose_name=_("sent in digest"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="digested",
-        editable=False,
-        db_index=False,  # a partial index below: most receivers are in no digest
-    )
+    digested_into = record_link("self", _("sent in digest"), related_name="digested")
     # The template revision this email was rendered from (a published one, or the draft
     # of an editor's test); null for content given directly and after the template's
     # deletion, which deletes its revisions (the email keeps its content).
-    template_revision = models.ForeignKey(
-        "wagtailcore.Revision",
-        verbose_name=_("template revision"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        editable=False,
-        db_index=False,  # a partial index below: direct sends have none
-    )
+    template_revision = record_link("wagtailcore.Revision", _("template revision"))
 
     # Delivery bookkeeping, internal: sends asked for and not yet taken by a worker,
     # the worker's lease, and when a transient failure may be retried.
