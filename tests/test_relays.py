@@ -86,6 +86,17 @@ def test_failures_of_an_email_are_not_the_relays(error):
 # --- settings -----------------------------------------------------------------------------
 
 
+def test_a_relay_fault_is_stored_as_text_whatever_the_server_said(db):
+    greeting = smtplib.SMTPConnectError(421, b"busy\x00\x1b[31m now")
+    opening = ConnectionOpenError("no connection")
+    opening.__cause__ = greeting
+    failure = classify(opening)
+    assert failure.relay_fault
+    assert failure.message == "The mail server answered 421: busy[31m now"
+    relays.record_relay_failure("default", failure)
+    assert RelayState.objects.get(mailer="default").reason == failure.message
+
+
 def test_a_mailer_that_is_not_configured_is_a_system_check_error(settings):
     settings.MESSAGING_MAILERS = ["default", "nowhere"]
     errors = [e for e in run_checks() if e.id == "messaging.E050"]

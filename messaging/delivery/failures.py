@@ -122,7 +122,7 @@ def classify(error: BaseException) -> Failure:
     kind = kind_of(cause, code)
     if opening and kind is Kind.TRANSIENT:
         kind = Kind.SETUP  # no connection at all: the next receiver would fail alike
-    message = scrub(error_message(cause))
+    message = without_controls(scrub(error_message(cause)))  # a reply may hold anything
     return Failure(
         error=cause,
         kind=kind,
