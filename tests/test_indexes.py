@@ -23,7 +23,21 @@ def index_names(sql: str, params) -> set[str]:
     return {word for word in plan.replace("(", " ").split() if word.startswith("msg_rcv_")}
 
 
-def plan_uses(queryset) -> set[str]:
+def plan_uses(queryset, only: str) -> set[str]:
+    """The indexes the plan of ``queryset`` reads when ``only`` is the receivers' one index
+    left: the others are dropped inside the test's transaction, which rolls back. So the
+    answer depends on whether PostgreSQL can prove the query implies the index's condition,
+    not on which index the table's statistics (left by earlier tests) make cheaper."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "JOIN pg_class t ON t.oid = x.indrelid "
+            "WHERE t.relname = %s AND NOT x.indisprimary AND NOT x.indisunique "
+            "AND i.relname <> %s",
+            [MessageReceiver._meta.db_table, only],
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP INDEX "{name}"')
     sql, params = queryset.values("pk").query.sql_with_params()
     return index_names(sql, params)
 
@@ -50,7 +64,7 @@ QUERIES = {
 @pytest.mark.parametrize("index", list(QUERIES))
 def test_each_query_can_use_its_partial_index(require_postgres, index):
     make_receiver()
-    assert index in plan_uses(QUERIES[index]())
+    assert index in plan_uses(QUERIES[index](), only=index)
 
 
 def partial_index_rows(index: str) -> int:
@@ -84,4 +98,4 @@ def test_a_sent_receiver_is_in_no_partial_index(require_postgres):
 def test_the_receivers_list_sorted_by_language_can_use_an_index(require_postgres):
     make_receiver()
     by_language = MessageReceiver.objects.order_by("language", "pk")[:50]
-    assert "msg_rcv_language" in plan_uses(by_language)
+    assert "msg_rcv_language" in plan_uses(by_language, only="msg_rcv_language")
